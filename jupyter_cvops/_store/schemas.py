@@ -1,0 +1,157 @@
+"""Arrow schemas of every workspace table.
+
+Times are UTC microseconds. JSON-ish payloads (class lists, attributes, environment)
+are stored as JSON strings so the schema stays stable while they evolve.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+BOX = [pa.field(n, pa.float64()) for n in ("x0", "y0", "x1", "y1")]
+
+IMAGES = pa.schema(
+    [
+        pa.field("image_id", pa.string(), nullable=False),
+        pa.field("path", pa.string()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("channels", pa.int16()),
+        pa.field("format", pa.string()),
+        pa.field("bytes", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
+        pa.field("source", pa.string()),
+        pa.field("captured_at", TS),
+        pa.field("registered_at", TS),
+    ]
+)
+
+ANNOTATIONS = pa.schema(
+    [
+        pa.field("ann_id", pa.string(), nullable=False),
+        pa.field("image_id", pa.string(), nullable=False),
+        pa.field("annotator", pa.string()),
+        pa.field("created_at", TS),
+        pa.field("taxonomy_version", pa.int32()),
+        pa.field("class_id", pa.string()),
+        pa.field("kind", pa.string()),
+        *BOX,
+        pa.field("polygon", pa.list_(pa.list_(pa.float64()))),
+        pa.field("rle", pa.string()),
+        pa.field("attributes", pa.string()),
+        pa.field("source_file", pa.string()),
+        pa.field("import_batch", pa.string()),
+    ]
+)
+
+REVIEWS = pa.schema(
+    [
+        pa.field("review_id", pa.string(), nullable=False),
+        pa.field("image_id", pa.string(), nullable=False),
+        pa.field("reviewer", pa.string()),
+        pa.field("created_at", TS),
+        pa.field("taxonomy_version", pa.int32()),
+        pa.field("decision", pa.string()),  # accept | set | flag | comment
+        pa.field("class_id", pa.string()),
+        pa.field("kind", pa.string()),
+        *BOX,
+        pa.field("resolved_ann_ids", pa.list_(pa.string())),
+        pa.field("comment", pa.string()),
+    ]
+)
+
+TAXONOMY_VERSIONS = pa.schema(
+    [
+        pa.field("version", pa.int32(), nullable=False),
+        pa.field("parent", pa.int32()),
+        pa.field("created_at", TS),
+        pa.field("author", pa.string()),
+        pa.field("message", pa.string()),
+        pa.field("classes", pa.string()),  # JSON list of class dicts
+        pa.field("changes", pa.string()),  # JSON list of operations
+    ]
+)
+
+DATASET_VERSIONS = pa.schema(
+    [
+        pa.field("version_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("message", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("created_at", TS),
+        pa.field("taxonomy_version", pa.int32()),
+        pa.field("n_images", pa.int64()),
+        pa.field("n_labels", pa.int64()),
+        pa.field("splits", pa.string()),  # JSON: spec and counts
+        pa.field("policy", pa.string()),  # label resolution policy
+        pa.field("table_versions", pa.string()),  # JSON: source table versions/tags
+    ]
+)
+
+DATASET_ITEMS = pa.schema(
+    [
+        pa.field("version_id", pa.string(), nullable=False),
+        pa.field("image_id", pa.string(), nullable=False),
+        pa.field("path", pa.string()),
+        pa.field("bytes", pa.int64()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("split", pa.string()),
+    ]
+)
+
+DATASET_LABELS = pa.schema(
+    [
+        pa.field("version_id", pa.string(), nullable=False),
+        pa.field("image_id", pa.string(), nullable=False),
+        pa.field("label_id", pa.string()),  # ann_id or review_id it came from
+        pa.field("annotator", pa.string()),
+        pa.field("origin", pa.string()),  # review | annotator
+        pa.field("status", pa.string()),  # ok | needs_review | flagged
+        pa.field("class_id", pa.string()),
+        pa.field("class_name", pa.string()),
+        pa.field("kind", pa.string()),
+        *BOX,
+        pa.field("created_at", TS),
+        pa.field("label_taxonomy_version", pa.int32()),
+    ]
+)
+
+EVENTS = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("time", TS),
+        pa.field("actor", pa.string()),
+        pa.field("op", pa.string()),
+        pa.field("details", pa.string()),  # JSON
+    ]
+)
+
+RUNS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", TS),
+        pa.field("kind", pa.string()),
+        pa.field("dataset_version", pa.string()),
+        pa.field("taxonomy_version", pa.int32()),
+        pa.field("notebook", pa.string()),
+        pa.field("user", pa.string()),
+        pa.field("info", pa.string()),  # JSON: kernel, environment, parameters
+    ]
+)
+
+META = pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
+
+TABLES: dict[str, pa.Schema] = {
+    "meta": META,
+    "images": IMAGES,
+    "annotations": ANNOTATIONS,
+    "reviews": REVIEWS,
+    "taxonomy_versions": TAXONOMY_VERSIONS,
+    "dataset_versions": DATASET_VERSIONS,
+    "dataset_items": DATASET_ITEMS,
+    "dataset_labels": DATASET_LABELS,
+    "events": EVENTS,
+    "runs": RUNS,
+}

@@ -1,0 +1,291 @@
+"""The one way in for writes: LanceDB tables behind a cross-process lock.
+
+Every mutating method takes the workspace write lock and makes exactly one Lance
+commit (one ``add`` or one ``merge_insert``), so a crash leaves the previous
+version intact and two writers never lose an update. Operations that touch
+several tables order their commits so the one that makes the result visible
+(e.g. the dataset-version row) lands last.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import polars as pl
+import pyarrow as pa
+import xxhash
+
+from .lock import WriteLock
+from .schemas import TABLES
+
+FORMAT_VERSION = "1"
+Rows = pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]
+
+
+class WorkspaceError(RuntimeError):
+    """A workspace cannot be created, opened or written as asked."""
+
+
+def now_utc() -> datetime:
+    """Current time, UTC, microsecond resolution (the precision tables store)."""
+    return datetime.now(timezone.utc)
+
+
+def current_user() -> str:
+    """Who is acting: ``$CVOPS_USER``, else the login name."""
+    user = os.environ.get("CVOPS_USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+def _is_local(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file://")
+
+
+def _local_path(uri: str) -> Path:
+    return Path(uri[len("file://") :] if uri.startswith("file://") else uri).expanduser().resolve()
+
+
+def to_arrow(rows: Rows, schema: pa.Schema) -> pa.Table:
+    """Conform ``rows`` (dicts, a polars frame or an Arrow table) to ``schema``.
+
+    Columns missing from ``rows`` become nulls; extra columns are an error, so a
+    typo never silently drops data.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> s = pa.schema([pa.field("a", pa.string()), pa.field("b", pa.int32())])
+    >>> to_arrow([{"a": "x"}], s).to_pylist()
+    [{'a': 'x', 'b': None}]
+    """
+    if isinstance(rows, pl.DataFrame):
+        table = rows.to_arrow()
+    elif isinstance(rows, pa.Table):
+        table = rows
+    else:
+        rows = list(rows)
+        extra = {k for r in rows for k in r} - set(schema.names)
+        if extra:
+            raise WorkspaceError(f"unknown columns {sorted(extra)}; expected some of {schema.names}")
+        return pa.Table.from_pylist(rows, schema=schema)
+    extra = set(table.column_names) - set(schema.names)
+    if extra:
+        raise WorkspaceError(f"unknown columns {sorted(extra)}; expected some of {schema.names}")
+    cols = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            if col.type != field.type:
+                col = col.cast(field.type)
+            cols.append(col)
+        else:
+            cols.append(pa.nulls(table.num_rows, type=field.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+class Store:
+    """A workspace's LanceDB database, its write lock and small metadata.
+
+    Use :meth:`create` or :meth:`open`; :class:`jupyter_cvops.Workspace` wraps it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> st = Store.create(tempfile.mkdtemp() + "/ws")
+    >>> st.append("events", [{"event_id": "e1", "op": "hello"}])
+    >>> st.read("events")["op"].to_list()
+    ['hello']
+    """
+
+    def __init__(self, uri: str, *, _db: Any) -> None:
+        self.uri = uri
+        self._db = _db
+        self.local_root: Path | None = _local_path(uri) if _is_local(uri) else None
+        if self.local_root is not None:
+            self.meta_dir = self.local_root / ".cvops"
+        else:
+            digest = xxhash.xxh3_64_hexdigest(uri.encode())
+            self.meta_dir = Path.home() / ".cache" / "jupyter-cvops" / digest
+        self.meta_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = WriteLock(self.meta_dir / "write.lock")
+        self._tables: dict[str, Any] = {}
+
+    # -- opening -------------------------------------------------------------
+    @staticmethod
+    def _connect(uri: str) -> Any:
+        return lancedb.connect(uri, read_consistency_interval=timedelta(0))
+
+    @classmethod
+    def create(cls, uri: str | Path, *, exist_ok: bool = False) -> Store:
+        """Create a workspace database at ``uri`` (a folder or a LanceDB URI)."""
+        uri = str(uri)
+        if _is_local(uri):
+            root = _local_path(uri)
+            if root.exists() and not root.is_dir():
+                raise WorkspaceError(f"cannot create a workspace at {root}: a file is in the way")
+            root.mkdir(parents=True, exist_ok=True)
+            uri = str(root)
+        store = cls(uri, _db=cls._connect(uri))
+        with store.lock:
+            existing = store._table_names()
+            if "meta" in existing and not exist_ok:
+                raise WorkspaceError(f"a workspace already exists at {uri} (use Workspace.open)")
+            for name, schema in TABLES.items():
+                if name not in existing:
+                    store._db.create_table(name, schema=schema, exist_ok=True)
+            if "meta" not in existing:
+                store.append(
+                    "meta",
+                    [
+                        {"key": "format", "value": FORMAT_VERSION},
+                        {"key": "created_at", "value": now_utc().isoformat()},
+                        {"key": "workspace_id", "value": uuid.uuid4().hex},
+                    ],
+                )
+        return store
+
+    @classmethod
+    def open(cls, uri: str | Path) -> Store:
+        """Open an existing workspace; a clear error when ``uri`` holds none."""
+        uri = str(uri)
+        if _is_local(uri):
+            root = _local_path(uri)
+            if not root.is_dir():
+                raise WorkspaceError(
+                    f"no workspace at {root}: create one with Workspace.create() or `cvops init`"
+                )
+            uri = str(root)
+        db = cls._connect(uri)
+        names = set(db.list_tables().tables)
+        if "meta" not in names:
+            raise WorkspaceError(
+                f"{uri} is not a jupyter-cvops workspace (no 'meta' table); "
+                "create one with Workspace.create() or `cvops init`"
+            )
+        store = cls(uri, _db=db)
+        missing = [n for n in TABLES if n not in names]
+        if missing:  # a workspace from an older release: add the new tables
+            with store.lock:
+                for name in missing:
+                    db.create_table(name, schema=TABLES[name], exist_ok=True)
+        return store
+
+    def _table_names(self) -> set[str]:
+        return set(self._db.list_tables().tables)
+
+    def table(self, name: str) -> Any:
+        """The LanceDB table ``name`` (always reading its latest version)."""
+        if name not in TABLES:
+            raise WorkspaceError(f"unknown table {name!r}")
+        tbl = self._tables.get(name)
+        if tbl is None:
+            tbl = self._tables[name] = self._db.open_table(name)
+        return tbl
+
+    # -- reads ---------------------------------------------------------------
+    def read(
+        self,
+        name: str,
+        *,
+        where: str | None = None,
+        columns: list[str] | None = None,
+        version: int | str | None = None,
+    ) -> pl.DataFrame:
+        """Read a table (optionally filtered, projected, or at an old version/tag) as polars."""
+        if version is not None:
+            tbl = self._db.open_table(name)
+            tbl.checkout(version)
+        else:
+            tbl = self.table(name)
+        if where is None:
+            data = tbl.to_arrow()
+            if columns is not None:
+                data = data.select(columns)
+        else:
+            query = tbl.search().where(where)
+            if columns is not None:
+                query = query.select(columns)
+            data = query.to_arrow()
+        return pl.from_arrow(data)  # type: ignore[return-value]
+
+    def count(self, name: str, where: str | None = None) -> int:
+        """Number of rows of ``name`` (matching ``where``)."""
+        return int(self.table(name).count_rows(where))
+
+    def version(self, name: str) -> int:
+        """Current Lance version number of table ``name``."""
+        return int(self.table(name).version)
+
+    def meta(self) -> dict[str, str]:
+        """Workspace metadata (format version, creation time, workspace id)."""
+        return {r["key"]: r["value"] for r in self.read("meta").to_dicts()}
+
+    # -- writes (each: lock + one commit) ------------------------------------
+    def append(self, name: str, rows: Rows) -> int:
+        """Append ``rows`` to table ``name`` in one commit; returns the new version."""
+        data = to_arrow(rows, TABLES[name])
+        with self.lock:
+            tbl = self.table(name)
+            if data.num_rows:
+                tbl.add(data)
+            return int(tbl.version)
+
+    def upsert(self, name: str, on: str, rows: Rows) -> int:
+        """Insert-or-update ``rows`` keyed by column ``on`` in one commit."""
+        data = to_arrow(rows, TABLES[name])
+        with self.lock:
+            tbl = self.table(name)
+            if data.num_rows:
+                (
+                    tbl.merge_insert(on)
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute(data)
+                )
+            return int(tbl.version)
+
+    def tag(self, name: str, tag: str, version: int | None = None) -> None:
+        """Tag a table version so it survives cleanup (idempotent for the same version)."""
+        with self.lock:
+            tbl = self.table(name)
+            v = int(tbl.version if version is None else version)
+            tags = tbl.tags.list()
+            if tag in tags:
+                if int(tags[tag]["version"]) != v:
+                    raise WorkspaceError(f"tag {tag!r} on {name} already points to another version")
+                return
+            tbl.tags.create(tag, v)
+
+    def event(self, op: str, details: Mapping[str, Any] | None = None, actor: str | None = None) -> None:
+        """Record an operation in the ``events`` audit log (one commit)."""
+        self.append(
+            "events",
+            [
+                {
+                    "event_id": uuid.uuid4().hex,
+                    "time": now_utc(),
+                    "actor": actor or current_user(),
+                    "op": op,
+                    "details": json.dumps(dict(details or {}), default=str, sort_keys=True),
+                }
+            ],
+        )
+
+    def compact(self, names: Iterable[str] | None = None) -> None:
+        """Compact small fragments of the given tables (all by default)."""
+        with self.lock:
+            for name in names or TABLES:
+                self.table(name).optimize()
