@@ -1,0 +1,46 @@
+"""jupyter-cvops: versioned data operations for computer vision, inside JupyterLab.
+
+Examples
+--------
+>>> import jupyter_cvops as cv                                   # doctest: +SKIP
+>>> ws = cv.Workspace.create("inspection-ws")                    # doctest: +SKIP
+>>> ws.add_images("images/**/*.png", source="line-1")            # doctest: +SKIP
+>>> ws.import_annotations("export/annotations.xml", format="cvat")  # doctest: +SKIP
+>>> v = ws.snapshot(name="first", message="baseline")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["Workspace", "WorkspaceError", "__version__", "load_ipython_extension"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import jupyter_cvops` (done by Jupyter at server start) stays cheap.
+    if name == "Workspace":
+        from .workspace import Workspace
+
+        return Workspace
+    if name == "WorkspaceError":
+        from ._store import WorkspaceError
+
+        return WorkspaceError
+    raise AttributeError(f"module 'jupyter_cvops' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_cvops``: register the ``%cvops`` magics."""
+    from ._magics import register
+
+    register(ipython)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-cvops"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jupyter_cvops._server"}]
