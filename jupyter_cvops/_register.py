@@ -1,0 +1,151 @@
+"""Merging a scan of image files into the ``images`` table (incremental, one commit)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Union
+
+import polars as pl
+
+from ._store import Store, now_utc
+from .images import FileProblem, ScanResult
+
+CapturedAt = Union[Mapping[str, datetime], Callable[[Path], "datetime | None"], datetime, None]
+
+
+@dataclass
+class RegisterReport:
+    """What ``ws.add_images`` did, file by file.
+
+    ``paths`` maps every accepted file (absolute path) to its image id, duplicates
+    included; ``problems`` holds one clear reason per refused file.
+    """
+
+    added: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    paths: dict[str, str] = field(default_factory=dict)
+    n_hashed: int = 0
+    n_cached: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no file was refused."""
+        return not self.problems
+
+    def problems_frame(self) -> pl.DataFrame:
+        """The refused files as a frame (path, reason)."""
+        return pl.DataFrame(
+            {"path": [p.path for p in self.problems], "reason": [p.reason for p in self.problems]},
+            schema={"path": pl.String, "reason": pl.String},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts and problems as plain JSON."""
+        return {
+            "added": len(self.added),
+            "moved": len(self.moved),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "hashed": self.n_hashed,
+            "from_cache": self.n_cached,
+            "problems": [{"path": p.path, "reason": p.reason} for p in self.problems],
+        }
+
+    def __repr__(self) -> str:
+        d = self.to_dict()
+        s = (
+            f"<RegisterReport added={d['added']} moved={d['moved']} updated={d['updated']} "
+            f"unchanged={d['unchanged']} problems={len(self.problems)} (hashed {d['hashed']}, "
+            f"from cache {d['from_cache']})>"
+        )
+        for p in self.problems[:10]:
+            s += f"\n  {p.path}: {p.reason}"
+        if len(self.problems) > 10:
+            s += f"\n  ... and {len(self.problems) - 10} more (see .problems_frame())"
+        return s
+
+
+def _capture_time(captured_at: CapturedAt, path: str, exif: datetime | None) -> datetime | None:
+    if captured_at is None:
+        return exif
+    if isinstance(captured_at, datetime):
+        t = captured_at
+    elif isinstance(captured_at, Mapping):
+        t = captured_at.get(path)
+    else:
+        t = captured_at(Path(path))
+    if t is None:
+        return exif
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+
+
+def register_scan(
+    store: Store, scan: ScanResult, *, source: str | None, captured_at: CapturedAt = None
+) -> RegisterReport:
+    """Write new, moved and re-tagged images of ``scan`` in one commit; report the rest."""
+    report = RegisterReport(problems=list(scan.problems), n_hashed=scan.n_hashed, n_cached=scan.n_cached)
+    if isinstance(captured_at, Mapping):
+        captured_at = {str(Path(k).resolve()): v for k, v in captured_at.items()}
+    with store.lock:
+        existing = store.read("images")
+        by_id = {r["image_id"]: r for r in existing.iter_rows(named=True)} if existing.height else {}
+        rows: list[dict[str, Any]] = []
+        now = now_utc()
+        for info in scan.images:
+            report.paths[info.path] = info.image_id
+            src = source if source is not None else info.source
+            when = _capture_time(captured_at, info.path, info.captured_at)
+            old = by_id.get(info.image_id)
+            row = {
+                "image_id": info.image_id,
+                "path": info.path,
+                "width": info.width,
+                "height": info.height,
+                "channels": info.channels,
+                "format": info.format,
+                "bytes": info.bytes,
+                "mtime_ns": info.mtime_ns,
+                "source": src,
+                "captured_at": when,
+                "registered_at": now,
+            }
+            if old is None:
+                rows.append(row)
+                by_id[info.image_id] = row
+                report.added.append(info.image_id)
+                continue
+            keep = {k: old[k] for k in ("registered_at",)}
+            if old["path"] != info.path:
+                if os.path.exists(old["path"]):
+                    report.problems.append(
+                        FileProblem(info.path, f"duplicate content of already registered {old['path']}")
+                    )
+                    continue
+                rows.append({**row, **keep, "source": src or old["source"],
+                             "captured_at": when or old["captured_at"]})
+                report.moved.append(info.image_id)
+                continue
+            changes = (src is not None and src != old["source"]) or (
+                when is not None and when != old["captured_at"]
+            )
+            if changes:
+                rows.append({**row, **keep, "source": src or old["source"],
+                             "captured_at": when or old["captured_at"]})
+                report.updated.append(info.image_id)
+            else:
+                report.unchanged.append(info.image_id)
+        if rows:
+            store.upsert("images", "image_id", rows)
+            store.event(
+                "images.add",
+                {"added": len(report.added), "moved": len(report.moved), "updated": len(report.updated),
+                 "problems": len(report.problems)},
+            )
+    return report

@@ -1,0 +1,373 @@
+"""``Workspace``: one folder (or LanceDB URI) holding a team's versioned CV data.
+
+The workspace binds the verbs (register images, import labels, version the
+taxonomy, snapshot, export) onto one store; every write goes through the store's
+lock as one commit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from ._importing import ImportReport, import_result, store_labels
+from ._register import CapturedAt, RegisterReport, register_scan
+from ._store import Store, current_user, now_utc
+from ._store.statcache import StatCache
+from .annotations import records_from_frame
+from .datasets import DatasetVersion, _get, list_versions, take_snapshot
+from .images import scan_images
+from .taxonomy import Taxonomy
+
+PathsOrGlob = str | Path | Iterable[str | Path]
+#: Default cap on width x height; larger images are refused as decompression bombs.
+MAX_PIXELS = 178_956_970
+
+
+class Workspace:
+    """A versioned store of images, labels, taxonomy and dataset versions.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ws = Workspace.create(tempfile.mkdtemp() + "/ws")
+    >>> ws.images().height
+    0
+    >>> ws.taxonomy.version
+    0
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.taxonomy = Taxonomy(store)
+
+    # -- life cycle ------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, *, exist_ok: bool = False) -> Workspace:
+        """Create a new workspace at ``path`` (folder, or any URI LanceDB accepts).
+
+        Examples
+        --------
+        >>> ws = Workspace.create("inspection-ws")     # doctest: +SKIP
+        """
+        return cls(Store.create(path, exist_ok=exist_ok))
+
+    @classmethod
+    def open(cls, path: str | Path) -> Workspace:
+        """Open an existing workspace; a clear error if ``path`` holds none.
+
+        Examples
+        --------
+        >>> ws = Workspace.open("inspection-ws")       # doctest: +SKIP
+        """
+        return cls(Store.open(path))
+
+    @property
+    def uri(self) -> str:
+        """Where the workspace lives (absolute folder or URI)."""
+        return self._store.uri
+
+    @property
+    def store(self) -> Store:
+        """The underlying store (tables, lock); for extensions and tools."""
+        return self._store
+
+    def _statcache(self) -> StatCache:
+        return StatCache(self._store.meta_dir / "statcache.sqlite")
+
+    # -- images ----------------------------------------------------------------
+    def add_images(
+        self,
+        paths_or_glob: PathsOrGlob,
+        source: str | None = None,
+        *,
+        captured_at: CapturedAt = None,
+        check: Literal["header", "decode"] = "header",
+        max_pixels: int = MAX_PIXELS,
+        progress: bool = True,
+    ) -> RegisterReport:
+        """Register image files by content hash (XXH3-128); incremental and idempotent.
+
+        Unchanged files (same size, mtime and inode as last time) are not re-read;
+        a moved file keeps its identity; refused files get one clear reason each
+        in the report while the rest of the batch proceeds.
+
+        Parameters
+        ----------
+        paths_or_glob
+            A file, a folder (recursive), a glob (``"imgs/**/*.png"``) or a list of them.
+        source
+            Camera / line / dataset tag stored with each image.
+        captured_at
+            Capture times: one datetime, a ``{path: datetime}`` mapping, or a
+            function of the path. Default: EXIF DateTimeOriginal when present.
+        check
+            ``"header"`` reads headers and checks files are complete; ``"decode"``
+            also decodes every pixel (slower, catches corrupt data).
+        max_pixels
+            Images with more pixels are refused as decompression bombs.
+
+        Examples
+        --------
+        >>> rep = ws.add_images("images/**/*.jpg", source="line-1")   # doctest: +SKIP
+        >>> rep.added, rep.problems                                    # doctest: +SKIP
+        """
+        scan = scan_images(
+            paths_or_glob,
+            cache=self._statcache(),
+            source=source,
+            max_pixels=max_pixels,
+            check=check,
+            progress=progress,
+        )
+        return register_scan(self._store, scan, source=source, captured_at=captured_at)
+
+    def images(self) -> pl.DataFrame:
+        """Registered images (image_id, path, width, height, channels, format, bytes, source,
+        captured_at, registered_at).
+
+        Examples
+        --------
+        >>> ws.images().select("image_id", "path").head()   # doctest: +SKIP
+        """
+        return self._store.read("images").sort("path")
+
+    # -- annotations -------------------------------------------------------------
+    def import_annotations(
+        self,
+        path: str | Path,
+        format: str,
+        *,
+        data_root: str | Path | None = None,
+        annotator: str | None = None,
+        add_missing_classes: bool = True,
+        source: str | None = None,
+        progress: bool = True,
+        **reader_options: Any,
+    ) -> ImportReport:
+        """Import an export of COCO, CVAT (for images 1.1), Label Studio, YOLO or Pascal VOC.
+
+        The export's images are registered (from ``data_root``, default: the
+        export's natural image folder); its labels are stored with annotator, time,
+        source file and import batch. A malformed file raises and writes nothing;
+        bad records (unknown categories, boxes outside the image, paths escaping
+        the data root, ...) are skipped with one reason each. Re-importing the same
+        export adds nothing.
+
+        Examples
+        --------
+        >>> rep = ws.import_annotations("annotations.xml", format="cvat")   # doctest: +SKIP
+        >>> rep.n_labels_added, rep.problems_frame()                         # doctest: +SKIP
+        """
+        from . import formats
+
+        result = formats.read(path, format, data_root=data_root, annotator=annotator, **reader_options)
+
+        def register(paths: list[str]) -> RegisterReport:
+            return self.add_images(paths, source=source, progress=progress)
+
+        return import_result(
+            self._store,
+            self.taxonomy,
+            result,
+            register=register,
+            add_missing_classes=add_missing_classes,
+            annotator=annotator,
+        )
+
+    def add_annotations(
+        self,
+        frame: pl.DataFrame,
+        *,
+        annotator: str | None = None,
+        source: str = "api",
+        add_missing_classes: bool = True,
+    ) -> ImportReport:
+        """Add labels from a polars frame (``image_id, annotator, created_at, class_name, kind,
+        x0, y0, x1, y1``; optional ``taxonomy_version``: names are read under that version).
+
+        Examples
+        --------
+        >>> df = pl.DataFrame({"image_id": [iid], "annotator": ["ana"], "class_name": ["dent"],
+        ...                    "kind": ["image"]})                        # doctest: +SKIP
+        >>> ws.add_annotations(df).n_labels_added                          # doctest: +SKIP
+        1
+        """
+        report = ImportReport(import_batch=uuid.uuid4().hex[:16], source_file=source, format="frame",
+                              n_labels_read=frame.height)
+        ids = frame["image_id"].unique().to_list()
+        known = set(self._store.read("images", columns=["image_id"])["image_id"].to_list())
+        image_ids = {i: i for i in ids if i in known}
+        report.n_images, report.n_images_found = len(ids), len(image_ids)
+        groups: list[tuple[int | None, pl.DataFrame]]
+        if "taxonomy_version" in frame.columns:
+            groups = [(int(k[0]) if k[0] is not None else None, g)
+                      for k, g in frame.group_by("taxonomy_version", maintain_order=True)]
+        else:
+            groups = [(None, frame)]
+        with self._store.lock:
+            for version, part in groups:
+                store_labels(
+                    self._store, self.taxonomy, records_from_frame(part), image_ids, report,
+                    add_missing_classes=add_missing_classes and version is None,
+                    taxonomy_version=version, default_annotator=annotator,
+                )
+        self._store.event("annotations.add", report.to_dict() | {"problems": len(report.problems)})
+        return report
+
+    def annotations(self, *, resolve: bool = True) -> pl.DataFrame:
+        """All labels, with class names read under the current taxonomy version.
+
+        With ``resolve=True`` (default) class ids are mapped forward through renames and
+        merges (``class_id``/``class_name``), the original id is kept in
+        ``class_id_original`` and ``status`` says ok / renamed / merged /
+        needs_review (class split since) / deprecated.
+
+        Examples
+        --------
+        >>> ws.annotations().group_by("annotator", "class_name").len()   # doctest: +SKIP
+        """
+        anns = self._store.read("annotations")
+        if not resolve or anns.height == 0 or self.taxonomy.version == 0:
+            return anns
+        mapped = self.taxonomy.resolve(anns["class_id"], anns["taxonomy_version"])
+        return anns.rename({"class_id": "class_id_original"}).with_columns(
+            mapped["class_id"].alias("class_id"),
+            mapped["class_name"].alias("class_name"),
+            mapped["status"].alias("status"),
+        )
+
+    # -- dataset versions ----------------------------------------------------------
+    def snapshot(
+        self,
+        name: str | None = None,
+        message: str | None = None,
+        splits: Mapping[str, float] | None = None,
+        *,
+        images: pl.Series | Iterable[str] | pl.Expr | None = None,
+        author: str | None = None,
+    ) -> DatasetVersion:
+        """Freeze images, resolved labels and the taxonomy version into an immutable version.
+
+        The id is the hash of the content (same content, same id). Splits come from
+        each image's hash, so an image never moves between train/val/test.
+        Reviewed labels win; otherwise every annotator's labels are kept side by
+        side (the policy is recorded in the version).
+
+        Parameters
+        ----------
+        name, message
+            Human handle and description; ``ws.version(name)`` finds it later.
+        splits
+            Split fractions, default ``{"train": 0.8, "val": 0.1, "test": 0.1}``.
+        images
+            Which images: ids, or a polars expression over ``ws.images()`` columns
+            (e.g. ``pl.col("source") == "line-1"``). Default: all.
+
+        Examples
+        --------
+        >>> v = ws.snapshot(name="baseline", message="first labelled batch")   # doctest: +SKIP
+        >>> v.id, v.splits                                                       # doctest: +SKIP
+        """
+        ids: pl.Series | None
+        if images is None:
+            ids = None
+        elif isinstance(images, pl.Expr):
+            ids = self.images().filter(images)["image_id"]
+        elif isinstance(images, pl.Series):
+            ids = images
+        else:
+            ids = pl.Series("image_id", list(images), dtype=pl.String)
+        return take_snapshot(self._store, self.taxonomy, name=name, message=message,
+                             splits=splits, image_ids=ids, author=author)
+
+    def versions(self) -> pl.DataFrame:
+        """Dataset versions, oldest first.
+
+        Examples
+        --------
+        >>> ws.versions().select("name", "id", "n_images")   # doctest: +SKIP
+        """
+        return list_versions(self._store)
+
+    def version(self, name_or_id: str) -> DatasetVersion:
+        """A dataset version by name, alias, or id (any prefix of >= 6 characters).
+
+        Examples
+        --------
+        >>> ws.version("baseline").verify()   # doctest: +SKIP
+        """
+        return _get(self._store, name_or_id)
+
+    def export(
+        self,
+        version: DatasetVersion | str,
+        path: str | Path,
+        format: Literal["coco", "yolo"] = "coco",
+        *,
+        copy_images: bool = False,
+    ) -> Path:
+        """Write a dataset version as COCO or YOLO (annotator ids kept).
+
+        Examples
+        --------
+        >>> ws.export("baseline", "out/coco", format="coco")   # doctest: +SKIP
+        """
+        from ._exporting import export_version
+
+        v = self.version(version) if isinstance(version, str) else version
+        out = export_version(self.taxonomy, v, Path(path), format, copy_images=copy_images)
+        self._store.event("dataset.export", {"version_id": v.id, "format": format, "path": str(out)})
+        return out
+
+    # -- runs and events -------------------------------------------------------------
+    def record_run(
+        self,
+        kind: str,
+        *,
+        dataset_version: str | None,
+        taxonomy_version: int | None,
+        notebook: str | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Record a run's metadata (what data it used, where, with which environment).
+
+        Examples
+        --------
+        >>> ws.record_run("training", dataset_version=v.id, taxonomy_version=2)   # doctest: +SKIP
+        """
+        run_id = uuid.uuid4().hex
+        self._store.append(
+            "runs",
+            [{
+                "run_id": run_id,
+                "created_at": now_utc(),
+                "kind": kind,
+                "dataset_version": dataset_version,
+                "taxonomy_version": taxonomy_version,
+                "notebook": notebook,
+                "user": current_user(),
+                "info": json.dumps(dict(info or {}), default=str, sort_keys=True),
+            }],
+        )
+        return run_id
+
+    def runs(self) -> pl.DataFrame:
+        """Recorded runs, oldest first."""
+        return self._store.read("runs").sort("created_at")
+
+    def events(self) -> pl.DataFrame:
+        """The audit log of every operation, oldest first."""
+        return self._store.read("events").sort("time")
+
+    def __repr__(self) -> str:
+        st = self._store
+        return (
+            f"<Workspace {self.uri}: {st.count('images')} images, {st.count('annotations')} labels, "
+            f"taxonomy v{self.taxonomy.version}, {st.count('dataset_versions')} dataset versions>"
+        )
