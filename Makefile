@@ -1,0 +1,52 @@
+# jupyter-cvops developer entry points. Everything installs itself on first use.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+ARCH := $(shell uname -m)
+STAMP := $(VENV)/.cvops-setup
+DEMO_WS ?= demo-workspace
+
+ifeq ($(ARCH),aarch64)
+TORCH := torch==2.9.1 torchvision==0.24.1
+else
+TORCH := torch==2.14.1 torchvision==0.29.1
+endif
+
+.PHONY: setup demo lab test test-fast browser-deps bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml package.json
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e ".[test]"
+	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
+	$(VENV)/bin/jupyter server extension enable --sys-prefix jupyter_cvops >/dev/null
+	@touch $(STAMP)
+
+browser-deps:
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+demo: setup
+	rm -rf $(DEMO_WS)
+	$(VENV)/bin/cvops demo $(DEMO_WS)
+
+lab: setup
+	$(VENV)/bin/jupyter lab example_notebooks
+
+test: setup browser-deps
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-fast: setup
+	$(VENV)/bin/pytest -q -m "not browser and not slow"
+
+bench: setup
+	$(PIP) install -q ".[bench]" || $(PIP) install -q dvc
+	$(PY) bench/bench_register.py
+
+clean:
+	rm -rf $(VENV) node_modules jupyter_cvops/labextension jupyter_cvops/static $(DEMO_WS)
