@@ -45,7 +45,7 @@ test-fast: setup
 	$(VENV)/bin/pytest -q -m "not browser and not slow"
 
 bench: setup
-	$(PIP) install -q ".[bench]" || $(PIP) install -q dvc
+	$(PIP) install -q "dvc>=3"
 	$(PY) bench/bench_register.py
 
 clean:
