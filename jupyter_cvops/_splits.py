@@ -53,4 +53,4 @@ def assign_splits(image_ids: pl.Series, splits: Mapping[str, float] | None = Non
     expr = pl.lit(names[-1])
     for name, edge in reversed(list(zip(names[:-1], edges[:-1]))):
         expr = pl.when(pl.col("u") < edge).then(pl.lit(name)).otherwise(expr)
-    return pl.DataFrame({"u": u}).select(expr.alias("split"))["split"]
+    return pl.DataFrame({"u": u}).with_columns(expr.alias("split"))["split"]
