@@ -117,14 +117,15 @@ class Workspace:
         >>> rep = ws.add_images("images/**/*.jpg", source="line-1")   # doctest: +SKIP
         >>> rep.added, rep.problems                                    # doctest: +SKIP
         """
-        scan = scan_images(
-            paths_or_glob,
-            cache=self._statcache(),
-            source=source,
-            max_pixels=max_pixels,
-            check=check,
-            progress=progress,
-        )
+        with self._statcache() as cache:
+            scan = scan_images(
+                paths_or_glob,
+                cache=cache,
+                source=source,
+                max_pixels=max_pixels,
+                check=check,
+                progress=progress,
+            )
         return register_scan(self._store, scan, source=source, captured_at=captured_at)
 
     def images(self) -> pl.DataFrame:
