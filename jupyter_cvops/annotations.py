@@ -163,7 +163,8 @@ def build_rows(
                 attrs["clipped"] = True
         annotator = rec.annotator or default_annotator
         created = _utc(rec.created_at) if rec.created_at is not None else _utc(default_time)
-        aid = ann_id(image_id, annotator, created, rec.class_name, rec.kind, box,
+        # an export without times must give the same ids when imported again later
+        aid = ann_id(image_id, annotator, rec.created_at, rec.class_name, rec.kind, box,
                      json.dumps(rec.polygon) if rec.polygon else "")
         if aid in seen:
             out.problems.append(LabelProblem(where, "duplicate of another label in this import"))

@@ -63,6 +63,7 @@ def manifest_hash(items: pl.DataFrame, labels: pl.DataFrame, header: Mapping[str
                         if c not in ("x0", "y0", "x1", "y1")
                         else pl.col(c).round(3).cast(pl.String).fill_null("")
                         for c in LABEL_COLUMNS
+                        if c != "created_at"  # label ids already carry the label's own time
                     ],
                     separator="\t",
                 ).alias("line")
