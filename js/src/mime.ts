@@ -1,0 +1,43 @@
+/**
+ * MIME renderer extension for `application/vnd.cvops.snapshot+json`.
+ */
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { Widget } from '@lumino/widgets';
+
+import { renderInvalidCard, renderSnapshotCard } from './card';
+import { parseSnapshot } from './snapshot';
+import { MIME_EXTENSION_ID, SNAPSHOT_MIME_TYPE } from './tokens';
+
+/** Renders one snapshot payload as a compact card. */
+export class RenderedSnapshot extends Widget implements IRenderMime.IRenderer {
+  constructor(options: IRenderMime.IRendererOptions) {
+    super();
+    this._mimeType = options.mimeType;
+    this.addClass('cvops-RenderedSnapshot');
+  }
+
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const snapshot = parseSnapshot(model.data[this._mimeType]);
+    this.node.replaceChildren(snapshot ? renderSnapshotCard(snapshot) : renderInvalidCard());
+    return Promise.resolve();
+  }
+
+  private readonly _mimeType: string;
+}
+
+/** Factory registered with the rendermime registry. */
+export const rendererFactory: IRenderMime.IRendererFactory = {
+  safe: true,
+  mimeTypes: [SNAPSHOT_MIME_TYPE],
+  createRenderer: options => new RenderedSnapshot(options)
+};
+
+const extension: IRenderMime.IExtension = {
+  id: MIME_EXTENSION_ID,
+  description: 'Renders jupyter-cvops dataset snapshots as compact cards.',
+  rendererFactory,
+  rank: 0,
+  dataType: 'json'
+};
+
+export default extension;

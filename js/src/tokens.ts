@@ -1,0 +1,36 @@
+/**
+ * Identifiers shared by every part of the jupyter-cvops labextension:
+ * plugin ids, command ids, the MIME type and the notebook metadata key.
+ */
+
+/** Id of the main (notebook metadata + commands) plugin. */
+export const PLUGIN_ID = 'jupyter-cvops:plugin';
+
+/** Id of the MIME renderer extension. */
+export const MIME_EXTENSION_ID = 'jupyter-cvops:snapshot-renderer';
+
+/** MIME type of the bundle the `%cvops snapshot` magic displays. */
+export const SNAPSHOT_MIME_TYPE = 'application/vnd.cvops.snapshot+json';
+
+/** Top-level notebook metadata key owned by jupyter-cvops. */
+export const METADATA_KEY = 'cvops';
+
+/** Field under {@link METADATA_KEY} holding the recorded snapshot payloads. */
+export const SNAPSHOTS_FIELD = 'snapshots';
+
+/** URL namespace of the server extension, relative to the server base URL. */
+export const API_NAMESPACE = 'cvops/api';
+
+/** CSS class of the rendered snapshot card root. */
+export const CARD_CLASS = 'cvops-snapshot-card';
+
+/** Command ids registered by the plugin. */
+export const CommandIDs = {
+  /** Re-scan the current notebook's outputs and record snapshots into its metadata. */
+  recordSnapshots: 'cvops:record-snapshots',
+  /** Show the server extension's status (version, workspace roots). */
+  serverStatus: 'cvops:server-status'
+} as const;
+
+/** Palette category of the commands. */
+export const PALETTE_CATEGORY = 'CV Ops';

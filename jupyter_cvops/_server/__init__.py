@@ -1,0 +1,23 @@
+"""jupyter_server extension of jupyter-cvops: read-only workspace endpoints under ``/cvops/api``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import CvopsServerConfig
+from .handlers import setup_handlers
+from .paths import resolve_roots
+
+__all__ = ["CvopsServerConfig", "_load_jupyter_server_extension"]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jupyter_cvops._server"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """Register the handlers; roots come from ``CvopsServerConfig.roots`` or ``root_dir``."""
+    config = CvopsServerConfig(parent=serverapp)
+    roots = resolve_roots(config.roots or [serverapp.root_dir], serverapp.root_dir)
+    setup_handlers(serverapp.web_app, roots)
+    serverapp.log.info("jupyter_cvops: /cvops/api serving workspaces under %s", ", ".join(map(str, roots)))

@@ -1,0 +1,148 @@
+"""Authenticated JSON endpoints under ``/cvops/api/``.
+
+``GET status``                          package version and workspace roots
+``GET versions?workspace=REL_PATH``     dataset versions of a workspace
+``GET taxonomy?workspace=REL_PATH``     taxonomy history of a workspace
+
+Workspace reads run in a worker thread so LanceDB I/O never blocks the server loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from .._version import __version__
+from .paths import WorkspaceRefused, resolve_workspace
+
+T = TypeVar("T")
+
+
+def jsonable(value: Any) -> Any:
+    """Convert polars ``to_dicts()`` values into plain JSON values.
+
+    Datetimes, dates and times become ISO strings, durations seconds, bytes hex,
+    non-finite floats ``None``; containers are converted recursively.
+
+    Examples
+    --------
+    >>> jsonable({"t": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), "x": float("nan")})
+    {'t': '2026-01-02T03:04:05+00:00', 'x': None}
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return jsonable(float(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+class CvopsHandler(APIHandler):
+    """Base: knows the roots, answers refusals as ``{"message", "reason"}`` JSON."""
+
+    roots: list[Path]
+
+    def initialize(self, roots: Sequence[Path]) -> None:
+        self.roots = list(roots)
+
+    def refuse(self, error: WorkspaceRefused) -> None:
+        """Finish the request with the refusal's status and a JSON body."""
+        self.set_status(error.status)
+        self.set_header("Content-Type", "application/json")
+        self.log.info("cvops: %s %s (%s)", error.status, error.reason, self.request.path)
+        self.finish(json.dumps({"message": error.message, "reason": error.reason}))
+
+    def reply(self, body: dict[str, Any]) -> None:
+        """Finish the request with a 200 JSON body."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(jsonable(body)))
+
+    async def with_workspace(self, read: Callable[[Any], T]) -> T | None:
+        """Resolve ``?workspace=``, open it and run ``read(ws)`` off the event loop.
+
+        Returns ``None`` after answering 400/403/404 itself.
+        """
+        value = self.get_query_argument("workspace", None)
+        try:
+            path = resolve_workspace(value, self.roots)
+            return await asyncio.to_thread(_open_and_read, path, value or "", read)
+        except WorkspaceRefused as error:
+            self.refuse(error)
+            return None
+
+
+def _open_and_read(path: Path, value: str, read: Callable[[Any], T]) -> T:
+    from .. import Workspace, WorkspaceError
+
+    try:
+        ws = Workspace.open(path)
+    except WorkspaceError:
+        raise WorkspaceRefused(404, "not_a_workspace", f"{value!r} is not a jupyter-cvops workspace") from None
+    return read(ws)
+
+
+class StatusHandler(CvopsHandler):
+    """``GET /cvops/api/status``."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.reply({"version": __version__, "roots": [str(r) for r in self.roots]})
+
+
+class VersionsHandler(CvopsHandler):
+    """``GET /cvops/api/versions?workspace=REL_PATH``: dataset versions, oldest first."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        rows = await self.with_workspace(lambda ws: ws.versions().to_dicts())
+        if rows is not None:
+            self.reply({"workspace": self.get_query_argument("workspace"), "versions": rows})
+
+
+class TaxonomyHandler(CvopsHandler):
+    """``GET /cvops/api/taxonomy?workspace=REL_PATH``: taxonomy history."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        out = await self.with_workspace(
+            lambda ws: {"version": ws.taxonomy.version, "history": ws.taxonomy.history().to_dicts()}
+        )
+        if out is not None:
+            self.reply({"workspace": self.get_query_argument("workspace"), **out})
+
+
+def setup_handlers(web_app: tornado.web.Application, roots: Sequence[Path]) -> None:
+    """Register the ``/cvops/api/*`` routes on the server's tornado application."""
+    base = url_path_join(web_app.settings["base_url"], "cvops", "api")
+    kwargs = {"roots": list(roots)}
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "status"), StatusHandler, kwargs),
+            (url_path_join(base, "versions"), VersionsHandler, kwargs),
+            (url_path_join(base, "taxonomy"), TaxonomyHandler, kwargs),
+        ],
+    )

@@ -1,0 +1,114 @@
+"""Resolve a client-supplied workspace path against the configured roots.
+
+Everything here is pure path logic (no Jupyter imports) so it is testable on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class WorkspaceRefused(Exception):
+    """A workspace request that gets an HTTP error answer.
+
+    Parameters
+    ----------
+    status
+        HTTP status code: 400 (bad parameter), 403 (outside roots), 404 (missing).
+    reason
+        Short machine-readable slug, e.g. ``"outside_roots"``.
+    message
+        Sentence for people; never contains server paths the client did not send.
+    """
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def resolve_roots(roots: Sequence[str | Path], base: str | Path) -> list[Path]:
+    """Absolute, symlink-free roots; relative entries are taken relative to ``base``.
+
+    Examples
+    --------
+    >>> resolve_roots(["data"], "/srv")[0].as_posix().endswith("srv/data")
+    True
+    """
+    base_path = Path(base).expanduser()
+    out: list[Path] = []
+    for root in roots:
+        path = Path(root).expanduser()
+        resolved = (path if path.is_absolute() else base_path / path).resolve()
+        if resolved not in out:
+            out.append(resolved)
+    return out
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def resolve_workspace(value: str | None, roots: Sequence[Path]) -> Path:
+    """The real (symlink-resolved) folder a ``workspace=`` parameter names.
+
+    Relative values are tried against each root in order; absolute values must
+    already lie inside a root. Symlinks are followed before the check, so a
+    link inside a root that points outside it is refused.
+
+    Parameters
+    ----------
+    value
+        The ``workspace`` query parameter as sent by the client.
+    roots
+        Resolved roots, as returned by :func:`resolve_roots`.
+
+    Returns
+    -------
+    Path
+        The existing folder inside a root.
+
+    Raises
+    ------
+    WorkspaceRefused
+        400 when the parameter is missing or malformed, 403 when it resolves
+        outside every root (or is a URI), 404 when it resolves inside a root but
+        does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()).resolve()
+    >>> (root / "ws").mkdir()
+    >>> resolve_workspace("ws", [root]) == root / "ws"
+    True
+    >>> resolve_workspace("../x", [root])
+    Traceback (most recent call last):
+    ...
+    jupyter_cvops._server.paths.WorkspaceRefused: workspace '../x' resolves outside every workspace root
+    """
+    if value is None or not value.strip():
+        raise WorkspaceRefused(400, "missing_workspace", "query parameter 'workspace' is required")
+    if "\x00" in value:
+        raise WorkspaceRefused(400, "bad_workspace", "workspace path contains a NUL character")
+    if "://" in value:
+        raise WorkspaceRefused(
+            403, "not_local", "only folders under the server's workspace roots are served"
+        )
+    requested = Path(value)
+    candidates = [requested] if requested.is_absolute() else [root / requested for root in roots]
+    inside = [real for real in (c.resolve() for c in candidates) if _inside(real, roots)]
+    if not inside:
+        if requested.is_absolute():
+            raise WorkspaceRefused(
+                403, "absolute_outside_roots", "absolute workspace path is outside every workspace root"
+            )
+        raise WorkspaceRefused(
+            403, "outside_roots", f"workspace {value!r} resolves outside every workspace root"
+        )
+    for real in inside:
+        if real.is_dir():
+            return real
+    raise WorkspaceRefused(404, "not_found", f"no workspace folder at {value!r}")
