@@ -702,7 +702,7 @@ class Taxonomy:
         >>> tax.add("dent", "any dent"); v = tax.commit("init")
         >>> tax.redefine("dent", "deeper than 0.5 mm"); tax.add("scratch"); v = tax.commit("v2")
         >>> tax.diff(1, 2)
-        ['redefined "dent": "any dent" -> "deeper than 0.5 mm"', 'added "scratch"']
+        ['added "scratch"', 'redefined "dent": "any dent" -> "deeper than 0.5 mm"']
         """
         va, vb = self._check_version(a), self._check_version(b)
         return diff_states(self._state(va), self._state(vb))
