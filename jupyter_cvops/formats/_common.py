@@ -1,0 +1,431 @@
+"""Helpers shared by the format readers and writers: path safety, box checks, parsing.
+
+Everything here is pure (no workspace access) and cheap per record, so a reader can
+call it in a plain loop over thousands of records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ._types import FormatError
+
+#: Boxes may overflow their image by this many pixels; they are then clipped.
+OVERFLOW_TOLERANCE_PX = 1.0
+#: File suffixes tried when a format names an image without its extension (YOLO).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".JPG", ".JPEG", ".PNG")
+ESCAPES = "path escapes data root"
+
+Box = tuple[float, float, float, float]
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class ImageResolver:
+    """Find image files under a data root, refusing names that escape it.
+
+    ``bases`` are folders (relative to ``data_root``) tried in order; a name is
+    joined to each.  A name that resolves outside the root (``..``, an absolute
+    path elsewhere, a symlink pointing out) is reported as escaping and never
+    returned.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()); (root / "images").mkdir()
+    >>> _ = (root / "images" / "a.jpg").write_bytes(b"x")
+    >>> r = ImageResolver(root, ["images", ""])
+    >>> r.find("a.jpg")[0].name, r.find("../../etc/passwd")
+    ('a.jpg', (None, True))
+    """
+
+    def __init__(self, data_root: str | Path, bases: Iterable[str | Path] = ("",)) -> None:
+        self.root = os.path.realpath(os.fspath(data_root))
+        self.bases: list[str] = []
+        for b in bases:
+            p = os.path.normpath(os.path.join(self.root, os.fspath(b)))
+            if _inside(p, self.root) and p not in self.bases:
+                self.bases.append(p)
+        self._listings: dict[str, dict[str, str]] = {}
+
+    def find(self, name: str, bases: Sequence[str] | None = None) -> tuple[Path | None, bool]:
+        """Return ``(path, escaped)`` for the first existing file ``base/name`` inside the root.
+
+        Examples
+        --------
+        >>> ImageResolver("/tmp").find("/etc/passwd")
+        (None, True)
+        """
+        name = name.replace("\\", "/")
+        escaped = False
+        for base in self.bases if bases is None else bases:
+            cand = os.path.normpath(os.path.join(base, name))
+            if not _inside(cand, self.root):
+                escaped = True
+                continue
+            if os.path.isfile(cand):
+                if not _inside(os.path.realpath(cand), self.root):
+                    escaped = True
+                    continue
+                return Path(cand), False
+        return None, escaped
+
+    def find_stem(self, rel_dirs: Sequence[str], stem: str) -> tuple[Path | None, bool]:
+        """Find ``stem`` with any image suffix in the folders ``base/rel_dir``.
+
+        Examples
+        --------
+        >>> ImageResolver("/tmp", [""]).find_stem(["no-such-dir"], "x")
+        (None, False)
+        """
+        dirs = [os.path.normpath(os.path.join(b, d)) for d in rel_dirs for b in self.bases]
+        for d in dict.fromkeys(dirs):
+            if not _inside(d, self.root):
+                continue
+            listing = self._listings.get(d)
+            if listing is None:
+                listing = {}
+                if os.path.isdir(d):
+                    for entry in sorted(os.listdir(d)):
+                        s, ext = os.path.splitext(entry)
+                        if ext in IMAGE_SUFFIXES or ext.lower() in IMAGE_SUFFIXES:
+                            listing.setdefault(s, entry)
+                self._listings[d] = listing
+            if stem in listing:
+                found, escaped = self.find(listing[stem], [d])
+                if found is not None or escaped:
+                    return found, escaped
+        return None, False
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the data root, with forward slashes.
+
+        Examples
+        --------
+        >>> ImageResolver("/tmp").relative(Path("/tmp/a/b.jpg"))
+        'a/b.jpg'
+        """
+        return Path(os.path.relpath(path, self.root)).as_posix()
+
+
+def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tuple[Box | None, str | None, bool]:
+    """Validate a pixel xyxy box against its image size; clip overflow of at most 1 px.
+
+    Returns ``(box, reason, clipped)``; ``box`` is None and ``reason`` says why when
+    the box is refused.  Without a known size only the box's own shape is checked.
+
+    Examples
+    --------
+    >>> check_box((10, 10, 20, 20), 100, 100)
+    ((10.0, 10.0, 20.0, 20.0), None, False)
+    >>> check_box((-0.5, 10, 20, 20), 100, 100)
+    ((0.0, 10.0, 20.0, 20.0), None, True)
+    >>> check_box((10, 10, 5, 20), 100, 100)[1]
+    'box has negative or zero size (x0=10, y0=10, x1=5, y1=20)'
+    """
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        return None, f"box is not four numbers: {box!r}", False
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return None, f"box has non-finite coordinates: {box!r}", False
+    if x1 <= x0 or y1 <= y0:
+        return None, f"box has negative or zero size (x0={x0:g}, y0={y0:g}, x1={x1:g}, y1={y1:g})", False
+    if not width or not height:
+        return (x0, y0, x1, y1), None, False
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        return None, f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the {width}x{height} image", False
+    over = max(-x0, -y0, x1 - width, y1 - height)
+    if over > OVERFLOW_TOLERANCE_PX:
+        return None, (
+            f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) extends {over:g} px past the {width}x{height} "
+            f"image (more than {OVERFLOW_TOLERANCE_PX:g} px)"
+        ), False
+    if over <= 0:
+        return (x0, y0, x1, y1), None, False
+    # float noise from normalized formats is clipped without being flagged
+    clipped = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
+    return clipped, None, over > 1e-6
+
+
+def polygon_bbox(rings: Sequence[Sequence[float]]) -> Box | None:
+    """Enclosing xyxy box of flat ``[x0, y0, x1, y1, ...]`` rings (None if empty).
+
+    Examples
+    --------
+    >>> polygon_bbox([[1, 2, 3, 4, 6, 5]])
+    (1.0, 2.0, 6.0, 5.0)
+    """
+    xs = [float(v) for r in rings for v in r[0::2]]
+    ys = [float(v) for r in rings for v in r[1::2]]
+    if not xs or not ys:
+        return None
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def polygon_area(rings: Sequence[Sequence[float]]) -> float:
+    """Sum of the shoelace areas of flat rings.
+
+    Examples
+    --------
+    >>> polygon_area([[0, 0, 2, 0, 2, 1, 0, 1]])
+    2.0
+    """
+    total = 0.0
+    for r in rings:
+        xs, ys = r[0::2], r[1::2]
+        n = min(len(xs), len(ys))
+        total += abs(sum(xs[i] * ys[(i + 1) % n] - xs[(i + 1) % n] * ys[i] for i in range(n))) / 2.0
+    return total
+
+
+def rle_area(rle: dict[str, Any]) -> float:
+    """Foreground pixel count of a COCO RLE (uncompressed list or compressed string).
+
+    Examples
+    --------
+    >>> rle_area({"size": [10, 5], "counts": [0, 20, 30]})
+    20.0
+    """
+    counts = rle.get("counts")
+    if isinstance(counts, str):
+        counts = _decode_rle_string(counts)
+    return float(sum(counts[1::2])) if isinstance(counts, list) else 0.0
+
+
+def _decode_rle_string(s: str) -> list[int]:
+    # pycocotools' compressed counts: 5-bit groups with a continuation bit, deltas from i-2
+    counts: list[int] = []
+    p = 0
+    while p < len(s):
+        x, k, more = 0, 0, True
+        while more:
+            c = ord(s[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p, k = p + 1, k + 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
+
+
+def rotated_bbox(x: float, y: float, w: float, h: float, degrees: float, *, about_center: bool) -> Box:
+    """Axis-aligned box enclosing a ``w`` x ``h`` rectangle at ``(x, y)`` rotated clockwise.
+
+    Label Studio rotates about the top-left corner, CVAT about the centre.
+
+    Examples
+    --------
+    >>> [round(v, 6) for v in rotated_bbox(0, 0, 2, 1, 90, about_center=False)]
+    [-1.0, 0.0, 0.0, 2.0]
+    """
+    t = math.radians(degrees)
+    c, s = math.cos(t), math.sin(t)
+    px, py = (x + w / 2, y + h / 2) if about_center else (x, y)
+    xs, ys = [], []
+    for cx, cy in ((x, y), (x + w, y), (x + w, y + h), (x, y + h)):
+        dx, dy = cx - px, cy - py
+        xs.append(px + dx * c - dy * s)
+        ys.append(py + dx * s + dy * c)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse an ISO-8601 time (``Z`` or offset; naive means UTC); None when absent or unreadable.
+
+    Examples
+    --------
+    >>> parse_time("2022-12-27T13:36:25.747398Z").isoformat()
+    '2022-12-27T13:36:25.747398+00:00'
+    >>> parse_time("yesterday") is None
+    True
+    """
+    if isinstance(value, datetime):
+        t = value
+    elif isinstance(value, str) and value:
+        try:
+            t = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
+
+
+def format_time(t: datetime | None) -> str | None:
+    """ISO-8601 text of ``t`` in UTC (naive means UTC), or None.
+
+    Examples
+    --------
+    >>> format_time(datetime(2026, 1, 2, 3, 4, 5))
+    '2026-01-02T03:04:05+00:00'
+    """
+    if t is None:
+        return None
+    return (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)).isoformat()
+
+
+def load_json(path: Path) -> Any:
+    """Read a JSON file; malformed or unreadable input raises :class:`FormatError` naming the file.
+
+    Examples
+    --------
+    >>> load_json(Path("/no/such.json"))
+    Traceback (most recent call last):
+    ...
+    jupyter_cvops.formats._types.FormatError: such.json: cannot read file (No such file or directory)
+    """
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{path.name}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{path.name}: not UTF-8 text ({e.reason})") from None
+    except OSError as e:
+        raise FormatError(f"{path.name}: cannot read file ({e.strerror})") from None
+
+
+def load_xml(path: Path | str, root_tag: str, *, text: str | None = None) -> ET.Element:
+    """Parse an XML file (or ``text``) whose root must be ``root_tag``; else :class:`FormatError`.
+
+    Examples
+    --------
+    >>> load_xml("x.xml", "annotation", text="<annotation/>").tag
+    'annotation'
+    >>> load_xml("x.xml", "annotation", text="<annotation>")
+    Traceback (most recent call last):
+    ...
+    jupyter_cvops.formats._types.FormatError: x.xml: malformed XML (no element found: line 1, column 12)
+    """
+    name = Path(path).name
+    try:
+        root = ET.fromstring(text) if text is not None else ET.parse(path).getroot()
+    except ET.ParseError as e:
+        raise FormatError(f"{name}: malformed XML ({e})") from None
+    except OSError as e:
+        raise FormatError(f"{name}: cannot read file ({e.strerror})") from None
+    if root.tag != root_tag:
+        raise FormatError(f"{name}: expected a <{root_tag}> root element, found <{root.tag}>")
+    return root
+
+
+def to_int(value: Any) -> int | None:
+    """A positive int from text or number, else None.
+
+    Examples
+    --------
+    >>> to_int("2445"), to_int("1485.0"), to_int(""), to_int(-3)
+    (2445, 1485, None, None)
+    """
+    try:
+        v = int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return v if v > 0 else None
+
+
+def image_size(path: Path | None) -> tuple[int | None, int | None]:
+    """Width and height from an image file's header (no decoding), or ``(None, None)``.
+
+    Examples
+    --------
+    >>> image_size(None)
+    (None, None)
+    """
+    if path is None:
+        return None, None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return int(im.width), int(im.height)
+    except (OSError, UnidentifiedImageError):
+        return None, None
+
+
+def place_image(src: Path, out_dir: Path, dest_rel: str, copy: bool) -> str:
+    """Name an exported image: copy it to ``out_dir/dest_rel`` or point at it in place.
+
+    Returns the path to write into the export: ``dest_rel`` when copied, else the
+    source path relative to ``out_dir`` when it lies inside, else absolute.
+
+    Examples
+    --------
+    >>> place_image(Path("/data/a.jpg"), Path("/out"), "images/a.jpg", copy=False)
+    '/data/a.jpg'
+    """
+    if copy:
+        dest = out_dir / dest_rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+        return dest_rel
+    src_abs = os.path.abspath(src)
+    out_abs = os.path.abspath(out_dir)
+    if _inside(src_abs, out_abs):
+        return Path(os.path.relpath(src_abs, out_abs)).as_posix()
+    return Path(src_abs).as_posix()
+
+
+def unique_name(name: str, key: str, taken: set[str]) -> str:
+    """``name``, or ``stem_key.suffix`` when ``name`` is already in ``taken`` (which is updated).
+
+    Examples
+    --------
+    >>> taken = {"a.jpg"}
+    >>> unique_name("a.jpg", "k9", taken), unique_name("b.jpg", "k1", taken)
+    ('a_k9.jpg', 'b.jpg')
+    """
+    if name in taken:
+        p = Path(name)
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
+        name = f"{p.stem}_{safe}{p.suffix}"
+        i = 1
+        while name in taken:
+            name, i = f"{p.stem}_{safe}_{i}{p.suffix}", i + 1
+    taken.add(name)
+    return name
+
+
+def safe_file_name(name: str) -> str:
+    """The last component of ``name`` (exported names never climb out of their folder).
+
+    Examples
+    --------
+    >>> safe_file_name("../../x/img.png")
+    'img.png'
+    """
+    return Path(name.replace("\\", "/")).name or "image"
+
+
+def check_writer_input(images: Sequence[Any], annotations: Sequence[Any], categories: Sequence[str]) -> None:
+    """Raise ValueError when annotations name unknown images/classes or boxes lack a bbox.
+
+    Examples
+    --------
+    >>> check_writer_input([], [], ["a"])
+    """
+    keys = {im.key for im in images}
+    if len(keys) != len(images):
+        raise ValueError("export images have duplicate keys")
+    cats = set(categories)
+    for i, a in enumerate(annotations):
+        if a.image_key not in keys:
+            raise ValueError(f"annotations[{i}] refers to image {a.image_key!r}, which is not exported")
+        if a.class_name not in cats:
+            raise ValueError(f"annotations[{i}] has class {a.class_name!r}, which is not in categories")
+        if a.kind == "box" and a.bbox is None:
+            raise ValueError(f"annotations[{i}] is a box label without a bbox")
