@@ -3,7 +3,7 @@
 // jupyter_cvops/static/.built stamp (also when there is no widget source yet).
 //
 // Usage: node js/build-widgets.mjs [--minify] [--watch]
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +15,7 @@ const outDir = join(root, 'jupyter_cvops', 'static');
 const minify = process.argv.includes('--minify');
 const watch = process.argv.includes('--watch');
 
-const entryPoints = readdirSync(srcDir, { withFileTypes: true })
+const entryPoints = (existsSync(srcDir) ? readdirSync(srcDir, { withFileTypes: true }) : [])
   .filter(e => e.isFile() && /\.(ts|js)$/.test(e.name) && !/\.d\.ts$/.test(e.name) && !e.name.startsWith('_'))
   .map(e => join(srcDir, e.name))
   .sort();
