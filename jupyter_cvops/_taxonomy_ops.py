@@ -237,16 +237,20 @@ def _retired_note(classes: Classes, rec: ClassRec) -> str:
 def unknown_class(classes: Classes, key: str, *, what: str = "class", retired_hint: bool = True) -> UnknownClassError:
     """A clear :class:`UnknownClassError` for ``key``, listing close active names.
 
+    With ``retired_hint=False`` (lookups that accept retired names) close names are
+    drawn from every class, retired ones included.
+
     Examples
     --------
     >>> str(unknown_class({"c0001": ClassRec("c0001", "scratch")}, "scrach"))
     "no active class named 'scrach'; did you mean 'scratch'?"
     """
     active = sorted(active_by_name(classes))
-    close = difflib.get_close_matches(key, active, n=3, cutoff=0.6) if isinstance(key, str) else []
+    pool = active if retired_hint else sorted({c.name for c in classes.values()})
+    close = difflib.get_close_matches(key, pool, n=3, cutoff=0.6) if isinstance(key, str) else []
     if isinstance(key, str):
-        close += [n for n in active if n.lower() == key.lower() and n not in close]
-    msg = f"no active {what} named {key!r}"
+        close += [n for n in pool if n.lower() == key.lower() and n not in close]
+    msg = f"no active {what} named {key!r}" if retired_hint else f"no {what} was ever named {key!r}"
     retired = [c for c in classes.values() if c.name == key and not c.active]
     if retired and retired_hint:
         msg += f" ({key!r} is {_retired_note(classes, retired[-1])}; operations apply to active classes)"

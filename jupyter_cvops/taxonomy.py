@@ -776,7 +776,8 @@ class Taxonomy:
     def __repr__(self) -> str:
         v, state = self._display_state()
         active = [r for r in state.values() if r.active]
-        lines = [f"Taxonomy v{v}: {len(active)} active classes, {len(state) - len(active)} retired"]
+        plural = "" if len(active) == 1 else "es"
+        lines = [f"Taxonomy v{v}: {len(active)} active class{plural}, {len(state) - len(active)} retired"]
         width = max((len(r.name) for r in active), default=0)
         for r in active:
             parent = f" (under {state[r.parent].name})" if r.parent in state else ""
@@ -807,7 +808,7 @@ class Taxonomy:
         head = "".join(f'<th style="{cell}">{h}</th>' for h in ("", "id", "name", "parent", "definition"))
         out = [
             '<div class="cvops-taxonomy">',
-            f"<b>Taxonomy v{v}</b>: {len(active)} active classes"
+            f"<b>Taxonomy v{v}</b>: {len(active)} active class{'' if len(active) == 1 else 'es'}"
             + (f", {len(retired)} retired" if retired else ""),
             f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
         ]
