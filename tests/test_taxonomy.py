@@ -774,39 +774,44 @@ def test_conflicting_concurrent_commit_is_a_clear_error(tmp_path: Path) -> None:
 
 # -- property: random valid sequences ------------------------------------------------------
 
-NAMES = ["a", "b", "c", "d", "e", "f", "g"]
+NAMES = list("abcdefghijkl")
+KINDS = ["add", "add", "rename", "redefine", "merge", "split", "deprecate", "set_parent", "set_color", "commit"]
 
 
-@st.composite
-def op_call(draw: st.DrawFn) -> tuple[str, dict]:
-    kind = draw(st.sampled_from(["add", "add", "rename", "redefine", "merge", "split", "deprecate",
-                                 "set_parent", "set_color", "commit"]))
-    name = st.sampled_from(NAMES)
+def draw_call(data: st.DataObject, active: list[str]) -> tuple[str, dict]:
+    """An operation on mostly existing classes (so most calls are valid) with new names from a
+    small pool (so collisions, reuse of retired names and invalid calls happen too)."""
+    kind = data.draw(st.sampled_from(KINDS if active else ["add"]))
+    some = st.sampled_from(active) if active else st.sampled_from(NAMES)
+    existing = st.one_of(*[some] * 6, st.sampled_from(NAMES))  # mostly valid, sometimes unknown
+    fresh = st.sampled_from(NAMES)
     if kind == "add":
-        return kind, {"name": draw(name), "parent": draw(st.none() | name)}
+        return kind, {"name": data.draw(fresh), "parent": data.draw(st.none() | some)}
     if kind == "rename":
-        return kind, {"name": draw(name), "new_name": draw(name)}
+        return kind, {"name": data.draw(existing), "new_name": data.draw(fresh)}
     if kind == "redefine":
-        return kind, {"name": draw(name), "definition": draw(st.text(max_size=5))}
+        return kind, {"name": data.draw(existing), "definition": data.draw(st.text(max_size=5))}
     if kind == "merge":
-        return kind, {"names": draw(st.lists(name, min_size=1, max_size=3)), "into": draw(name)}
+        return kind, {"names": data.draw(st.lists(existing, min_size=1, max_size=3, unique=True)),
+                      "into": data.draw(st.one_of(existing, fresh))}
     if kind == "split":
-        return kind, {"name": draw(name), "into": draw(st.lists(name, min_size=2, max_size=3))}
+        return kind, {"name": data.draw(existing), "into": data.draw(st.lists(fresh, min_size=2, max_size=3))}
     if kind == "deprecate":
-        return kind, {"name": draw(name)}
+        return kind, {"name": data.draw(existing)}
     if kind == "set_parent":
-        return kind, {"name": draw(name), "parent": draw(st.none() | name)}
+        return kind, {"name": data.draw(existing), "parent": data.draw(st.none() | some)}
     if kind == "set_color":
-        return kind, {"name": draw(name), "color": draw(st.sampled_from(["#000000", "#ffffff", "#abc"]))}
+        return kind, {"name": data.draw(existing), "color": data.draw(st.sampled_from(["#000000", "#abc"]))}
     return kind, {}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(op_call(), min_size=1, max_size=25))
-def test_random_op_sequences_keep_invariants(calls: list[tuple[str, dict]]) -> None:
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.integers(min_value=1, max_value=30))
+def test_random_op_sequences_keep_invariants(data: st.DataObject, n_calls: int) -> None:
     with tempfile.TemporaryDirectory() as d:
         tax = Taxonomy(Store.create(d))
-        for kind, args in calls:
+        for _ in range(n_calls):
+            kind, args = draw_call(data, tax.preview(include_retired=False)["name"].to_list())
             if kind == "commit":
                 if tax.staged:
                     tax.commit("step")
