@@ -1,0 +1,250 @@
+"""Label Studio JSON export (list of tasks with annotations): reader.
+
+Every annotation of a task is kept with its own annotator (``completed_by``, else
+``last_created_by`` / ``updated_by``: the user's email when the export has it, else
+the user id; the ``annotator`` argument only when none is there) and ``created_at``;
+``updated_at`` goes to ``attributes``.  Rectangles (rotated ones as their enclosing
+box, with ``attributes["rotation"]``), polygons and image-level choices are read;
+keypoints, brushes, ellipses, text and other result types are skipped with a problem.
+Percent coordinates become pixels with the task's ``original_width`` /
+``original_height`` (or the image file's size when those are absent).  Cancelled
+annotations and model predictions are not labels and are not read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from ._common import (
+    ESCAPES,
+    ImageResolver,
+    check_box,
+    image_size,
+    load_json,
+    load_xml,
+    parse_time,
+    polygon_bbox,
+    rotated_bbox,
+    to_int,
+)
+from ._types import AnnotationRecord, FormatError, ImageRef, ImportResult, RecordProblem
+
+#: Result types that carry labels we read, and the key of their label list.
+_READ = {"rectanglelabels": "rectanglelabels", "polygonlabels": "polygonlabels", "choices": "choices",
+         "rectangle": "labels", "polygon": "labels"}
+_UNSUPPORTED = {"keypointlabels": "keypoints", "keypoint": "keypoints", "brushlabels": "brush masks",
+                "brush": "brush masks", "ellipselabels": "ellipses", "ellipse": "ellipses",
+                "textarea": "text answers (captions)", "polygonlines": "polylines"}
+_CONTROLS = {"rectanglelabels", "polygonlabels", "labels", "choices"}
+
+
+def read(
+    path: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    annotator: str | None = None,
+    label_config: str | Path | None = None,
+) -> ImportResult:
+    """Read a Label Studio JSON export.
+
+    Image keys are task ids.  The task's image URL names the file: ``/data/upload/..``
+    and ``/data/local-files/?d=..`` URLs and plain names are looked up under
+    ``data_root`` (default: the JSON's folder), also by base name and by
+    ``file_upload``; ``http(s)://`` / ``s3://`` images have no local path.  Labels
+    are checked against the labeling config (``label_config``: a file or XML text;
+    default ``label_config.xml`` beside the export, when there).
+
+    Parameters
+    ----------
+    path : the export JSON (a list of tasks).
+    data_root : where image files may be; names resolving outside it are refused.
+    annotator : annotator id for annotations that name no user.
+    label_config : labeling config file or XML text.
+
+    Examples
+    --------
+    >>> res = read("test_export_yolo/data.json")                      # doctest: +SKIP
+    >>> sorted({a.annotator for a in res.annotations}), len(res.annotations)  # doctest: +SKIP
+    (['1', '2'], 6)
+    """
+    path = Path(path)
+    tasks = load_json(path)
+    if not isinstance(tasks, list):
+        raise FormatError(f"{path.name}: expected a JSON list of tasks, got {type(tasks).__name__}")
+    controls = _config(path, label_config)
+    allowed = {v for vals in controls.values() for v in vals}
+    out = ImportResult("labelstudio", str(path), [], [], [])
+    for vals in controls.values():
+        out.categories.extend(v for v in vals if v not in out.categories)
+    resolver = ImageResolver(data_root if data_root is not None else path.parent, ["", "upload", "media/upload"])
+    seen_tasks: set[Any] = set()
+    seen_anns: set[Any] = set()
+    for i, task in enumerate(tasks):
+        where = f"tasks[{i}]"
+        if not isinstance(task, dict) or "id" not in task or not isinstance(task.get("data"), dict):
+            out.problems.append(RecordProblem(where, "task without an 'id' and 'data'"))
+            continue
+        if task["id"] in seen_tasks:
+            out.problems.append(RecordProblem(where, f"duplicate task id {task['id']!r}"))
+            continue
+        seen_tasks.add(task["id"])
+        key = str(task["id"])
+        ref = _image(task, key, resolver, out.problems, where)
+        out.images.append(ref)
+        for j, ann in enumerate(task.get("annotations") or []):
+            awhere = f"{where}.annotations[{j}]"
+            if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
+                out.problems.append(RecordProblem(awhere, "annotation without a 'result' list"))
+                continue
+            if ann.get("id") is not None:
+                if ann["id"] in seen_anns:
+                    out.problems.append(RecordProblem(awhere, f"duplicate annotation id {ann['id']!r}"))
+                    continue
+                seen_anns.add(ann["id"])
+            if ann.get("was_cancelled"):
+                out.problems.append(RecordProblem(awhere, "annotation was cancelled (skipped)"))
+                continue
+            _annotation(ann, ref, controls, allowed, annotator, awhere, out)
+    return out
+
+
+def _config(path: Path, label_config: str | Path | None) -> dict[str, list[str]]:
+    """Label values per control name of the labeling config ({} without a config)."""
+    if label_config is None:
+        default = path.parent / "label_config.xml"
+        if not default.is_file():
+            return {}
+        label_config = default
+    text = str(label_config)
+    if text.lstrip().startswith("<"):
+        root = load_xml("label_config", "View", text=text)
+    else:
+        root = load_xml(Path(label_config), "View")
+    controls: dict[str, list[str]] = {}
+    for el in root.iter():
+        if el.tag.lower() in _CONTROLS:
+            vals = [c.get("value") or "" for c in el.iter() if c.tag in ("Label", "Choice")]
+            controls[el.get("name") or el.tag] = [v for v in vals if v]
+    return controls
+
+
+def _image(task: dict[str, Any], key: str, resolver: ImageResolver, problems: list[RecordProblem],
+           where: str) -> ImageRef:
+    data = task["data"]
+    url = data.get("image")
+    if not isinstance(url, str):
+        url = next((v for v in data.values() if isinstance(v, str)), "")
+    parsed = urlparse(url)
+    names: list[str] = []
+    if parsed.scheme in ("", "file"):
+        if parsed.path.startswith("/data/local-files"):
+            names = parse_qs(parsed.query).get("d", [])
+        else:
+            rel = unquote(parsed.path).removeprefix("/data/").lstrip("/")
+            names = [rel, os.path.basename(rel)] if rel else []
+    if isinstance(task.get("file_upload"), str):
+        names.append(task["file_upload"])
+    found = None
+    for name in dict.fromkeys(names):
+        found, escaped = resolver.find(name)
+        if escaped:
+            problems.append(RecordProblem(where, f"{ESCAPES}: {name}"))
+            break
+        if found is not None:
+            break
+    w = h = None
+    for ann in task.get("annotations") or []:
+        for r in ann.get("result") or [] if isinstance(ann, dict) else []:
+            if isinstance(r, dict) and to_int(r.get("original_width")) and to_int(r.get("original_height")):
+                w, h = to_int(r["original_width"]), to_int(r["original_height"])
+                break
+        if w:
+            break
+    if w is None:
+        w, h = image_size(found)
+    return ImageRef(key, url, found, w, h)
+
+
+def _annotation(ann: dict[str, Any], ref: ImageRef, controls: dict[str, list[str]], allowed: set[str],
+                annotator: str | None, where: str, out: ImportResult) -> None:
+    who = next((ann[k] for k in ("completed_by", "last_created_by", "updated_by") if ann.get(k) not in (None, "")), None)
+    if isinstance(who, dict):
+        who = who.get("email") or who.get("id")
+    who = str(who) if who not in (None, "") else annotator
+    created = parse_time(ann.get("created_at"))
+    updated = ann.get("updated_at")
+    region_labels: dict[str, list[str]] = {}
+    for r in ann["result"]:
+        if isinstance(r, dict) and r.get("type") == "labels" and isinstance(r.get("value"), dict):
+            region_labels[str(r.get("id"))] = list(r["value"].get("labels") or [])
+    for k, r in enumerate(ann["result"]):
+        rwhere = f"{where}.result[{k}]"
+        rtype = r.get("type") if isinstance(r, dict) else None
+        if rtype == "labels":
+            continue
+        if rtype in _UNSUPPORTED:
+            out.problems.append(RecordProblem(rwhere, f"{_UNSUPPORTED[rtype]} are not supported (skipped)"))
+            continue
+        value = r.get("value") if isinstance(r, dict) else None
+        if rtype not in _READ or not isinstance(value, dict):
+            out.problems.append(RecordProblem(rwhere, f"result type {rtype!r} is not supported (skipped)"))
+            continue
+        labels = value.get(_READ[rtype]) or region_labels.get(str(r.get("id")), [])
+        if not labels:
+            out.problems.append(RecordProblem(rwhere, "result without a label"))
+            continue
+        w = to_int(r.get("original_width")) or ref.width
+        h = to_int(r.get("original_height")) or ref.height
+        geometry: tuple[Any, Any] = (None, None)
+        if rtype != "choices":
+            if not w or not h:
+                out.problems.append(RecordProblem(rwhere, "image size unknown: percent coordinates cannot be converted"))
+                continue
+            geometry = _geometry(rtype, value, w, h)
+            if geometry[0] is None:
+                out.problems.append(RecordProblem(rwhere, geometry[1]))
+                continue
+        own = controls.get(r.get("from_name") or "")
+        for label in labels:
+            if controls and label not in (own if own is not None else allowed):
+                out.problems.append(RecordProblem(rwhere, f"label {label!r} is not in the labeling config"))
+                continue
+            attrs: dict[str, Any] = {"updated_at": updated} if updated else {}
+            rec = AnnotationRecord(ref.key, str(label), annotator=who, created_at=created,
+                                   attributes=attrs, record=rwhere)
+            if rtype == "choices":
+                rec.kind = "image"
+            else:
+                box, polygon, rotation = geometry
+                checked, reason, clipped = check_box(box, w, h)
+                if checked is None:
+                    out.problems.append(RecordProblem(rwhere, reason or "invalid box"))
+                    continue
+                rec.bbox, rec.polygon = checked, polygon
+                if clipped:
+                    attrs["clipped"] = True
+                if rotation:
+                    attrs["rotation"] = rotation
+            if rec.class_name not in out.categories:
+                out.categories.append(rec.class_name)
+            out.annotations.append(rec)
+
+
+def _geometry(rtype: str, value: dict[str, Any], w: int, h: int) -> tuple[Any, ...]:
+    try:
+        if rtype.startswith("rectangle"):
+            x, y = float(value["x"]) * w / 100.0, float(value["y"]) * h / 100.0
+            bw, bh = float(value["width"]) * w / 100.0, float(value["height"]) * h / 100.0
+            rotation = float(value.get("rotation") or 0.0)
+            if rotation:
+                return rotated_bbox(x, y, bw, bh, rotation, about_center=False), None, rotation
+            return (x, y, x + bw, y + bh), None, 0.0
+        ring = [float(c) * (w if n % 2 == 0 else h) / 100.0 for pt in value["points"] for n, c in enumerate(pt[:2])]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None, f"{rtype} result with missing or non-numeric coordinates"
+    if len(ring) < 6:
+        return None, "polygon with fewer than 3 points"
+    return polygon_bbox([ring]), [ring], 0.0

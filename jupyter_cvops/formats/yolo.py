@@ -1,0 +1,427 @@
+"""YOLO text labels (Ultralytics ``data.yaml``, darknet ``obj.data``, plain folders): reader and writer.
+
+Each label line is ``class cx cy w h`` normalized to the image size (a sixth value is
+kept as ``attributes["confidence"]``; longer lines are segmentation polygons).  Pixel
+boxes need the image size: from the image file's header, else our sidecar
+``cvops_meta.json``, else the ``image_size`` argument.  The sidecar (written by
+:func:`write`) also keeps annotator ids, times, attributes and image-level labels,
+so our own exports read back whole; foreign YOLO data reads fine without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._common import (
+    ESCAPES,
+    IMAGE_SUFFIXES,
+    ImageResolver,
+    check_box,
+    check_writer_input,
+    format_time,
+    image_size as _header_size,
+    load_json,
+    parse_time,
+    place_image,
+    polygon_bbox,
+    safe_file_name,
+    unique_name,
+)
+from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
+
+SIDECAR = "cvops_meta.json"
+_SPLITS = ("train", "val", "valid", "test", "minival")
+_NOT_LABELS = {"classes.txt", "train.txt", "val.txt", "valid.txt", "test.txt", "obj.names"}
+
+# an item: (label file or None, key, image names to try, or folders to search by stem)
+_Item = tuple[Path | None, str, list[str], list[str]]
+
+
+def read(
+    path: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    annotator: str | None = None,
+    names: Sequence[str] | dict[int, str] | None = None,
+    image_size: tuple[int, int] | None = None,
+) -> ImportResult:
+    """Read a YOLO dataset: ``data.yaml``, ``obj.data``, or a folder (with those, or with
+    ``obj.names`` + ``images/``/``labels/``, or just label ``.txt`` files).
+
+    Image keys are file stems (``"<subset>/<stem>"`` when stems repeat across
+    subsets).  Images are looked up under ``data_root`` (default: the dataset root:
+    the yaml's ``path``, the folder of ``obj.data``/``data.yaml``, or the parent of a
+    ``labels`` folder) beside their labels, in ``images/<subset>``, ``<subset>`` and
+    the root.
+
+    Parameters
+    ----------
+    path : dataset file or folder.
+    data_root : where image files may be; names resolving outside it are refused.
+    annotator : annotator id for labels without one in the sidecar.
+    names : class names (list, or dict index -> name); overrides those of the dataset.
+    image_size : ``(width, height)`` for images whose file (and sidecar size) is missing.
+
+    Examples
+    --------
+    >>> res = read("data/GP8000/labels", names=["rebar"], image_size=(2445, 1485))  # doctest: +SKIP
+    >>> len(res.images), len(res.annotations)                                      # doctest: +SKIP
+    (21, 1030)
+    """
+    path = Path(path)
+    root, found_names, items, source = _layout(path)
+    if names is not None:
+        found_names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
+    if not found_names:
+        raise FormatError(f"{path.name}: no class names found (data.yaml, obj.names or classes.txt); pass names=[...]")
+    meta = _sidecar(root)
+    by_line = {str(v.get("image")): k for k, v in meta.items()}
+    out = ImportResult("yolo", str(source), list(found_names), [], [])
+    resolver = ImageResolver(data_root if data_root is not None else root, [""])
+    keys = _keys(items)
+    for (label, rel, tries, stem_dirs), key in zip(items, keys):
+        if label is None and tries and tries[0] in by_line:
+            label = root / by_line[tries[0]]
+        lrel = Path(os.path.relpath(label, root)).as_posix() if label else rel
+        side = meta.get(lrel, {})
+        found, escaped, name = None, False, tries[0] if tries else rel
+        for t in tries:
+            found, escaped = resolver.find(t)
+            if found is not None or escaped:
+                name = t
+                break
+        if not tries:
+            found, escaped = resolver.find_stem(stem_dirs, Path(rel).name)
+        if escaped:
+            out.problems.append(RecordProblem(lrel, f"{ESCAPES}: {name}"))
+        elif found is not None:
+            name = resolver.relative(found)
+        w, h = _header_size(found)
+        if w is None or h is None:
+            w, h = (side["width"], side["height"]) if side.get("width") and side.get("height") else (image_size or (None, None))
+        key = str(side.get("key") or key)
+        out.images.append(ImageRef(key, str(side.get("file_name") or name), found, w, h))
+        if label is not None:
+            _read_labels(label, lrel, key, w, h, side, annotator, out)
+    return out
+
+
+def _keys(items: list[_Item]) -> list[str]:
+    stems = [Path(rel).name for _, rel, _, _ in items]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [rel for _, rel, _, _ in items]
+
+
+def _layout(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
+    """Dataset root, class names, items and the file describing the dataset."""
+    if path.is_dir():
+        for cand in ("data.yaml", "dataset.yaml", "data.yml", "obj.data"):
+            if (path / cand).is_file():
+                return _layout(path / cand)
+        yamls = sorted(path.glob("*.yaml"))
+        if len(yamls) == 1:
+            return _layout(yamls[0])
+        return _folder(path)
+    if not path.is_file():
+        raise FormatError(f"{path.name}: no such file or folder")
+    if path.suffix in (".yaml", ".yml"):
+        return _data_yaml(path)
+    if path.suffix == ".data":
+        return _obj_data(path)
+    raise FormatError(f"{path.name}: expected data.yaml, obj.data or a dataset folder")
+
+
+def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise FormatError(f"{path.name}: malformed YAML ({' '.join(str(e).split())})") from None
+    if not isinstance(doc, dict):
+        raise FormatError(f"{path.name}: expected a YAML mapping with 'names', got {type(doc).__name__}")
+    root = path.parent
+    if isinstance(doc.get("path"), str) and (root / doc["path"]).is_dir():
+        root = (root / doc["path"]).resolve()
+    raw = doc.get("names")
+    if isinstance(raw, dict):
+        names = [str(raw[k]) for k in sorted(raw)]
+    elif isinstance(raw, list):
+        names = [str(n) for n in raw]
+    elif isinstance(doc.get("nc"), int):
+        names = [f"class_{i}" for i in range(doc["nc"])]
+    else:
+        raise FormatError(f"{path.name}: no 'names' list or mapping")
+    items: list[_Item] = []
+    done: set[Path] = set()
+    for split in _SPLITS:
+        entries = doc.get(split)
+        for entry in [entries] if isinstance(entries, str) else entries if isinstance(entries, list) else []:
+            target = (root / str(entry)).resolve() if not os.path.isabs(entry) else Path(entry)
+            if target in done:
+                continue
+            done.add(target)
+            if target.suffix == ".txt":
+                items += _list_file(target, root, split)
+            else:
+                items += _image_dir(target, root, split)
+    return root, names, items, path
+
+
+def _obj_data(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
+    root = path.parent
+    conf: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        k, sep, v = line.partition("=")
+        if sep:
+            conf[k.strip()] = v.strip()
+    names_file = _darknet_path(root, conf.get("names", "obj.names"))
+    names = _names_file(names_file) if names_file else []
+    items: list[_Item] = []
+    for split, key in (("train", "train"), ("valid", "valid"), ("test", "test")):
+        list_file = _darknet_path(root, conf.get(key, "")) if conf.get(key) else None
+        if list_file is not None:
+            items += _list_file(list_file, root, split)
+    return root, names, items, path
+
+
+def _darknet_path(root: Path, p: str) -> Path | None:
+    """darknet names files relative to its working dir (``data/obj.names``); try without ``data/``."""
+    for cand in (p, p.removeprefix("data/")):
+        if cand and (root / cand).is_file():
+            return root / cand
+    return None
+
+
+def _names_file(f: Path) -> list[str]:
+    return [ln.strip() for ln in f.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+
+
+def _list_file(f: Path, root: Path, split: str) -> list[_Item]:
+    items: list[_Item] = []
+    for line in f.read_text(encoding="utf-8-sig").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        tries = list(dict.fromkeys([line, line.removeprefix("./"), line.removeprefix("data/")]))
+        label = None
+        for t in tries:
+            base = Path(t) if os.path.isabs(t) else root / t
+            for cand in (_img2label(base), base.with_suffix(".txt")):
+                if cand.is_file() and _within(cand, root):
+                    label = cand
+                    break
+            if label:
+                break
+        rel = Path(tries[-1]).with_suffix("").as_posix().lstrip("/")
+        items.append((label, f"{split}/{rel}" if split else rel, tries, []))
+    return items
+
+
+def _img2label(p: Path) -> Path:
+    parts = list(p.parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return Path(*parts).with_suffix(".txt")
+
+
+def _within(p: Path, root: Path) -> bool:
+    real, base = os.path.realpath(p), os.path.realpath(root)
+    return real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def _image_dir(img_dir: Path, root: Path, split: str) -> list[_Item]:
+    parts = list(img_dir.parts)
+    label_dir = _img2label(img_dir / "x").parent if "images" in parts else img_dir
+    return _scan(label_dir, img_dir, root, split)
+
+
+def _scan(label_dir: Path, img_dir: Path | None, root: Path, split: str = "") -> list[_Item]:
+    """Label files under ``label_dir`` plus images without labels under ``img_dir``."""
+    found: dict[str, Path | None] = {}
+    if label_dir.is_dir():
+        for f in sorted(label_dir.rglob("*.txt")):
+            if f.parent == label_dir and (f.name.lower() in _NOT_LABELS or f.name.lower().startswith("readme")):
+                continue
+            found[f.relative_to(label_dir).with_suffix("").as_posix()] = f
+    if img_dir is not None and img_dir.is_dir():
+        for f in sorted(img_dir.rglob("*")):
+            if f.suffix in IMAGE_SUFFIXES or f.suffix.lower() in IMAGE_SUFFIXES:
+                found.setdefault(f.relative_to(img_dir).with_suffix("").as_posix(), None)
+    rel_img = os.path.relpath(img_dir, root) if img_dir is not None else None
+    rel_lab = os.path.relpath(label_dir, root)
+    items: list[_Item] = []
+    for rel, label in found.items():
+        sub = os.path.dirname(rel)
+        dirs = [os.path.join(d, sub) for d in (rel_img, rel_lab) if d is not None]
+        dirs += [f"images/{sub}", sub, "images", ""]
+        items.append((label, f"{split}/{rel}" if split else rel, [], dirs))
+    return items
+
+
+def _folder(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
+    if (path / "labels").is_dir():
+        root, label_dir = path, path / "labels"
+        img_dir = path / "images" if (path / "images").is_dir() else None
+    else:
+        root = path.parent if path.name == "labels" else path
+        label_dir, img_dir = path, None
+    names: list[str] = []
+    for folder in dict.fromkeys([path, root]):
+        for f in [folder / "obj.names", folder / "classes.txt", *sorted(folder.glob("*.names"))]:
+            if not names and f.is_file():
+                names = _names_file(f)
+    return root, names, _scan(label_dir, img_dir, root), path
+
+
+def _sidecar(root: Path) -> dict[str, dict[str, Any]]:
+    f = root / SIDECAR
+    if not f.is_file():
+        return {}
+    doc = load_json(f)
+    images = doc.get("images") if isinstance(doc, dict) else None
+    if not isinstance(images, dict):
+        raise FormatError(f"{SIDECAR}: expected an object with an 'images' mapping")
+    return {k: v for k, v in images.items() if isinstance(v, dict)}
+
+
+def _read_labels(
+    label: Path, lrel: str, key: str, w: int | None, h: int | None,
+    side: dict[str, Any], annotator: str | None, out: ImportResult,
+) -> None:
+    try:
+        lines = [ln.split() for ln in label.read_text(encoding="utf-8-sig").splitlines()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise FormatError(f"{lrel}: cannot read label file ({e})") from None
+    lines = [p for p in lines if p]
+    per_line = side.get("lines") if isinstance(side.get("lines"), list) else []
+    if len(per_line) != len(lines):
+        per_line = [{}] * len(lines)
+    names = out.categories
+    for n, (parts, extra) in enumerate(zip(lines, per_line), start=1):
+        where = f"{lrel}:{n}"
+        extra = extra if isinstance(extra, dict) else {}
+        try:
+            cls, nums = int(parts[0]), [float(v) for v in parts[1:]]
+        except ValueError:
+            out.problems.append(RecordProblem(where, f"not a YOLO label line: {' '.join(parts)[:60]!r}"))
+            continue
+        if not 0 <= cls < len(names):
+            out.problems.append(RecordProblem(where, f"class index {cls} is not in names (0..{len(names) - 1})"))
+            continue
+        if len(nums) not in (4, 5) and (len(nums) < 6 or len(nums) % 2):
+            out.problems.append(RecordProblem(where, f"expected 5 values (class cx cy w h), found {len(parts)}"))
+            continue
+        if not w or not h:
+            out.problems.append(RecordProblem(where, "image size unknown (image file not found); pass image_size="))
+            continue
+        attrs: dict[str, Any] = dict(extra.get("attributes") or {})
+        rec = AnnotationRecord(key, names[cls], annotator=extra.get("annotator") or annotator,
+                               created_at=parse_time(extra.get("created_at")), attributes=attrs, record=where)
+        if len(nums) in (4, 5):
+            cx, cy, bw, bh = nums[0] * w, nums[1] * h, nums[2] * w, nums[3] * h
+            box: Any = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+            if len(nums) == 5:
+                attrs["confidence"] = nums[4]
+        else:
+            rec.polygon = [[v * (w if i % 2 == 0 else h) for i, v in enumerate(nums)]]
+            box = polygon_bbox(rec.polygon)
+        checked, reason, clipped = check_box(box, w, h)
+        if checked is None:
+            out.problems.append(RecordProblem(where, reason or "invalid box"))
+            continue
+        if clipped:
+            attrs["clipped"] = True
+        rec.bbox = checked
+        out.annotations.append(rec)
+    for m, lab in enumerate(side.get("image_labels") or []):
+        if isinstance(lab, dict) and lab.get("class_name") in names:
+            out.annotations.append(AnnotationRecord(
+                key, lab["class_name"], "image", annotator=lab.get("annotator") or annotator,
+                created_at=parse_time(lab.get("created_at")), attributes=dict(lab.get("attributes") or {}),
+                record=f"{SIDECAR}:{lrel}:image_labels[{m}]"))
+        else:
+            out.problems.append(RecordProblem(f"{SIDECAR}:{lrel}:image_labels[{m}]", "image label not in names"))
+
+
+def write(
+    out_dir: str | Path,
+    images: Sequence[ExportImage],
+    annotations: Sequence[AnnotationRecord],
+    categories: Sequence[str],
+    *,
+    copy_images: bool = False,
+) -> Path:
+    """Write an Ultralytics YOLO dataset: ``data.yaml``, ``labels/<split>/*.txt`` and ``cvops_meta.json``.
+
+    Images without a split go to ``train``.  With ``copy_images`` the files are copied
+    to ``images/<split>/`` (the layout trainers expect); otherwise no bytes are
+    copied and ``<split>.txt`` lists the original paths (``./``-relative when inside
+    ``out_dir``, else absolute).  Label lines keep 10 decimals, so boxes come back
+    within 1e-3 px.  Polygons are not written (detection labels only); annotators,
+    times, attributes and image-level labels go to the sidecar.
+
+    Returns
+    -------
+    Path
+        The ``data.yaml`` file (hand it to :func:`read`).
+
+    Examples
+    --------
+    >>> img = ExportImage("k1", Path("/data/a.jpg"), "a.jpg", 640, 480, split="val")
+    >>> rec = AnnotationRecord("k1", "dent", bbox=(10, 20, 110, 70), annotator="ana")
+    >>> write("out", [img], [rec], ["dent"])                          # doctest: +SKIP
+    PosixPath('out/data.yaml')
+    """
+    check_writer_input(images, annotations, categories)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cls = {n: i for i, n in enumerate(categories)}
+    per_image: dict[str, list[AnnotationRecord]] = {im.key: [] for im in images}
+    for a in annotations:
+        per_image[a.image_key].append(a)
+    taken: dict[str, set[str]] = {}
+    lists: dict[str, list[str]] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    for im in images:
+        split = im.split or "train"
+        name = safe_file_name(im.file_name)
+        stem = unique_name(Path(name).stem, str(im.key), taken.setdefault(split, set()))
+        entry = place_image(im.path, out_dir, f"images/{split}/{stem}{Path(name).suffix}", copy_images)
+        if not copy_images and not os.path.isabs(entry):
+            entry = f"./{entry}"
+        lists.setdefault(split, []).append(entry)
+        lrel = f"labels/{split}/{stem}.txt"
+        lines, line_meta, image_labels = [], [], []
+        for a in per_image[im.key]:
+            info = {"annotator": a.annotator, "created_at": format_time(a.created_at), "attributes": a.attributes}
+            if a.kind == "image" or a.bbox is None:
+                image_labels.append({"class_name": a.class_name, **info})
+                continue
+            x0, y0, x1, y1 = (float(v) for v in a.bbox)
+            vals = ((x0 + x1) / 2 / im.width, (y0 + y1) / 2 / im.height, (x1 - x0) / im.width, (y1 - y0) / im.height)
+            lines.append(f"{cls[a.class_name]} " + " ".join(f"{v:.10f}" for v in vals))
+            line_meta.append(info)
+        (out_dir / lrel).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / lrel).write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+        meta[lrel] = {"key": im.key, "image": entry, "file_name": im.file_name, "width": im.width,
+                      "height": im.height, "lines": line_meta, "image_labels": image_labels}
+    doc: dict[str, Any] = {"path": str(out_dir.resolve())}
+    for split, entries in lists.items():
+        if copy_images:
+            doc[split] = f"images/{split}"
+        else:
+            (out_dir / f"{split}.txt").write_text("".join(e + "\n" for e in entries), encoding="utf-8")
+            doc[split] = f"{split}.txt"
+    doc.update(nc=len(categories), names={i: n for i, n in enumerate(categories)})
+    (out_dir / "data.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    sidecar = {"format": "jupyter-cvops yolo sidecar", "version": 1, "images": meta}
+    (out_dir / SIDECAR).write_text(json.dumps(sidecar, ensure_ascii=False, default=str), encoding="utf-8")
+    return out_dir / "data.yaml"
