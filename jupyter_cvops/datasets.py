@@ -241,6 +241,15 @@ def _get(store: Store, name_or_id: str) -> DatasetVersion:
     return DatasetVersion._from_row(store, hit.sort("created_at").row(-1, named=True))
 
 
+def _existing(store: Store, existing: pl.DataFrame, name: str | None, author: str | None) -> DatasetVersion:
+    """The already stored version; a new name becomes an alias of it."""
+    vid = existing["version_id"][0]
+    if name and name != existing["name"][0] and name not in _aliases(store):
+        store.append("meta", [{"key": f"alias:{name}", "value": vid}])
+        store.event("dataset.alias", {"version_id": vid, "name": name}, author)
+    return DatasetVersion._from_row(store, existing.row(0, named=True))
+
+
 def take_snapshot(
     store: Store,
     taxonomy: Taxonomy,
@@ -254,6 +263,21 @@ def take_snapshot(
     """Freeze images + resolved labels + taxonomy into a dataset version (see ``Workspace.snapshot``)."""
     fractions = normalize_splits(splits)
     with store.lock:
+        # Same table versions + same selection + same taxonomy -> same content: skip the work.
+        inputs = {
+            "tables": {t: store.version(t) for t in ("images", "annotations", "reviews", "taxonomy_versions")},
+            "taxonomy": taxonomy.version,
+            "selection": None if image_ids is None else xxhash.xxh3_128_hexdigest(
+                "\n".join(sorted(image_ids.cast(pl.String).to_list())).encode()),
+            "splits": fractions,
+            "policy": POLICY["name"],
+        }
+        cache_key = "snapshot_inputs:" + xxhash.xxh3_128_hexdigest(json.dumps(inputs, sort_keys=True).encode())
+        cached = store.read("meta", where=f"key = '{cache_key}'")
+        if cached.height:
+            existing = store.read("dataset_versions", where=f"version_id = '{cached['value'][0]}'")
+            if existing.height:
+                return _existing(store, existing, name, author)
         images = store.read("images", columns=["image_id", "path", "bytes", "width", "height"])
         if image_ids is not None:
             images = images.filter(pl.col("image_id").is_in(image_ids.implode()))
@@ -268,10 +292,8 @@ def take_snapshot(
 
         existing = store.read("dataset_versions", where=f"version_id = '{vid}'")
         if existing.height:
-            if name and name != existing["name"][0] and name not in _aliases(store):
-                store.append("meta", [{"key": f"alias:{name}", "value": vid}])
-                store.event("dataset.alias", {"version_id": vid, "name": name}, author)
-            return DatasetVersion._from_row(store, existing.row(0, named=True))
+            store.upsert("meta", "key", [{"key": cache_key, "value": vid}])
+            return _existing(store, existing, name, author)
 
         counts = {k: int(items.filter(pl.col("split") == k).height) for k in fractions}
         if store.count("dataset_items", f"version_id = '{vid}'") != items.height:
@@ -297,5 +319,6 @@ def take_snapshot(
             "table_versions": json.dumps({"tag": tag, "versions": table_versions}),
         }
         store.append("dataset_versions", [row])
+        store.upsert("meta", "key", [{"key": cache_key, "value": vid}])
         store.event("dataset.snapshot", {"version_id": vid, "name": name, "n_images": items.height})
         return DatasetVersion._from_row(store, row)
