@@ -79,7 +79,13 @@ class ClassRec:
 
     @property
     def active(self) -> bool:
-        """Whether the class is in use (not deprecated, merged or split)."""
+        """Whether the class is in use (not deprecated, merged or split).
+
+        Examples
+        --------
+        >>> ClassRec("c0001", "ok", status="deprecated").active
+        False
+        """
         return self.status == "active"
 
     def to_json(self) -> dict[str, Any]:
@@ -629,7 +635,13 @@ def _id_sort_key(cid: str) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class Resolved:
-    """Where a class id ends up in a later state (see :func:`follow`)."""
+    """Where a class id ends up in a later state (see :func:`follow`).
+
+    Examples
+    --------
+    >>> Resolved("c0002", "dirt", "merged").kind
+    'merged'
+    """
 
     class_id: str | None
     class_name: str | None
