@@ -21,7 +21,7 @@ from ._types import FormatError
 #: Boxes may overflow their image by this many pixels; they are then clipped.
 OVERFLOW_TOLERANCE_PX = 1.0
 #: File suffixes tried when a format names an image without its extension (YOLO).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".JPG", ".JPEG", ".PNG")
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 ESCAPES = "path escapes data root"
 
 Box = tuple[float, float, float, float]
@@ -72,12 +72,10 @@ class ImageResolver:
             cand = os.path.normpath(os.path.join(base, name))
             if not _inside(cand, self.root):
                 escaped = True
-                continue
-            if os.path.isfile(cand):
-                if not _inside(os.path.realpath(cand), self.root):
-                    escaped = True
-                    continue
-                return Path(cand), False
+            elif os.path.isfile(cand):
+                if _inside(os.path.realpath(cand), self.root):
+                    return Path(cand), False
+                escaped = True  # a symlink pointing out of the root
         return None, escaped
 
     def find_stem(self, rel_dirs: Sequence[str], stem: str) -> tuple[Path | None, bool]:
@@ -92,30 +90,15 @@ class ImageResolver:
         for d in dict.fromkeys(dirs):
             if not _inside(d, self.root):
                 continue
-            listing = self._listings.get(d)
-            if listing is None:
-                listing = {}
-                if os.path.isdir(d):
-                    for entry in sorted(os.listdir(d)):
-                        s, ext = os.path.splitext(entry)
-                        if ext in IMAGE_SUFFIXES or ext.lower() in IMAGE_SUFFIXES:
-                            listing.setdefault(s, entry)
-                self._listings[d] = listing
-            if stem in listing:
-                found, escaped = self.find(listing[stem], [d])
+            if d not in self._listings:
+                names = sorted(os.listdir(d), reverse=True) if os.path.isdir(d) else []
+                split = [os.path.splitext(e) for e in names]
+                self._listings[d] = {s: s + x for s, x in split if x.lower() in IMAGE_SUFFIXES}
+            if stem in self._listings[d]:
+                found, escaped = self.find(self._listings[d][stem], [d])
                 if found is not None or escaped:
                     return found, escaped
         return None, False
-
-    def relative(self, path: Path) -> str:
-        """``path`` relative to the data root, with forward slashes.
-
-        Examples
-        --------
-        >>> ImageResolver("/tmp").relative(Path("/tmp/a/b.jpg"))
-        'a/b.jpg'
-        """
-        return Path(os.path.relpath(path, self.root)).as_posix()
 
 
 def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tuple[Box | None, str | None, bool]:
@@ -126,8 +109,6 @@ def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tupl
 
     Examples
     --------
-    >>> check_box((10, 10, 20, 20), 100, 100)
-    ((10.0, 10.0, 20.0, 20.0), None, False)
     >>> check_box((-0.5, 10, 20, 20), 100, 100)
     ((0.0, 10.0, 20.0, 20.0), None, True)
     >>> check_box((10, 10, 5, 20), 100, 100)[1]
@@ -250,8 +231,6 @@ def parse_time(value: Any) -> datetime | None:
     --------
     >>> parse_time("2022-12-27T13:36:25.747398Z").isoformat()
     '2022-12-27T13:36:25.747398+00:00'
-    >>> parse_time("yesterday") is None
-    True
     """
     if isinstance(value, datetime):
         t = value
@@ -304,8 +283,6 @@ def load_xml(path: Path | str, root_tag: str, *, text: str | None = None) -> ET.
 
     Examples
     --------
-    >>> load_xml("x.xml", "annotation", text="<annotation/>").tag
-    'annotation'
     >>> load_xml("x.xml", "annotation", text="<annotation>")
     Traceback (most recent call last):
     ...
@@ -373,22 +350,21 @@ def place_image(src: Path, out_dir: Path, dest_rel: str, copy: bool) -> str:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
         return dest_rel
-    src_abs = os.path.abspath(src)
-    out_abs = os.path.abspath(out_dir)
-    if _inside(src_abs, out_abs):
-        return Path(os.path.relpath(src_abs, out_abs)).as_posix()
-    return Path(src_abs).as_posix()
+    src_abs, out_abs = os.path.abspath(src), os.path.abspath(out_dir)
+    return Path(os.path.relpath(src_abs, out_abs) if _inside(src_abs, out_abs) else src_abs).as_posix()
 
 
 def unique_name(name: str, key: str, taken: set[str]) -> str:
-    """``name``, or ``stem_key.suffix`` when ``name`` is already in ``taken`` (which is updated).
+    """The last component of ``name`` (exports never climb out of their folder), made unique
+    within ``taken`` (which is updated) by appending ``key``.
 
     Examples
     --------
     >>> taken = {"a.jpg"}
-    >>> unique_name("a.jpg", "k9", taken), unique_name("b.jpg", "k1", taken)
+    >>> unique_name("../x/a.jpg", "k9", taken), unique_name("b.jpg", "k1", taken)
     ('a_k9.jpg', 'b.jpg')
     """
+    name = Path(name.replace("\\", "/")).name or "image"
     if name in taken:
         p = Path(name)
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
@@ -398,17 +374,6 @@ def unique_name(name: str, key: str, taken: set[str]) -> str:
             name, i = f"{p.stem}_{safe}_{i}{p.suffix}", i + 1
     taken.add(name)
     return name
-
-
-def safe_file_name(name: str) -> str:
-    """The last component of ``name`` (exported names never climb out of their folder).
-
-    Examples
-    --------
-    >>> safe_file_name("../../x/img.png")
-    'img.png'
-    """
-    return Path(name.replace("\\", "/")).name or "image"
 
 
 def check_writer_input(images: Sequence[Any], annotations: Sequence[Any], categories: Sequence[str]) -> None:

@@ -15,22 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._common import (
-    ESCAPES,
-    ImageResolver,
-    check_box,
-    check_writer_input,
-    format_time,
-    load_json,
-    parse_time,
-    place_image,
-    polygon_area,
-    polygon_bbox,
-    rle_area,
-    safe_file_name,
-    to_int,
-    unique_name,
-)
+from ._common import ESCAPES, ImageResolver, check_box, check_writer_input, format_time, load_json, parse_time
+from ._common import place_image, polygon_area, polygon_bbox, rle_area, to_int, unique_name
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
 
 _TASKS = ("instances", "person_keypoints", "captions", "labels", "image_info", "panoptic", "stuff")
@@ -248,7 +234,7 @@ def write(
         split = im.split or "default"
         doc = splits.setdefault(split, {"images": [], "annotations": []})
         folder = f"images/{split}" if im.split else "images"
-        name = unique_name(safe_file_name(im.file_name), str(im.key), taken.setdefault(folder, set()))
+        name = unique_name(im.file_name, str(im.key), taken.setdefault(folder, set()))
         file_name = place_image(im.path, out_dir, f"{folder}/{name}", copy_images)
         if copy_images:
             file_name = name

@@ -18,18 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from ._common import (
-    ESCAPES,
-    ImageResolver,
-    check_box,
-    image_size,
-    load_json,
-    load_xml,
-    parse_time,
-    polygon_bbox,
-    rotated_bbox,
-    to_int,
-)
+from ._common import ESCAPES, ImageResolver, check_box, image_size, load_json, load_xml, parse_time, polygon_bbox
+from ._common import rotated_bbox, to_int
 from ._types import AnnotationRecord, FormatError, ImageRef, ImportResult, RecordProblem
 
 #: Result types that carry labels we read, and the key of their label list.

@@ -18,21 +18,9 @@ from typing import Any
 
 import yaml
 
-from ._common import (
-    ESCAPES,
-    IMAGE_SUFFIXES,
-    ImageResolver,
-    check_box,
-    check_writer_input,
-    format_time,
-    image_size as _header_size,
-    load_json,
-    parse_time,
-    place_image,
-    polygon_bbox,
-    safe_file_name,
-    unique_name,
-)
+from ._common import ESCAPES, IMAGE_SUFFIXES, ImageResolver, _inside, check_box, check_writer_input, format_time
+from ._common import image_size as _header_size
+from ._common import load_json, parse_time, place_image, polygon_bbox, unique_name
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
 
 SIDECAR = "cvops_meta.json"
@@ -84,7 +72,9 @@ def read(
     by_line = {str(v.get("image")): k for k, v in meta.items()}
     out = ImportResult("yolo", str(source), list(found_names), [], [])
     resolver = ImageResolver(data_root if data_root is not None else root, [""])
-    keys = _keys(items)
+    keys = [Path(rel).name for _, rel, _, _ in items]
+    if len(set(keys)) != len(keys):  # stems repeat across subsets
+        keys = [rel for _, rel, _, _ in items]
     for (label, rel, tries, stem_dirs), key in zip(items, keys):
         if label is None and tries and tries[0] in by_line:
             label = root / by_line[tries[0]]
@@ -101,7 +91,7 @@ def read(
         if escaped:
             out.problems.append(RecordProblem(lrel, f"{ESCAPES}: {name}"))
         elif found is not None:
-            name = resolver.relative(found)
+            name = Path(os.path.relpath(found, resolver.root)).as_posix()
         w, h = _header_size(found)
         if w is None or h is None:
             w, h = (side["width"], side["height"]) if side.get("width") and side.get("height") else (image_size or (None, None))
@@ -110,13 +100,6 @@ def read(
         if label is not None:
             _read_labels(label, lrel, key, w, h, side, annotator, out)
     return out
-
-
-def _keys(items: list[_Item]) -> list[str]:
-    stems = [Path(rel).name for _, rel, _, _ in items]
-    if len(set(stems)) == len(stems):
-        return stems
-    return [rel for _, rel, _, _ in items]
 
 
 def _layout(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
@@ -140,8 +123,8 @@ def _layout(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
 
 def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        doc = yaml.safe_load(_text(path))
+    except yaml.YAMLError as e:
         raise FormatError(f"{path.name}: malformed YAML ({' '.join(str(e).split())})") from None
     if not isinstance(doc, dict):
         raise FormatError(f"{path.name}: expected a YAML mapping with 'names', got {type(doc).__name__}")
@@ -168,43 +151,51 @@ def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
             done.add(target)
             if target.suffix == ".txt":
                 items += _list_file(target, root, split)
-            else:
-                items += _image_dir(target, root, split)
+            else:  # images/<split> -> labels/<split>, or labels beside the images
+                label_dir = _img2label(target / "x").parent if "images" in target.parts else target
+                items += _scan(label_dir, target, root, split)
     return root, names, items, path
 
 
 def _obj_data(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
     root = path.parent
     conf: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in _text(path).splitlines():
         k, sep, v = line.partition("=")
         if sep:
             conf[k.strip()] = v.strip()
     names_file = _darknet_path(root, conf.get("names", "obj.names"))
     names = _names_file(names_file) if names_file else []
     items: list[_Item] = []
-    for split, key in (("train", "train"), ("valid", "valid"), ("test", "test")):
-        list_file = _darknet_path(root, conf.get(key, "")) if conf.get(key) else None
+    for split in ("train", "valid", "test"):
+        list_file = _darknet_path(root, conf[split]) if conf.get(split) else None
         if list_file is not None:
             items += _list_file(list_file, root, split)
     return root, names, items, path
 
 
 def _darknet_path(root: Path, p: str) -> Path | None:
-    """darknet names files relative to its working dir (``data/obj.names``); try without ``data/``."""
+    # darknet names files relative to its working dir (data/obj.names): try without data/
     for cand in (p, p.removeprefix("data/")):
         if cand and (root / cand).is_file():
             return root / cand
     return None
 
 
+def _text(f: Path) -> str:
+    try:
+        return f.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise FormatError(f"{f.name}: cannot read text ({e.__class__.__name__})") from None
+
+
 def _names_file(f: Path) -> list[str]:
-    return [ln.strip() for ln in f.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+    return [ln.strip() for ln in _text(f).splitlines() if ln.strip()]
 
 
 def _list_file(f: Path, root: Path, split: str) -> list[_Item]:
     items: list[_Item] = []
-    for line in f.read_text(encoding="utf-8-sig").splitlines():
+    for line in _text(f).splitlines():
         line = line.strip()
         if not line:
             continue
@@ -213,7 +204,7 @@ def _list_file(f: Path, root: Path, split: str) -> list[_Item]:
         for t in tries:
             base = Path(t) if os.path.isabs(t) else root / t
             for cand in (_img2label(base), base.with_suffix(".txt")):
-                if cand.is_file() and _within(cand, root):
+                if cand.is_file() and _inside(os.path.realpath(cand), os.path.realpath(root)):
                     label = cand
                     break
             if label:
@@ -232,17 +223,6 @@ def _img2label(p: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _within(p: Path, root: Path) -> bool:
-    real, base = os.path.realpath(p), os.path.realpath(root)
-    return real.startswith(base.rstrip(os.sep) + os.sep)
-
-
-def _image_dir(img_dir: Path, root: Path, split: str) -> list[_Item]:
-    parts = list(img_dir.parts)
-    label_dir = _img2label(img_dir / "x").parent if "images" in parts else img_dir
-    return _scan(label_dir, img_dir, root, split)
-
-
 def _scan(label_dir: Path, img_dir: Path | None, root: Path, split: str = "") -> list[_Item]:
     """Label files under ``label_dir`` plus images without labels under ``img_dir``."""
     found: dict[str, Path | None] = {}
@@ -253,7 +233,7 @@ def _scan(label_dir: Path, img_dir: Path | None, root: Path, split: str = "") ->
             found[f.relative_to(label_dir).with_suffix("").as_posix()] = f
     if img_dir is not None and img_dir.is_dir():
         for f in sorted(img_dir.rglob("*")):
-            if f.suffix in IMAGE_SUFFIXES or f.suffix.lower() in IMAGE_SUFFIXES:
+            if f.suffix.lower() in IMAGE_SUFFIXES:
                 found.setdefault(f.relative_to(img_dir).with_suffix("").as_posix(), None)
     rel_img = os.path.relpath(img_dir, root) if img_dir is not None else None
     rel_lab = os.path.relpath(label_dir, root)
@@ -282,73 +262,65 @@ def _folder(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
 
 
 def _sidecar(root: Path) -> dict[str, dict[str, Any]]:
-    f = root / SIDECAR
-    if not f.is_file():
-        return {}
-    doc = load_json(f)
-    images = doc.get("images") if isinstance(doc, dict) else None
-    if not isinstance(images, dict):
+    doc = load_json(root / SIDECAR) if (root / SIDECAR).is_file() else {"images": {}}
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), dict):
         raise FormatError(f"{SIDECAR}: expected an object with an 'images' mapping")
-    return {k: v for k, v in images.items() if isinstance(v, dict)}
+    return {k: v for k, v in doc["images"].items() if isinstance(v, dict)}
 
 
 def _read_labels(
     label: Path, lrel: str, key: str, w: int | None, h: int | None,
     side: dict[str, Any], annotator: str | None, out: ImportResult,
 ) -> None:
-    try:
-        lines = [ln.split() for ln in label.read_text(encoding="utf-8-sig").splitlines()]
-    except (OSError, UnicodeDecodeError) as e:
-        raise FormatError(f"{lrel}: cannot read label file ({e})") from None
-    lines = [p for p in lines if p]
+    lines = [p for p in (ln.split() for ln in _text(label).splitlines()) if p]
     per_line = side.get("lines") if isinstance(side.get("lines"), list) else []
     if len(per_line) != len(lines):
         per_line = [{}] * len(lines)
-    names = out.categories
     for n, (parts, extra) in enumerate(zip(lines, per_line), start=1):
         where = f"{lrel}:{n}"
-        extra = extra if isinstance(extra, dict) else {}
-        try:
-            cls, nums = int(parts[0]), [float(v) for v in parts[1:]]
-        except ValueError:
-            out.problems.append(RecordProblem(where, f"not a YOLO label line: {' '.join(parts)[:60]!r}"))
-            continue
-        if not 0 <= cls < len(names):
-            out.problems.append(RecordProblem(where, f"class index {cls} is not in names (0..{len(names) - 1})"))
-            continue
-        if len(nums) not in (4, 5) and (len(nums) < 6 or len(nums) % 2):
-            out.problems.append(RecordProblem(where, f"expected 5 values (class cx cy w h), found {len(parts)}"))
-            continue
-        if not w or not h:
-            out.problems.append(RecordProblem(where, "image size unknown (image file not found); pass image_size="))
-            continue
-        attrs: dict[str, Any] = dict(extra.get("attributes") or {})
-        rec = AnnotationRecord(key, names[cls], annotator=extra.get("annotator") or annotator,
-                               created_at=parse_time(extra.get("created_at")), attributes=attrs, record=where)
-        if len(nums) in (4, 5):
-            cx, cy, bw, bh = nums[0] * w, nums[1] * h, nums[2] * w, nums[3] * h
-            box: Any = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
-            if len(nums) == 5:
-                attrs["confidence"] = nums[4]
+        rec, reason = _line(parts, extra if isinstance(extra, dict) else {}, out.categories, key, w, h, where)
+        if rec is None:
+            out.problems.append(RecordProblem(where, reason or "invalid label line"))
         else:
-            rec.polygon = [[v * (w if i % 2 == 0 else h) for i, v in enumerate(nums)]]
-            box = polygon_bbox(rec.polygon)
-        checked, reason, clipped = check_box(box, w, h)
-        if checked is None:
-            out.problems.append(RecordProblem(where, reason or "invalid box"))
-            continue
-        if clipped:
-            attrs["clipped"] = True
-        rec.bbox = checked
-        out.annotations.append(rec)
+            rec.annotator = rec.annotator or annotator
+            out.annotations.append(rec)
     for m, lab in enumerate(side.get("image_labels") or []):
-        if isinstance(lab, dict) and lab.get("class_name") in names:
-            out.annotations.append(AnnotationRecord(
-                key, lab["class_name"], "image", annotator=lab.get("annotator") or annotator,
-                created_at=parse_time(lab.get("created_at")), attributes=dict(lab.get("attributes") or {}),
-                record=f"{SIDECAR}:{lrel}:image_labels[{m}]"))
-        else:
-            out.problems.append(RecordProblem(f"{SIDECAR}:{lrel}:image_labels[{m}]", "image label not in names"))
+        where = f"{SIDECAR}:{lrel}:image_labels[{m}]"
+        if not isinstance(lab, dict) or lab.get("class_name") not in out.categories:
+            out.problems.append(RecordProblem(where, "image label not in names"))
+            continue
+        out.annotations.append(AnnotationRecord(
+            key, lab["class_name"], "image", annotator=lab.get("annotator") or annotator,
+            created_at=parse_time(lab.get("created_at")), attributes=dict(lab.get("attributes") or {}), record=where))
+
+
+def _line(parts: list[str], extra: dict[str, Any], names: list[str], key: str, w: int | None, h: int | None,
+          where: str) -> tuple[AnnotationRecord | None, str | None]:
+    try:
+        cls, nums = int(parts[0]), [float(v) for v in parts[1:]]
+    except ValueError:
+        return None, f"not a YOLO label line: {' '.join(parts)[:60]!r}"
+    if not 0 <= cls < len(names):
+        return None, f"class index {cls} is not in names (0..{len(names) - 1})"
+    if len(nums) not in (4, 5) and (len(nums) < 6 or len(nums) % 2):
+        return None, f"expected 5 values (class cx cy w h), found {len(parts)}"
+    if not w or not h:
+        return None, "image size unknown (image file not found); pass image_size="
+    attrs: dict[str, Any] = dict(extra.get("attributes") or {})
+    rec = AnnotationRecord(key, names[cls], annotator=extra.get("annotator"),
+                           created_at=parse_time(extra.get("created_at")), attributes=attrs, record=where)
+    if len(nums) in (4, 5):
+        cx, cy, bw, bh = nums[0] * w, nums[1] * h, nums[2] * w, nums[3] * h
+        box: Any = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+        if len(nums) == 5:
+            attrs["confidence"] = nums[4]
+    else:
+        rec.polygon = [[v * (w if i % 2 == 0 else h) for i, v in enumerate(nums)]]
+        box = polygon_bbox(rec.polygon)
+    rec.bbox, reason, clipped = check_box(box, w, h)
+    if clipped:
+        attrs["clipped"] = True
+    return (rec, None) if rec.bbox is not None else (None, reason)
 
 
 def write(
@@ -392,7 +364,7 @@ def write(
     meta: dict[str, dict[str, Any]] = {}
     for im in images:
         split = im.split or "train"
-        name = safe_file_name(im.file_name)
+        name = unique_name(im.file_name, str(im.key), set())
         stem = unique_name(Path(name).stem, str(im.key), taken.setdefault(split, set()))
         entry = place_image(im.path, out_dir, f"images/{split}/{stem}{Path(name).suffix}", copy_images)
         if not copy_images and not os.path.isabs(entry):
