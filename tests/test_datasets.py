@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,7 +128,7 @@ def test_export_coco_and_yolo_round_trip(tmp_path: Path, shared_data: Path) -> N
     ws = Workspace.create(tmp_path / "ws")
     ws.import_annotations(shared_data / "formats" / "voc-neu-det", format="voc", annotator="neu", progress=False)
     v = ws.snapshot(name="neu")
-    out = ws.export(v, tmp_path / "coco", format="coco")
+    out = ws.export(v, tmp_path / "coco", format="coco", copy_images=True)
     assert out.exists()
     ws2 = Workspace.create(tmp_path / "ws2")
     files = sorted((tmp_path / "coco").rglob("*.json"))
@@ -141,7 +140,13 @@ def test_export_coco_and_yolo_round_trip(tmp_path: Path, shared_data: Path) -> N
     assert set(ws2.annotations()["annotator"]) == {"neu"}
     v2 = ws2.snapshot(name="neu")
     assert v2.n_images == v.n_images and v2.n_labels == v.n_labels
-    yolo = ws.export(v, tmp_path / "yolo", format="yolo")
-    assert yolo.exists()
-    meta = json.loads(json.dumps(v.to_dict()))
-    assert meta["n_labels"] == v.n_labels
+    yolo = ws.export(v, tmp_path / "yolo", format="yolo", copy_images=True)
+    ws3 = Workspace.create(tmp_path / "ws3")
+    r = ws3.import_annotations(yolo, format="yolo", progress=False)
+    assert r.n_labels_added == v.n_labels, r
+    v3 = ws3.snapshot(name="neu")
+    assert set(ws3.annotations()["annotator"]) == {"neu"}
+    cols = ["image_id", "class_name", *(pl.col(c).round(2) for c in ("x0", "y0", "x1", "y1"))]
+    a, b = v.labels().select(cols), v3.labels().select(cols)
+    assert a.join(b, on=a.columns, how="anti").height == 0
+    assert b.join(a, on=a.columns, how="anti").height == 0
