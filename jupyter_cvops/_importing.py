@@ -97,8 +97,12 @@ def store_labels(
                 )
                 report.classes_added = [n for n in names if n not in before]
             else:
-                known = taxonomy.classes() if taxonomy.version else pl.DataFrame({"name": [], "id": []})
-                class_ids = dict(zip(known["name"].to_list(), known["id"].to_list()))
+                class_ids = {}
+                for n in names:
+                    try:
+                        class_ids[n] = taxonomy.resolve_name(n)
+                    except KeyError:
+                        continue  # reported per record as an unknown class
             version = taxonomy.version
         else:
             version = taxonomy_version
