@@ -154,6 +154,8 @@ class CvopsMagics(Magics):
             info=info,
         )
         payload = snapshot_payload(ws, version, run_id, info)
+        if args.name:  # same content as an earlier version: the name given here is its alias
+            payload["dataset_version"]["name"] = args.name
         display({SNAPSHOT_MIME: payload, "text/plain": snapshot_text(payload)}, raw=True)
         return None
 
