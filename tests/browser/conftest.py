@@ -1,0 +1,76 @@
+"""Fixtures for browser tests: a real JupyterLab server and Debian's Chromium via Playwright."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_process import JupyterProcess
+from notebook_ui import ARTIFACTS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder JupyterLab serves (``ServerApp.root_dir``)."""
+    return tmp_path_factory.mktemp("lab-root")
+
+
+@pytest.fixture(scope="module")
+def lab(lab_root: Path) -> Iterator[JupyterProcess]:
+    """A ``jupyter lab`` from the test venv, with the installed extensions; stopped at teardown."""
+    proc = JupyterProcess("lab", lab_root, lab_root.parent / f"{lab_root.name}-home")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "jupyter-lab.log").write_text(proc.log())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium chromium-driver (make browser-deps)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context and page; a screenshot lands in test-artifacts/ on failure."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    try:
+        yield pg
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            pg.screenshot(path=str(ARTIFACTS / f"FAILED-{name}.png"), full_page=True)
+        context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep the call-phase report on the item so ``page`` can screenshot failures."""
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

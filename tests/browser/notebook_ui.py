@@ -1,0 +1,59 @@
+"""Drive a JupyterLab notebook through its UI (menus, keyboard) with Playwright."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from jupyter_process import JupyterProcess
+
+#: Screenshots and the server log of browser tests (gitignored).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+#: Kernel and startup can be slow on a cold machine; UI waits use this (ms).
+SLOW_MS = 180_000
+
+
+def open_notebook(page: Any, lab: JupyterProcess, name: str) -> None:
+    """Open ``name`` in a fresh JupyterLab workspace and wait for an idle kernel."""
+    workspace = name.replace(".", "-")
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
+    page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(state="visible", timeout=SLOW_MS)
+    # The status bar says "<kernel> | Idle" only once the kernel is connected and idle
+    # (the toolbar indicator starts as "idle" before any session exists).
+    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$")).first.wait_for(
+        state="visible", timeout=SLOW_MS
+    )
+
+
+def run_all_cells(page: Any) -> None:
+    """Run > Run All Cells, through the main menu."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def wait_until_all_executed(page: Any) -> None:
+    """Wait until every code cell shows an execution count (``[n]``, not ``[ ]`` or ``[*]``).
+
+    Notebooks under test are written without execution counts, so this is the state
+    after Run All has finished, whatever the timing of the kernel.
+    """
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll(
+                '.jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=SLOW_MS,
+    )
+
+
+def save(page: Any, name: str) -> None:
+    """Ctrl+S and wait for the contents PUT of ``name`` to succeed."""
+    page.locator(".jp-NotebookPanel .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    with page.expect_response(
+        lambda r: r.request.method == "PUT" and r.url.split("?")[0].endswith(f"/api/contents/{name}")
+    ) as answer:
+        page.keyboard.press("Control+s")
+    assert answer.value.ok, answer.value.status
