@@ -25,6 +25,7 @@ from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, Import
 
 SIDECAR = "cvops_meta.json"
 _SPLITS = ("train", "val", "valid", "test", "minival")
+_NOT_SPLITS = {"path", "names", "nc", "download", "yaml_file", "kpt_shape", "flip_idx", "channels"}
 _NOT_LABELS = {"classes.txt", "train.txt", "val.txt", "valid.txt", "test.txt", "obj.names"}
 
 # an item: (label file or None, key, image names to try, or folders to search by stem)
@@ -142,11 +143,10 @@ def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
         raise FormatError(f"{path.name}: no 'names' list or mapping")
     items: list[_Item] = []
     done: set[Path] = set()
-    for split in _SPLITS:
-        entries = doc.get(split)
+    for split, entries in doc.items():  # train/val/test, and other keys naming existing paths
         for entry in [entries] if isinstance(entries, str) else entries if isinstance(entries, list) else []:
             target = (root / str(entry)).resolve() if not os.path.isabs(entry) else Path(entry)
-            if target in done:
+            if target in done or split in _NOT_SPLITS or (split not in _SPLITS and not target.exists()):
                 continue
             done.add(target)
             if target.suffix == ".txt":
@@ -363,7 +363,8 @@ def write(
     lists: dict[str, list[str]] = {}
     meta: dict[str, dict[str, Any]] = {}
     for im in images:
-        split = im.split or "train"
+        split = (im.split or "train").lower()
+        split = {"validation": "val", "valid": "val"}.get(split, split)
         name = unique_name(im.file_name, str(im.key), set())
         stem = unique_name(Path(name).stem, str(im.key), taken.setdefault(split, set()))
         entry = place_image(im.path, out_dir, f"images/{split}/{stem}{Path(name).suffix}", copy_images)
