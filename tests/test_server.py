@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser.jupyter_process import JupyterProcess
+from browser.jupyter_process import JupyterProcess, Response
 
 from jupyter_cvops import __version__
 from jupyter_cvops._server.paths import WorkspaceRefused, resolve_roots, resolve_workspace
@@ -51,9 +51,9 @@ def workspace(layout: dict[str, Path], shared_data: Path) -> Path:
     return layout["root"] / "ws"
 
 
-def _refused(answer: object, status: int, reason: str) -> None:
-    assert answer.status == status, answer.body  # type: ignore[attr-defined]
-    body = answer.json()  # type: ignore[attr-defined]
+def _refused(answer: Response, status: int, reason: str) -> None:
+    assert answer.status == status, answer.body
+    body = answer.json()
     assert body["reason"] == reason
     assert isinstance(body["message"], str) and body["message"]
 
