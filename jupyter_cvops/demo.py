@@ -23,6 +23,7 @@ runs in production for 14 days: clean on days 1-6, a new lamp from day 7
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import dataclass, field
@@ -154,7 +155,9 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
     author = "demo"
     for name, (definition, color) in TAXONOMY_V1.items():
         ws.taxonomy.add(name, definition=definition, color=color)
-    v1 = ws.taxonomy.commit("Inspection classes for line-1 (guidelines v1)", author="qa-lead")
+    tc = scenario.ground_truth["taxonomy_change"]
+    v1, dated = _commit(ws, "Inspection classes for line-1 (guidelines v1)",
+                        scenario.ground_truth["training_period"]["start"])
     images = scenario.images
     captured = dict(zip(images["path"].to_list(), images["captured_at"].to_list()))
     reg = ws.add_images(images["path"].to_list(), source=scenario.params["camera"],
@@ -171,18 +174,18 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
     tv1 = _version_number(v1)
     rep1 = ws.add_annotations(before.with_columns(pl.lit(tv1, pl.Int64).alias("taxonomy_version")),
                               source="demo")
-    tc = scenario.ground_truth["taxonomy_change"]
     ws.taxonomy.redefine("dent", DENT_DEFINITION_V2)
-    v2 = ws.taxonomy.commit("Reword 'dent': paired shading, shallow dents included; lines are scratches",
-                            author="qa-lead")
+    v2, _ = _commit(ws, "Reword 'dent': paired shading, shallow dents included; lines are scratches",
+                    tc["at"])
     tv2 = _version_number(v2)
     rep2 = ws.add_annotations(after.with_columns(pl.lit(tv2, pl.Int64).alias("taxonomy_version")),
                               source="demo")
     for rep in (rep1, rep2):
         if rep.problems:
             notes.append(f"{len(rep.problems)} labels were refused: {rep.problems[0].reason}")
-    notes.append(f"taxonomy v{tv2} is stamped with the real commit time; the scenario dates the "
-                 f"redefinition {tc['at']:%Y-%m-%d %H:%M} UTC (ground_truth['taxonomy_change']['at'])")
+    if not dated:
+        notes.append(f"taxonomy v{tv2} carries the real commit time (Taxonomy.commit takes no time); "
+                     f"the scenario dates the redefinition {tc['at']:%Y-%m-%d %H:%M} UTC")
     train_ids = [ids[p] for p in scenario.train["path"].to_list() if p in ids]
     version = ws.snapshot(name="demo-train", author=author, images=train_ids,
                           message=f"Demo training set: {len(train_ids)} line-1 images, weeks 1-"
@@ -200,6 +203,15 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
     if progress:
         print(report.summary())
     return report
+
+
+def _commit(ws: Any, message: str, at: datetime) -> tuple[Any, bool]:
+    """Commit the staged taxonomy as the scenario's QA lead, dated ``at`` when the API allows it."""
+    params = inspect.signature(ws.taxonomy.commit).parameters
+    for name in ("at", "created_at", "time"):
+        if name in params:
+            return ws.taxonomy.commit(message, author="qa-lead", **{name: at}), True
+    return ws.taxonomy.commit(message, author="qa-lead"), False
 
 
 def _version_number(v: Any) -> int:

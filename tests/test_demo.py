@@ -207,3 +207,44 @@ def test_production_edge_orientation_changes_at_day_11(scenario: Scenario) -> No
     assert min(after) > max(before) + 2.5
     assert abs(np.mean(after) - np.mean(before)) > 4.0
     assert (prod["tilt"] == (prod["day"] >= 11)).all()
+
+
+def test_build_demo_builds_the_workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jupyter_cvops import Workspace
+    from jupyter_cvops.demo import build_demo
+
+    rep = build_demo(tmp_path / "ws", seed=2, n_train=48, n_production=28, image_size=64, progress=True)
+    out = capsys.readouterr().out
+    assert "demo workspace:" in out and "chloe calls faint dent 'scratch' from week 5" in out
+    sc = Scenario.load(tmp_path / "ws" / "scenario")
+    ws = Workspace.open(tmp_path / "ws")
+    assert (rep.n_images, rep.n_train, rep.n_production) == (76, 48, 28)
+    assert rep.taxonomy_versions == [1, 2] and ws.taxonomy.version == 2
+    classes = ws.taxonomy.classes()
+    assert set(classes["name"]) == set(TAXONOMY_V1)
+    assert classes.filter(pl.col("name") == "dent")["definition"].item() == DENT_DEFINITION_V2
+
+    images = ws.images()
+    assert images.height == 76 and images["source"].unique().to_list() == ["line-1"]
+    got = images.select(pl.col("path").alias("p"), "captured_at").sort("p")
+    want = sc.images.select(pl.col("path").alias("p"), "captured_at").sort("p")
+    assert got.equals(want)
+
+    anns = ws.annotations()
+    assert anns.height == rep.n_labels == sc.labels.height
+    assert rep.n_labels_v1 == sc.labels.filter(pl.col("taxonomy_version") == 1).height
+    assert anns.group_by("taxonomy_version").len().sort("taxonomy_version")["len"].to_list() == [
+        rep.n_labels_v1, rep.n_labels_v2]
+    key = ["annotator", "created_at", "class_name", "kind"]
+    assert anns.select(key).sort(key).equals(sc.labels.select(key).sort(key))
+
+    v = ws.version("demo-train")
+    assert v.id == rep.dataset_version and v.n_images == 48 and v.taxonomy_version == 2
+    assert not rep.notes or all("real commit time" in n for n in rep.notes)
+    d = rep.to_dict()
+    assert d["ground_truth"]["label_drift"]["annotator"] == "chloe"
+    with pytest.raises(FileExistsError):
+        build_demo(tmp_path / "ws", n_train=4, n_production=4, progress=False)
+    # Content-addressed: the same scenario elsewhere gives the same dataset version id.
+    again = build_demo(tmp_path / "ws2", seed=2, n_train=48, n_production=28, image_size=64, progress=False)
+    assert again.dataset_version == rep.dataset_version
