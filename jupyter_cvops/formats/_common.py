@@ -67,6 +67,8 @@ class ImageResolver:
         (None, True)
         """
         name = name.replace("\\", "/")
+        if "\x00" in name:
+            return None, False
         escaped = False
         for base in self.bases if bases is None else bases:
             cand = os.path.normpath(os.path.join(base, name))
@@ -79,11 +81,11 @@ class ImageResolver:
         return None, escaped
 
     def find_stem(self, rel_dirs: Sequence[str], stem: str) -> tuple[Path | None, bool]:
-        """Find ``stem`` with any image suffix in the folders ``base/rel_dir``.
+        """Find ``stem`` with any image suffix in the folders ``base/rel_dir`` (listed once each).
 
         Examples
         --------
-        >>> ImageResolver("/tmp", [""]).find_stem(["no-such-dir"], "x")
+        >>> ImageResolver("/tmp").find_stem(["no-such-dir"], "x")
         (None, False)
         """
         dirs = [os.path.normpath(os.path.join(b, d)) for d in rel_dirs for b in self.bases]
@@ -124,14 +126,12 @@ def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tupl
         return None, f"box has negative or zero size (x0={x0:g}, y0={y0:g}, x1={x1:g}, y1={y1:g})", False
     if not width or not height:
         return (x0, y0, x1, y1), None, False
+    b, size = f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g})", f"{width}x{height}"
     if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-        return None, f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the {width}x{height} image", False
+        return None, f"{b} lies outside the {size} image", False
     over = max(-x0, -y0, x1 - width, y1 - height)
     if over > OVERFLOW_TOLERANCE_PX:
-        return None, (
-            f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) extends {over:g} px past the {width}x{height} "
-            f"image (more than {OVERFLOW_TOLERANCE_PX:g} px)"
-        ), False
+        return None, f"{b} extends {over:g} px past the {size} image (more than {OVERFLOW_TOLERANCE_PX:g} px)", False
     if over <= 0:
         return (x0, y0, x1, y1), None, False
     # float noise from normalized formats is clipped without being flagged
@@ -149,9 +149,7 @@ def polygon_bbox(rings: Sequence[Sequence[float]]) -> Box | None:
     """
     xs = [float(v) for r in rings for v in r[0::2]]
     ys = [float(v) for r in rings for v in r[1::2]]
-    if not xs or not ys:
-        return None
-    return min(xs), min(ys), max(xs), max(ys)
+    return (min(xs), min(ys), max(xs), max(ys)) if xs and ys else None
 
 
 def polygon_area(rings: Sequence[Sequence[float]]) -> float:
@@ -178,10 +176,12 @@ def rle_area(rle: dict[str, Any]) -> float:
     >>> rle_area({"size": [10, 5], "counts": [0, 20, 30]})
     20.0
     """
-    counts = rle.get("counts")
-    if isinstance(counts, str):
-        counts = _decode_rle_string(counts)
-    return float(sum(counts[1::2])) if isinstance(counts, list) else 0.0
+    counts: Any = rle.get("counts")
+    counts = _decode_rle_string(counts) if isinstance(counts, str) else counts
+    try:
+        return float(sum(counts[1::2]))
+    except TypeError:  # not a list of numbers
+        return 0.0
 
 
 def _decode_rle_string(s: str) -> list[int]:
@@ -190,7 +190,7 @@ def _decode_rle_string(s: str) -> list[int]:
     p = 0
     while p < len(s):
         x, k, more = 0, 0, True
-        while more:
+        while more and p < len(s):
             c = ord(s[p]) - 48
             x |= (c & 0x1F) << (5 * k)
             more = bool(c & 0x20)
@@ -274,6 +274,8 @@ def load_json(path: Path) -> Any:
         raise FormatError(f"{path.name}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
     except UnicodeDecodeError as e:
         raise FormatError(f"{path.name}: not UTF-8 text ({e.reason})") from None
+    except RecursionError:
+        raise FormatError(f"{path.name}: JSON nested too deeply") from None
     except OSError as e:
         raise FormatError(f"{path.name}: cannot read file ({e.strerror})") from None
 
@@ -325,12 +327,12 @@ def image_size(path: Path | None) -> tuple[int | None, int | None]:
     """
     if path is None:
         return None, None
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
             return int(im.width), int(im.height)
-    except (OSError, UnidentifiedImageError):
+    except (OSError, ValueError, Image.DecompressionBombError):  # unreadable: the size stays unknown
         return None, None
 
 

@@ -15,8 +15,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._common import ESCAPES, ImageResolver, check_box, check_writer_input, format_time, load_json, parse_time
-from ._common import place_image, polygon_area, polygon_bbox, rle_area, to_int, unique_name
+from ._common import (
+    ESCAPES,
+    ImageResolver,
+    check_box,
+    check_writer_input,
+    format_time,
+    load_json,
+    parse_time,
+    place_image,
+    polygon_area,
+    polygon_bbox,
+    rle_area,
+    to_int,
+    unique_name,
+)
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
 
 _TASKS = ("instances", "person_keypoints", "captions", "labels", "image_info", "panoptic", "stuff")
@@ -82,7 +95,8 @@ def _subset(f: Path) -> str:
 
 def _read_one(f: Path, data: Any, root: Path, annotator: str | None, multi: bool, out: ImportResult) -> None:
     if not isinstance(data, dict):
-        raise FormatError(f"{f.name}: expected a JSON object with 'images' and 'annotations', got {type(data).__name__}")
+        got = type(data).__name__
+        raise FormatError(f"{f.name}: expected a JSON object with 'images' and 'annotations', got {got}")
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key, []), list):
             raise FormatError(f"{f.name}: '{key}' must be a list, got {type(data[key]).__name__}")
@@ -98,7 +112,7 @@ def _read_one(f: Path, data: Any, root: Path, annotator: str | None, multi: bool
     cats: dict[Any, str] = {}
     for i, c in enumerate(data.get("categories", [])):
         where = f"{pre}categories[{i}]"
-        if not isinstance(c, dict) or "id" not in c or not isinstance(c.get("name"), str):
+        if not isinstance(c, dict) or not _scalar(c.get("id")) or not isinstance(c.get("name"), str):
             problems.append(RecordProblem(where, "category without an 'id' and a 'name'"))
         elif c["id"] in cats:
             problems.append(RecordProblem(where, f"duplicate category id {c['id']!r}"))
@@ -110,7 +124,7 @@ def _read_one(f: Path, data: Any, root: Path, annotator: str | None, multi: bool
     sizes: dict[Any, tuple[str, int | None, int | None]] = {}
     for i, im in enumerate(data["images"]):
         where = f"{pre}images[{i}]"
-        if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
+        if not isinstance(im, dict) or not _scalar(im.get("id")) or not isinstance(im.get("file_name"), str):
             problems.append(RecordProblem(where, "image without an 'id' and a 'file_name'"))
             continue
         iid = im["id"]
@@ -147,6 +161,8 @@ def _annotation(
     missing = [k for k in ("id", "image_id", "category_id") if k not in a]
     if missing:
         return None, "missing required key(s) " + ", ".join(repr(k) for k in missing)
+    if not all(_scalar(a[k]) for k in ("id", "image_id", "category_id")):
+        return None, "'id', 'image_id' and 'category_id' must be numbers or strings"
     if a["id"] in seen:
         return None, f"duplicate annotation id {a['id']!r}"
     seen.add(a["id"])
@@ -164,8 +180,10 @@ def _annotation(
     )
     seg, bbox = a.get("segmentation"), a.get("bbox")
     if isinstance(seg, list) and seg and all(isinstance(r, list) and len(r) >= 6 for r in seg):
+        if not all(isinstance(v, (int, float)) for r in seg for v in r):
+            return None, "segmentation polygon is not numbers"
         rec.polygon = [[float(v) for v in r] for r in seg]
-    elif isinstance(seg, dict) and "counts" in seg and "size" in seg:
+    elif isinstance(seg, dict) and isinstance(seg.get("counts"), (list, str)) and isinstance(seg.get("size"), list):
         rec.rle = {"size": list(seg["size"]), "counts": seg["counts"]}
     elif seg not in (None, [], {}):
         return None, "segmentation is neither polygons nor an RLE mask"
@@ -189,6 +207,10 @@ def _annotation(
         attrs["clipped"] = True
     rec.bbox = checked
     return rec, None
+
+
+def _scalar(v: Any) -> bool:
+    return isinstance(v, (int, str)) and not isinstance(v, bool)
 
 
 def write(

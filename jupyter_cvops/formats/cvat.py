@@ -152,14 +152,14 @@ def _shape(
 
 def _geometry(el: ET.Element, rec: AnnotationRecord) -> Any:
     if el.tag == "box":
-        x0, y0, x1, y1 = (float(el.get(k)) for k in ("xtl", "ytl", "xbr", "ybr"))  # type: ignore[arg-type]
+        x0, y0, x1, y1 = (float(el.get(k) or "") for k in ("xtl", "ytl", "xbr", "ybr"))
         angle = float(el.get("rotation") or 0.0)
         if angle:
             rec.attributes["rotation"] = angle
             return rotated_bbox(x0, y0, x1 - x0, y1 - y0, angle, about_center=True)
         return x0, y0, x1, y1
     if el.tag == "mask":
-        left, top, width, height = (float(el.get(k)) for k in ("left", "top", "width", "height"))  # type: ignore[arg-type]
+        left, top, width, height = (float(el.get(k) or "") for k in ("left", "top", "width", "height"))
         rec.attributes["shape"] = "mask"
         return left, top, left + width, top + height
     ring = [float(v) for pair in (el.get("points") or "").split(";") if pair for v in pair.split(",")]
@@ -174,7 +174,8 @@ def _attributes(el: ET.Element) -> dict[str, Any]:
     if el.get("occluded") in ("1", "true"):
         attrs["occluded"] = True
     if el.get("z_order") not in (None, "0"):
-        attrs["z_order"] = int(float(el.get("z_order") or 0))
+        z = el.get("z_order") or ""
+        attrs["z_order"] = int(z) if z.lstrip("-").isdigit() else z
     if el.get("source"):
         attrs["source"] = el.get("source")
     if el.get("group_id") not in (None, "0"):

@@ -18,9 +18,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from ._common import ESCAPES, ImageResolver, check_box, image_size, load_json, load_xml, parse_time, polygon_bbox
-from ._common import rotated_bbox, to_int
-from ._types import AnnotationRecord, FormatError, ImageRef, ImportResult, RecordProblem
+from ._common import (
+    ESCAPES,
+    ImageResolver,
+    check_box,
+    image_size,
+    load_json,
+    load_xml,
+    parse_time,
+    polygon_bbox,
+    rotated_bbox,
+    to_int,
+)
+from ._types import AnnotationRecord, FormatError, ImageRef, ImportResult, Kind, RecordProblem
 
 #: Result types that carry labels we read, and the key of their label list.
 _READ = {"rectanglelabels": "rectanglelabels", "polygonlabels": "polygonlabels", "choices": "choices",
@@ -29,6 +39,9 @@ _UNSUPPORTED = {"keypointlabels": "keypoints", "keypoint": "keypoints", "brushla
                 "brush": "brush masks", "ellipselabels": "ellipses", "ellipse": "ellipses",
                 "textarea": "text answers (captions)", "polygonlines": "polylines"}
 _CONTROLS = {"rectanglelabels", "polygonlabels", "labels", "choices"}
+_USER_KEYS = ("completed_by", "last_created_by", "updated_by")
+_NO_SIZE = "image size unknown: percent coordinates cannot be converted"
+_Geometry = tuple[Any, "list[list[float]] | None", float]
 
 
 def read(
@@ -74,7 +87,8 @@ def read(
     seen_anns: set[Any] = set()
     for i, task in enumerate(tasks):
         where = f"tasks[{i}]"
-        if not isinstance(task, dict) or "id" not in task or not isinstance(task.get("data"), dict):
+        tid = task.get("id") if isinstance(task, dict) else None
+        if not isinstance(tid, (int, str)) or not isinstance(task.get("data"), dict):
             out.problems.append(RecordProblem(where, "task without an 'id' and 'data'"))
             continue
         if task["id"] in seen_tasks:
@@ -89,7 +103,7 @@ def read(
             if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
                 out.problems.append(RecordProblem(awhere, "annotation without a 'result' list"))
                 continue
-            if ann.get("id") is not None:
+            if isinstance(ann.get("id"), (int, str)):
                 if ann["id"] in seen_anns:
                     out.problems.append(RecordProblem(awhere, f"duplicate annotation id {ann['id']!r}"))
                     continue
@@ -160,7 +174,7 @@ def _image(task: dict[str, Any], key: str, resolver: ImageResolver, problems: li
 
 def _annotation(ann: dict[str, Any], ref: ImageRef, controls: dict[str, list[str]], allowed: set[str],
                 annotator: str | None, where: str, out: ImportResult) -> None:
-    who = next((ann[k] for k in ("completed_by", "last_created_by", "updated_by") if ann.get(k) not in (None, "")), None)
+    who = next((ann[k] for k in _USER_KEYS if ann.get(k) not in (None, "")), None)
     if isinstance(who, dict):
         who = who.get("email") or who.get("id")
     who = str(who) if who not in (None, "") else annotator
@@ -183,19 +197,25 @@ def _annotation(ann: dict[str, Any], ref: ImageRef, controls: dict[str, list[str
             out.problems.append(RecordProblem(rwhere, f"result type {rtype!r} is not supported (skipped)"))
             continue
         labels = value.get(_READ[rtype]) or region_labels.get(str(r.get("id")), [])
-        if not labels:
+        labels = [labels] if isinstance(labels, str) else labels
+        if not isinstance(labels, list) or not labels:
             out.problems.append(RecordProblem(rwhere, "result without a label"))
             continue
         w = to_int(r.get("original_width")) or ref.width
         h = to_int(r.get("original_height")) or ref.height
-        geometry: tuple[Any, Any] = (None, None)
+        checked, polygon, rotation, clipped = None, None, 0.0, False
         if rtype != "choices":
             if not w or not h:
-                out.problems.append(RecordProblem(rwhere, "image size unknown: percent coordinates cannot be converted"))
+                out.problems.append(RecordProblem(rwhere, _NO_SIZE))
                 continue
             geometry = _geometry(rtype, value, w, h)
-            if geometry[0] is None:
-                out.problems.append(RecordProblem(rwhere, geometry[1]))
+            if isinstance(geometry, str):
+                out.problems.append(RecordProblem(rwhere, geometry))
+                continue
+            box, polygon, rotation = geometry
+            checked, reason, clipped = check_box(box, w, h)
+            if checked is None:
+                out.problems.append(RecordProblem(rwhere, reason or "invalid box"))
                 continue
         own = controls.get(r.get("from_name") or "")
         for label in labels:
@@ -203,27 +223,20 @@ def _annotation(ann: dict[str, Any], ref: ImageRef, controls: dict[str, list[str
                 out.problems.append(RecordProblem(rwhere, f"label {label!r} is not in the labeling config"))
                 continue
             attrs: dict[str, Any] = {"updated_at": updated} if updated else {}
-            rec = AnnotationRecord(ref.key, str(label), annotator=who, created_at=created,
+            if clipped:
+                attrs["clipped"] = True
+            if rotation:
+                attrs["rotation"] = rotation
+            kind: Kind = "image" if rtype == "choices" else "box"
+            rec = AnnotationRecord(ref.key, str(label), kind, checked, polygon, annotator=who, created_at=created,
                                    attributes=attrs, record=rwhere)
-            if rtype == "choices":
-                rec.kind = "image"
-            else:
-                box, polygon, rotation = geometry
-                checked, reason, clipped = check_box(box, w, h)
-                if checked is None:
-                    out.problems.append(RecordProblem(rwhere, reason or "invalid box"))
-                    continue
-                rec.bbox, rec.polygon = checked, polygon
-                if clipped:
-                    attrs["clipped"] = True
-                if rotation:
-                    attrs["rotation"] = rotation
             if rec.class_name not in out.categories:
                 out.categories.append(rec.class_name)
             out.annotations.append(rec)
 
 
-def _geometry(rtype: str, value: dict[str, Any], w: int, h: int) -> tuple[Any, ...]:
+def _geometry(rtype: str, value: dict[str, Any], w: int, h: int) -> _Geometry | str:
+    """``(box, polygon, rotation)`` in pixels, or why the result cannot be read."""
     try:
         if rtype.startswith("rectangle"):
             x, y = float(value["x"]) * w / 100.0, float(value["y"]) * h / 100.0
@@ -234,7 +247,7 @@ def _geometry(rtype: str, value: dict[str, Any], w: int, h: int) -> tuple[Any, .
             return (x, y, x + bw, y + bh), None, 0.0
         ring = [float(c) * (w if n % 2 == 0 else h) / 100.0 for pt in value["points"] for n, c in enumerate(pt[:2])]
     except (KeyError, TypeError, ValueError, IndexError):
-        return None, f"{rtype} result with missing or non-numeric coordinates"
+        return f"{rtype} result with missing or non-numeric coordinates"
     if len(ring) < 6:
-        return None, "polygon with fewer than 3 points"
+        return "polygon with fewer than 3 points"
     return polygon_bbox([ring]), [ring], 0.0

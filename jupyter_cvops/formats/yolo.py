@@ -18,9 +18,21 @@ from typing import Any
 
 import yaml
 
-from ._common import ESCAPES, IMAGE_SUFFIXES, ImageResolver, _inside, check_box, check_writer_input, format_time
+from ._common import (
+    ESCAPES,
+    IMAGE_SUFFIXES,
+    ImageResolver,
+    _inside,
+    check_box,
+    check_writer_input,
+    format_time,
+    load_json,
+    parse_time,
+    place_image,
+    polygon_bbox,
+    unique_name,
+)
 from ._common import image_size as _header_size
-from ._common import load_json, parse_time, place_image, polygon_bbox, unique_name
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
 
 SIDECAR = "cvops_meta.json"
@@ -76,7 +88,7 @@ def read(
     keys = [Path(rel).name for _, rel, _, _ in items]
     if len(set(keys)) != len(keys):  # stems repeat across subsets
         keys = [rel for _, rel, _, _ in items]
-    for (label, rel, tries, stem_dirs), key in zip(items, keys):
+    for (label, rel, tries, stem_dirs), key in zip(items, keys, strict=True):
         if label is None and tries and tries[0] in by_line:
             label = root / by_line[tries[0]]
         lrel = Path(os.path.relpath(label, root)).as_posix() if label else rel
@@ -95,7 +107,7 @@ def read(
             name = Path(os.path.relpath(found, resolver.root)).as_posix()
         w, h = _header_size(found)
         if w is None or h is None:
-            w, h = (side["width"], side["height"]) if side.get("width") and side.get("height") else (image_size or (None, None))
+            w, h = (side.get("width"), side.get("height")) if side.get("width") else (image_size or (None, None))
         key = str(side.get("key") or key)
         out.images.append(ImageRef(key, str(side.get("file_name") or name), found, w, h))
         if label is not None:
@@ -133,7 +145,7 @@ def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
     if isinstance(doc.get("path"), str) and (root / doc["path"]).is_dir():
         root = (root / doc["path"]).resolve()
     raw = doc.get("names")
-    if isinstance(raw, dict):
+    if isinstance(raw, dict) and all(isinstance(k, int) for k in raw):
         names = [str(raw[k]) for k in sorted(raw)]
     elif isinstance(raw, list):
         names = [str(n) for n in raw]
@@ -145,7 +157,7 @@ def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
     done: set[Path] = set()
     for split, entries in doc.items():  # train/val/test, and other keys naming existing paths
         for entry in [entries] if isinstance(entries, str) else entries if isinstance(entries, list) else []:
-            target = (root / str(entry)).resolve() if not os.path.isabs(entry) else Path(entry)
+            target = (root / str(entry)).resolve()  # an absolute entry replaces root
             if target in done or split in _NOT_SPLITS or (split not in _SPLITS and not target.exists()):
                 continue
             done.add(target)
@@ -195,20 +207,14 @@ def _names_file(f: Path) -> list[str]:
 
 def _list_file(f: Path, root: Path, split: str) -> list[_Item]:
     items: list[_Item] = []
+    real_root = os.path.realpath(root)
     for line in _text(f).splitlines():
         line = line.strip()
         if not line:
             continue
         tries = list(dict.fromkeys([line, line.removeprefix("./"), line.removeprefix("data/")]))
-        label = None
-        for t in tries:
-            base = Path(t) if os.path.isabs(t) else root / t
-            for cand in (_img2label(base), base.with_suffix(".txt")):
-                if cand.is_file() and _inside(os.path.realpath(cand), os.path.realpath(root)):
-                    label = cand
-                    break
-            if label:
-                break
+        cands = [c for t in tries for c in (_img2label(root / t), (root / t).with_suffix(".txt"))]
+        label = next((c for c in cands if c.is_file() and _inside(os.path.realpath(c), real_root)), None)
         rel = Path(tries[-1]).with_suffix("").as_posix().lstrip("/")
         items.append((label, f"{split}/{rel}" if split else rel, tries, []))
     return items
@@ -216,10 +222,9 @@ def _list_file(f: Path, root: Path, split: str) -> list[_Item]:
 
 def _img2label(p: Path) -> Path:
     parts = list(p.parts)
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
+    i = max((i for i, s in enumerate(parts[:-1]) if s == "images"), default=None)
+    if i is not None:
+        parts[i] = "labels"
     return Path(*parts).with_suffix(".txt")
 
 
@@ -229,7 +234,7 @@ def _scan(label_dir: Path, img_dir: Path | None, root: Path, split: str = "") ->
     if label_dir.is_dir():
         for f in sorted(label_dir.rglob("*.txt")):
             if f.parent == label_dir and (f.name.lower() in _NOT_LABELS or f.name.lower().startswith("readme")):
-                continue
+                continue  # lists, names and notes beside the labels
             found[f.relative_to(label_dir).with_suffix("").as_posix()] = f
     if img_dir is not None and img_dir.is_dir():
         for f in sorted(img_dir.rglob("*")):
@@ -273,10 +278,10 @@ def _read_labels(
     side: dict[str, Any], annotator: str | None, out: ImportResult,
 ) -> None:
     lines = [p for p in (ln.split() for ln in _text(label).splitlines()) if p]
-    per_line = side.get("lines") if isinstance(side.get("lines"), list) else []
+    per_line: list[Any] = side["lines"] if isinstance(side.get("lines"), list) else []
     if len(per_line) != len(lines):
         per_line = [{}] * len(lines)
-    for n, (parts, extra) in enumerate(zip(lines, per_line), start=1):
+    for n, (parts, extra) in enumerate(zip(lines, per_line, strict=True), start=1):
         where = f"{lrel}:{n}"
         rec, reason = _line(parts, extra if isinstance(extra, dict) else {}, out.categories, key, w, h, where)
         if rec is None:

@@ -64,7 +64,7 @@ def _assert_same(before: ImportResult, after: ImportResult, key_map: dict[str, s
         if boxes_a.size:
             assert np.abs(boxes_a - boxes_b).max() <= atol, key
         if shapes:
-            for ra, rb in zip((t[5] for t in a[key]), (t[5] for t in b[key])):
+            for ra, rb in zip((t[5] for t in a[key]), (t[5] for t in b[key]), strict=True):
                 assert ra.polygon == rb.polygon and ra.rle == rb.rle and ra.attributes == rb.attributes
 
 
@@ -111,5 +111,5 @@ def test_random_boxes_round_trip(tmp_path: Path, size: tuple[int, int], rel: lis
         got = sorted((r.annotator, r.class_name, r.bbox) for r in back.annotations)
         want = sorted((r.annotator, r.class_name, r.bbox) for r in recs)
         assert [g[:2] for g in got] == [x[:2] for x in want]
-        for g, x in zip(got, want):
+        for g, x in zip(got, want, strict=True):
             assert np.abs(np.subtract(g[2], x[2])).max() <= atol

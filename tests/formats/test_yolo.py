@@ -46,7 +46,8 @@ def test_darknet_strict_layout(yolo_dir: Path, entry: str) -> None:
 
 def test_images_labels_layout(yolo_dir: Path) -> None:
     res = yolo.read(yolo_dir / "labels")  # obj.names + images/{train,val} + labels/{train,val}; README.txt ignored
-    assert [(i.key, i.file_name) for i in res.images] == [("train/1", "images/train/1.jpg"), ("val/1", "images/val/1.jpg")]
+    assert [(i.key, i.file_name) for i in res.images] == [
+        ("train/1", "images/train/1.jpg"), ("val/1", "images/val/1.jpg")]
     assert _boxes(res) == DATUMARO_BOXES * 2 and res.problems == []
     assert [a.image_key for a in res.annotations] == ["train/1", "train/1", "val/1", "val/1"]
 
@@ -87,7 +88,8 @@ def test_ultralytics_yaml_with_lists_segments_and_background(tmp_path: Path) -> 
         Image.new("RGB", (200, 100)).save(tmp_path / "images" / "train" / f"{name}.png")
     Image.new("RGB", (50, 50)).save(tmp_path / "images" / "val" / "c.jpg")
     (tmp_path / "labels" / "train" / "a.txt").write_text(
-        "0 0.5 0.5 0.2 0.4\n\n1 0.25 0.25 0.1 0.1 0.87\n2 0.1 0.1 0.3 0.1 0.3 0.3\n7 0.5 0.5 0.1 0.1\n0 0.5 0.5 0 0.1\n")
+        "0 0.5 0.5 0.2 0.4\n\n1 0.25 0.25 0.1 0.1 0.87\n2 0.1 0.1 0.3 0.1 0.3 0.3\n"
+        "7 0.5 0.5 0.1 0.1\n0 0.5 0.5 0 0.1\n")
     (tmp_path / "val.txt").write_text("./images/val/c.jpg\n")
     (tmp_path / "data.yaml").write_text(yaml.safe_dump(
         {"path": ".", "train": "images/train", "val": "val.txt", "names": {0: "cat", 1: "dog", 2: "fish"}}))
@@ -133,8 +135,10 @@ def test_writer_copy_images(tmp_path: Path) -> None:
     (src / "d").mkdir(parents=True)
     Image.new("RGB", (10, 10)).save(src / "a.png")
     Image.new("RGB", (10, 10)).save(src / "d" / "a.jpg")
-    images = [ExportImage("k1", src / "a.png", "a.png", 10, 10), ExportImage("k2", src / "d" / "a.jpg", "a.jpg", 10, 10)]
-    out = yolo.write(tmp_path / "out", images, [AnnotationRecord("k2", "c", bbox=(1, 1, 4, 4))], ["c"], copy_images=True)
+    images = [ExportImage("k1", src / "a.png", "a.png", 10, 10),
+              ExportImage("k2", src / "d" / "a.jpg", "a.jpg", 10, 10)]
+    anns = [AnnotationRecord("k2", "c", bbox=(1, 1, 4, 4))]
+    out = yolo.write(tmp_path / "out", images, anns, ["c"], copy_images=True)
     assert yaml.safe_load(out.read_text())["train"] == "images/train"
     assert sorted(p.name for p in (tmp_path / "out" / "images" / "train").iterdir()) == ["a.png", "a_k2.jpg"]
     assert sorted(p.name for p in (tmp_path / "out" / "labels" / "train").iterdir()) == ["a.txt", "a_k2.txt"]
