@@ -18,21 +18,8 @@ from typing import Any
 
 import yaml
 
-from ._common import (
-    ESCAPES,
-    IMAGE_SUFFIXES,
-    ImageResolver,
-    _inside,
-    check_box,
-    check_writer_input,
-    format_time,
-    load_json,
-    parse_time,
-    place_image,
-    polygon_bbox,
-    unique_name,
-)
-from ._common import image_size as _header_size
+from . import _common
+from ._common import ESCAPES, IMAGE_SUFFIXES, ImageResolver, check_box, parse_time, polygon_bbox
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
 
 SIDECAR = "cvops_meta.json"
@@ -105,7 +92,7 @@ def read(
             out.problems.append(RecordProblem(lrel, f"{ESCAPES}: {name}"))
         elif found is not None:
             name = Path(os.path.relpath(found, resolver.root)).as_posix()
-        w, h = _header_size(found)
+        w, h = _common.image_size(found)
         if w is None or h is None:
             w, h = (side.get("width"), side.get("height")) if side.get("width") else (image_size or (None, None))
         key = str(side.get("key") or key)
@@ -207,14 +194,14 @@ def _names_file(f: Path) -> list[str]:
 
 def _list_file(f: Path, root: Path, split: str) -> list[_Item]:
     items: list[_Item] = []
-    real_root = os.path.realpath(root)
+    real_root = os.path.join(os.path.realpath(root), "")  # with a trailing separator
     for line in _text(f).splitlines():
         line = line.strip()
         if not line:
             continue
         tries = list(dict.fromkeys([line, line.removeprefix("./"), line.removeprefix("data/")]))
         cands = [c for t in tries for c in (_img2label(root / t), (root / t).with_suffix(".txt"))]
-        label = next((c for c in cands if c.is_file() and _inside(os.path.realpath(c), real_root)), None)
+        label = next((c for c in cands if c.is_file() and os.path.realpath(c).startswith(real_root)), None)
         rel = Path(tries[-1]).with_suffix("").as_posix().lstrip("/")
         items.append((label, f"{split}/{rel}" if split else rel, tries, []))
     return items
@@ -267,7 +254,7 @@ def _folder(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
 
 
 def _sidecar(root: Path) -> dict[str, dict[str, Any]]:
-    doc = load_json(root / SIDECAR) if (root / SIDECAR).is_file() else {"images": {}}
+    doc = _common.load_json(root / SIDECAR) if (root / SIDECAR).is_file() else {"images": {}}
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), dict):
         raise FormatError(f"{SIDECAR}: expected an object with an 'images' mapping")
     return {k: v for k, v in doc["images"].items() if isinstance(v, dict)}
@@ -357,7 +344,7 @@ def write(
     >>> write("out", [img], [rec], ["dent"])                          # doctest: +SKIP
     PosixPath('out/data.yaml')
     """
-    check_writer_input(images, annotations, categories)
+    _common.check_writer_input(images, annotations, categories)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cls = {n: i for i, n in enumerate(categories)}
@@ -370,16 +357,17 @@ def write(
     for im in images:
         split = (im.split or "train").lower()
         split = {"validation": "val", "valid": "val"}.get(split, split)
-        name = unique_name(im.file_name, str(im.key), set())
-        stem = unique_name(Path(name).stem, str(im.key), taken.setdefault(split, set()))
-        entry = place_image(im.path, out_dir, f"images/{split}/{stem}{Path(name).suffix}", copy_images)
+        name = _common.unique_name(im.file_name, str(im.key), set())
+        stem = _common.unique_name(Path(name).stem, str(im.key), taken.setdefault(split, set()))
+        entry = _common.place_image(im.path, out_dir, f"images/{split}/{stem}{Path(name).suffix}", copy_images)
         if not copy_images and not os.path.isabs(entry):
             entry = f"./{entry}"
         lists.setdefault(split, []).append(entry)
         lrel = f"labels/{split}/{stem}.txt"
         lines, line_meta, image_labels = [], [], []
         for a in per_image[im.key]:
-            info = {"annotator": a.annotator, "created_at": format_time(a.created_at), "attributes": a.attributes}
+            when = _common.format_time(a.created_at)
+            info = {"annotator": a.annotator, "created_at": when, "attributes": a.attributes}
             if a.kind == "image" or a.bbox is None:
                 image_labels.append({"class_name": a.class_name, **info})
                 continue
