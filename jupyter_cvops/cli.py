@@ -147,8 +147,9 @@ def cmd_diff(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import build_demo
 
-    report = build_demo(args.path, seed=args.seed, progress=not args.json)
-    _out(args, report.to_dict() if hasattr(report, "to_dict") else str(report), None if args.json else "")
+    report = build_demo(args.path, seed=args.seed, progress=not args.json)  # prints its summary
+    if args.json:
+        _out(args, report.to_dict())
 
 
 def build_parser() -> argparse.ArgumentParser:

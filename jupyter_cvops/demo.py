@@ -23,7 +23,6 @@ runs in production for 14 days: clean on days 1-6, a new lamp from day 7
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from dataclasses import dataclass, field
@@ -156,8 +155,8 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
     for name, (definition, color) in TAXONOMY_V1.items():
         ws.taxonomy.add(name, definition=definition, color=color)
     tc = scenario.ground_truth["taxonomy_change"]
-    v1, dated = _commit(ws, "Inspection classes for line-1 (guidelines v1)",
-                        scenario.ground_truth["training_period"]["start"])
+    v1 = ws.taxonomy.commit("Inspection classes for line-1 (guidelines v1)", author="qa-lead",
+                            at=scenario.ground_truth["training_period"]["start"])
     images = scenario.images
     captured = dict(zip(images["path"].to_list(), images["captured_at"].to_list()))
     reg = ws.add_images(images["path"].to_list(), source=scenario.params["camera"],
@@ -171,21 +170,18 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
             "taxonomy_version"]
     before = labels.filter(pl.col("taxonomy_version") == 1).select(cols)
     after = labels.filter(pl.col("taxonomy_version") == 2).select(cols)
-    tv1 = _version_number(v1)
+    tv1 = v1.version
     rep1 = ws.add_annotations(before.with_columns(pl.lit(tv1, pl.Int64).alias("taxonomy_version")),
                               source="demo")
     ws.taxonomy.redefine("dent", DENT_DEFINITION_V2)
-    v2, _ = _commit(ws, "Reword 'dent': paired shading, shallow dents included; lines are scratches",
-                    tc["at"])
-    tv2 = _version_number(v2)
+    v2 = ws.taxonomy.commit("Reword 'dent': paired shading, shallow dents included; lines are scratches",
+                            author="qa-lead", at=tc["at"])
+    tv2 = v2.version
     rep2 = ws.add_annotations(after.with_columns(pl.lit(tv2, pl.Int64).alias("taxonomy_version")),
                               source="demo")
     for rep in (rep1, rep2):
         if rep.problems:
             notes.append(f"{len(rep.problems)} labels were refused: {rep.problems[0].reason}")
-    if not dated:
-        notes.append(f"taxonomy v{tv2} carries the real commit time (Taxonomy.commit takes no time); "
-                     f"the scenario dates the redefinition {tc['at']:%Y-%m-%d %H:%M} UTC")
     train_ids = [ids[p] for p in scenario.train["path"].to_list() if p in ids]
     version = ws.snapshot(name="demo-train", author=author, images=train_ids,
                           message=f"Demo training set: {len(train_ids)} line-1 images, weeks 1-"
@@ -203,17 +199,3 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
     if progress:
         print(report.summary())
     return report
-
-
-def _commit(ws: Any, message: str, at: datetime) -> tuple[Any, bool]:
-    """Commit the staged taxonomy as the scenario's QA lead, dated ``at`` when the API allows it."""
-    params = inspect.signature(ws.taxonomy.commit).parameters
-    for name in ("at", "created_at", "time"):
-        if name in params:
-            return ws.taxonomy.commit(message, author="qa-lead", **{name: at}), True
-    return ws.taxonomy.commit(message, author="qa-lead"), False
-
-
-def _version_number(v: Any) -> int:
-    n = getattr(v, "version", v)
-    return int(n)

@@ -33,7 +33,7 @@ import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import polars as pl
@@ -547,7 +547,7 @@ class Taxonomy:
             redone.append(StagedOp(op.op, op.args, change))
         return state, redone
 
-    def commit(self, message: str, author: str | None = None) -> TaxonomyVersion:
+    def commit(self, message: str, author: str | None = None, *, at: datetime | None = None) -> TaxonomyVersion:
         """Write the staged operations as one new, immutable version (latest + 1).
 
         Runs under the workspace write lock. If another writer committed since
@@ -561,6 +561,9 @@ class Taxonomy:
             Why the taxonomy changed (required).
         author
             Who changed it; ``$CVOPS_USER`` or the login name by default.
+        at
+            When the change took effect, for backfilling a history kept elsewhere
+            (default: now). It may not be earlier than the previous version's time.
 
         Examples
         --------
@@ -582,11 +585,19 @@ class Taxonomy:
             else:
                 state, staged = self._work, self._staged
             version = latest + 1
+            when = now_utc() if at is None else (
+                at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc))
+            if at is not None and latest:
+                prev = self._store.read(TABLE, where=f"version = {latest}")["created_at"][0]
+                if prev is not None and when < prev:
+                    raise TaxonomyError(
+                        f"at={when.isoformat()} is earlier than version {latest} ({prev.isoformat()}): "
+                        "versions must be in time order")
             records = [dict(op.change) for op in staged]
             row = {
                 "version": version,
                 "parent": latest or None,
-                "created_at": now_utc(),
+                "created_at": when,
                 "author": author,
                 "message": message,
                 "classes": json.dumps([r.to_json() for r in state.values()], ensure_ascii=False),

@@ -854,3 +854,23 @@ def test_random_op_sequences_keep_invariants(data: st.DataObject, n_calls: int) 
                 else:
                     assert r["status"] == "needs_review" and r["class_id"] is None
                     assert all(isinstance(n, str) for n in r["candidates"])
+
+
+def test_commit_at_backfills_time_in_order(tmp_path) -> None:  # noqa: ANN001
+    from datetime import datetime, timezone
+
+    from jupyter_cvops._store import Store
+    from jupyter_cvops.taxonomy import Taxonomy, TaxonomyError
+
+    tax = Taxonomy(Store.create(tmp_path / "ws"))
+    tax.add("dent")
+    t1 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    tax.commit("init", author="qa", at=t1)
+    assert tax.history()["created_at"][0] == t1
+    tax.redefine("dent", "deeper")
+    import pytest
+
+    with pytest.raises(TaxonomyError, match="earlier than version 1"):
+        tax.commit("too early", at=datetime(2025, 12, 1))
+    tax.commit("later", at=datetime(2026, 2, 2))  # naive times are taken as UTC
+    assert tax.history()["created_at"][1] == datetime(2026, 2, 2, tzinfo=timezone.utc)
