@@ -1,0 +1,528 @@
+"""Find image files, hash them and probe them: what registering images needs.
+
+``scan_images`` turns paths, folders or globs into :class:`ImageInfo` records (identity =
+XXH3-128 of the bytes, so a moved file keeps its id) and one-line :class:`FileProblem`
+reasons for files that cannot be used. With a stat cache, unchanged files are not read
+again: re-scanning a folder costs one ``stat`` per file.
+"""
+
+from __future__ import annotations
+
+import gc
+import glob
+import io
+import json
+import os
+import stat
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from operator import itemgetter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+
+from PIL import Image
+
+from ._hashing import FileChangedError, read_and_hash
+
+if TYPE_CHECKING:
+    from ._store.statcache import StatCache
+
+PathLike = str | os.PathLike[str]
+Entry = tuple[str, "os.stat_result | None"]
+Fresh = tuple[str | None, dict[str, Any], "os.stat_result | None", int]
+
+IMAGE_EXTENSIONS = tuple(".jpg .jpeg .jpe .jfif .png .bmp .dib .tif .tiff .webp .gif .ppm".split())
+"""Extensions picked up when walking a folder or expanding a glob (case-insensitive)."""
+
+DEFAULT_MAX_PIXELS = 178_956_970
+"""Largest width x height accepted by default: Pillow's hard limit (twice
+``PIL.Image.MAX_IMAGE_PIXELS``, ~179 megapixels, e.g. 13,377 x 13,377). Decoding more can
+exhaust memory, so larger images are reported as decompression bombs, never decoded."""
+
+READ_WHOLE_LIMIT = 64 << 20
+"""Files up to this size are read once, hashed and probed from memory; larger ones are
+hashed in 1 MiB chunks and probed from the file."""
+
+_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "DIB": "bmp"}
+_END = {"jpeg": (b"\xff\xd9", "JPEG end-of-image marker"), "png": (b"IEND\xaeB`\x82", "PNG IEND")}
+_TAIL = 1024
+_FIELDS = ("width", "height", "channels", "format", "captured_at")
+_OS_ERRORS = {FileNotFoundError: "no such file", PermissionError: "permission denied",
+              IsADirectoryError: "not a regular file", FileChangedError: "file changed while read"}
+
+
+@dataclass(slots=True)
+class ImageInfo:
+    """One usable image file.
+
+    Attributes
+    ----------
+    image_id : str
+        Content hash (XXH3-128 hex): the same bytes give the same id under any path.
+    path : str
+        Absolute, symlink-resolved path.
+    width, height, channels : int
+        Size in pixels and channel count (palette images count as RGB, or RGBA).
+    format : str
+        ``"jpeg"``, ``"png"``, ``"bmp"``, ``"tiff"``, ``"webp"``, ``"gif"``, ...
+    bytes, mtime_ns : int
+        File size and modification time (ns) when scanned.
+    source : str or None
+        Free-form origin given to the scan (camera, production line, vendor).
+    captured_at : datetime or None
+        EXIF DateTimeOriginal in UTC: shifted by OffsetTimeOriginal when the file records
+        it, otherwise taken as UTC. None when absent or unreadable.
+    """
+
+    image_id: str
+    path: str
+    width: int
+    height: int
+    channels: int
+    format: str
+    bytes: int
+    mtime_ns: int
+    source: str | None = None
+    captured_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """A file (or argument) that cannot be registered, and why, in one line.
+
+    Examples
+    --------
+    >>> str(FileProblem("/data/a.jpg", "zero-byte file"))
+    '/data/a.jpg: zero-byte file'
+    """
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Images and problems in input order; ``n_hashed`` files were read and hashed,
+    ``n_cached`` were answered by the stat cache without reading them."""
+
+    images: list[ImageInfo] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    n_hashed: int = 0
+    n_cached: int = 0
+
+    def __str__(self) -> str:
+        head = f"{len(self.images)} images, {len(self.problems)} problems"
+        lines = [f"{head} ({self.n_hashed} hashed, {self.n_cached} from cache)"]
+        lines += [f"  {p}" for p in self.problems[:20]]
+        if len(self.problems) > 20:
+            lines.append(f"  ... and {len(self.problems) - 20} more")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- expanding
+def _walk(root: str, out: list[Entry], problems: list[FileProblem]) -> None:
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                for e in it:
+                    if e.name[0] == ".":
+                        continue
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append(e.path)
+                    elif e.name.lower().endswith(IMAGE_EXTENSIONS):
+                        if e.is_symlink():
+                            out.append((os.path.realpath(e.path), None))
+                        else:
+                            out.append((e.path, e.stat(follow_symlinks=False)))
+        except OSError as err:
+            why = "permission denied" if isinstance(err, PermissionError) else err.strerror
+            problems.append(FileProblem(folder, f"cannot list folder ({why})"))
+
+
+def _expand(
+    items: PathLike | Iterable[PathLike],
+) -> tuple[list[Entry], list[FileProblem], list[str]]:
+    """(path, stat or None) per file, problems with the arguments, folders walked."""
+    found: dict[str, os.stat_result | None] = {}
+    problems: list[FileProblem] = []
+    roots: list[str] = []
+    parents: dict[str, str] = {}
+
+    def add_folder(folder: str, from_glob: bool = False) -> None:
+        root = os.path.realpath(folder)
+        if from_glob and any(root.startswith(os.path.join(r, "")) for r in roots):
+            return  # "data/**" matches every subfolder of a folder already walked
+        walked: list[Entry] = []
+        roots.append(root)
+        _walk(root, walked, problems)
+        if not walked and not from_glob:
+            problems.append(FileProblem(folder, "folder contains no image files"))
+        walked.sort(key=itemgetter(0))
+        found.update(e for e in walked if e[0] not in found)
+
+    for item in [items] if isinstance(items, (str, os.PathLike)) else items:
+        text = os.path.expanduser(os.fspath(item))
+        if isinstance(item, str) and any(c in text for c in "*?[") and not os.path.lexists(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                problems.append(FileProblem(text, "no files match this glob pattern"))
+            for m in matches:
+                if os.path.isdir(m):
+                    add_folder(m, from_glob=True)
+                elif m.lower().endswith(IMAGE_EXTENSIONS):
+                    found.setdefault(os.path.realpath(m), None)
+            continue
+        path = os.path.abspath(text)
+        try:
+            st: os.stat_result | None = os.lstat(path)
+        except OSError:
+            st = None  # the scan stats again and names the error
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            path, st = os.path.realpath(path), None
+        elif st is not None:
+            parent, name = os.path.split(path)
+            if parent not in parents:  # resolve each folder once, not each file
+                parents[parent] = os.path.realpath(parent)
+            path = os.path.join(parents[parent], name)
+        if st is not None and stat.S_ISDIR(st.st_mode) or st is None and os.path.isdir(path):
+            add_folder(path)
+        else:
+            found.setdefault(path, st)
+    return list(found.items()), problems, roots
+
+
+def expand_paths(paths_or_glob: PathLike | Iterable[PathLike]) -> list[Path]:
+    """Expand files, folders and glob patterns into a deterministic list of files.
+
+    Parameters
+    ----------
+    paths_or_glob : str, Path, or an iterable of them
+        A file path (kept whatever its extension, even when missing, so that a scan can
+        say so); a folder (walked recursively with ``os.scandir``, keeping files with an
+        extension in ``IMAGE_EXTENSIONS``; hidden entries and symlinked folders skipped);
+        or a glob string such as ``"data/**/*.png"`` (``**`` crosses folders; matched
+        folders are walked, matched files kept when they have an image extension).
+
+    Returns
+    -------
+    list of Path
+        Absolute, symlink-resolved paths: each argument's files sorted, arguments in the
+        order given, repeats dropped (first occurrence kept).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> for name in ("b.png", "a.jpg", "notes.txt"):
+    ...     _ = (d / name).write_bytes(b"x")
+    >>> [p.name for p in expand_paths(d)]
+    ['a.jpg', 'b.png']
+    >>> [p.name for p in expand_paths(str(d / "**" / "*.png"))]
+    ['b.png']
+    """
+    return [Path(p) for p, _ in _expand(paths_or_glob)[0]]
+
+
+# ----------------------------------------------------------------------------- probing
+def _open_lazy(fp: BinaryIO) -> tuple[Any, dict[str, Any]]:
+    """``PIL.Image.open`` minus its process-global bomb check (``max_pixels`` is ours)."""
+    Image.init()
+    prefix, failure = fp.read(16), {"kind": "other", "reason": "not an image (unknown format)"}
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        ok = accept(prefix) if accept else True
+        if not ok or isinstance(ok, str):
+            continue
+        fp.seek(0)
+        try:
+            return factory(fp, ""), {}
+        except Image.DecompressionBombError as err:
+            return None, {"kind": "bomb", "reason": f"decompression bomb ({_msg(err)})"}
+        except Exception as err:  # Pillow's parsers raise many types on malformed input
+            if accept is not None and failure["kind"] == "other":
+                why, fmt = f"corrupt image data ({_msg(err)})", _FORMATS.get(fmt, fmt.lower())
+                failure = {"kind": "corrupt", "reason": why, "fmt": fmt}
+    return None, failure
+
+
+def _msg(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__  # one line, never empty
+
+
+def _complete(fp: BinaryIO, fmt: str) -> bool | None:
+    """Whether a JPEG/PNG ends with its end marker (None: format without this check)."""
+    if fmt not in _END:
+        return None
+    if isinstance(fp, io.BytesIO):
+        tail = bytes(fp.getbuffer()[-_TAIL:])
+    else:
+        size = os.fstat(fp.fileno()).st_size
+        tail = os.pread(fp.fileno(), _TAIL, max(0, size - _TAIL))
+    return _END[fmt][0] in tail
+
+
+def _captured_at(im: Any) -> str | None:
+    if "exif" not in im.info and im.format != "TIFF":
+        return None  # PNG's getexif() would decode the image to look for late EXIF
+    try:
+        sub = im.getexif().get_ifd(0x8769)  # the Exif IFD
+        tags = (0x9003, 0x9011, 0x9291)  # DateTimeOriginal, OffsetTimeOriginal, SubSec...
+        raw, offset, subsec = (str(sub.get(t) or "").strip("\x00 ") for t in tags)
+        when = datetime.strptime(raw[:19], "%Y:%m:%d %H:%M:%S")
+        if subsec.isdigit():
+            when = when.replace(microsecond=int((subsec + "00000")[:6]))
+        tz = datetime.strptime(offset, "%z").tzinfo if offset else timezone.utc
+        return when.replace(tzinfo=tz).astimezone(timezone.utc).isoformat()
+    except Exception:  # unreadable metadata never makes an image unusable
+        return None
+
+
+def _probe(fp: BinaryIO, check: str, max_pixels: int | None) -> dict[str, Any]:
+    im, problem = _open_lazy(fp)
+    if im is None:
+        if _complete(fp, problem.pop("fmt", "")) is False:
+            return {"kind": "truncated", "reason": "truncated file (header cut short)"}
+        return problem
+    with im:
+        fmt, (w, h), mode = _FORMATS.get(im.format, str(im.format).lower()), im.size, im.mode
+        if max_pixels is not None and w * h > max_pixels:
+            return {"kind": "bomb", "width": w, "height": h}
+        palette = {"P": 4 if "transparency" in im.info else 3, "PA": 4}  # as decoded to RGB(A)
+        channels = palette.get(mode) or Image.getmodebands(mode)
+        complete = _complete(fp, fmt)
+        if check == "decode" or complete is False:  # a missing end marker: decoding decides
+            try:
+                im.load()
+            except Exception as err:  # any decoder failure is this file's problem alone
+                if complete is False or "truncated" in str(err):
+                    why = f"no {_END[fmt][1]}" if complete is False else "decoder ran out of data"
+                    return {"kind": "truncated", "reason": f"truncated file ({why})"}
+                return {"kind": "corrupt", "reason": f"corrupt image data ({_msg(err)})"}
+        when = _captured_at(im)
+    return {"width": w, "height": h, "channels": channels, "format": fmt, "captured_at": when,
+            "check": check}
+
+
+def _read_and_probe(path: str, check: str, max_pixels: int | None) -> Fresh:
+    """Hash and probe one file: (hash or None, info or problem, fstat, read-done time)."""
+    try:
+        data, digest, st, done = read_and_hash(path, keep_limit=READ_WHOLE_LIMIT)
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+            why = "zero-byte file" if stat.S_ISREG(st.st_mode) else "not a regular file"
+            return None, {"reason": why}, None, 0
+        if data is not None:
+            return digest, _probe(io.BytesIO(data), check, max_pixels), st, done
+        with open(path, "rb") as f:
+            return digest, _probe(f, check, max_pixels), st, done
+    except OSError as err:
+        why = _OS_ERRORS.get(type(err), f"cannot read file ({err.strerror or _msg(err)})")
+        return None, {"reason": why}, None, 0
+
+
+# -------------------------------------------------------------------------------- scan
+def _run(
+    paths: list[str], check: str, max_pixels: int | None, workers: int | None, progress: bool
+) -> list[Fresh]:
+    from tqdm.auto import tqdm
+
+    n = workers or min(32, (os.cpu_count() or 1) + 4)
+    show = progress and len(paths) > 200
+    with tqdm(total=len(paths), desc="hashing images", unit="file", disable=not show) as bar:
+        out: list[Any] = [None] * len(paths)
+        if n <= 1 or len(paths) <= 1:
+            for k, p in enumerate(paths):
+                out[k] = _read_and_probe(p, check, max_pixels)
+                bar.update()
+            return out
+        pool = ThreadPoolExecutor(n, thread_name_prefix="cvops-scan")
+        try:
+            submit = pool.submit
+            jobs = {submit(_read_and_probe, p, check, max_pixels): k for k, p in enumerate(paths)}
+            for job in as_completed(jobs):
+                out[jobs[job]] = job.result()
+                bar.update()
+        finally:
+            pool.shutdown(cancel_futures=True)  # Ctrl-C stops now, not after the queue
+    return out
+
+
+def _view(info: dict[str, Any], check: str, max_pixels: int | None) -> dict[str, Any] | None:
+    """A probe result as valid under this scan's settings; None when it must be redone."""
+    w, h = info.get("width", 0), info.get("height", 0)
+    too_big = max_pixels is not None and w * h > max_pixels
+    if info.get("kind") == "bomb":
+        return info if too_big or "width" not in info else None
+    if too_big:
+        return {"kind": "bomb", "width": w, "height": h}
+    if check == "decode" and info.get("check") == "header":
+        return None
+    when = info.get("captured_at")
+    return {**info, "captured_at": datetime.fromisoformat(when)} if when else info
+
+
+def _item(
+    path: str, st: os.stat_result, digest: str, view: dict[str, Any], source: str | None,
+    max_pixels: int | None,
+) -> ImageInfo | FileProblem:
+    if "kind" not in view:
+        w, h, c, f = view["width"], view["height"], view["channels"], view["format"]
+        when = view["captured_at"]
+        return ImageInfo(digest, path, w, h, c, f, st.st_size, st.st_mtime_ns, source, when)
+    if view["kind"] == "bomb" and "width" in view:
+        w, h = view["width"], view["height"]
+        why = f"{w} x {h} = {w * h:,} pixels, over max_pixels={max_pixels:,}"
+        return FileProblem(path, f"decompression bomb: {why}")
+    return FileProblem(path, view["reason"])
+
+
+def scan_images(
+    paths_or_glob: PathLike | Iterable[PathLike],
+    *,
+    cache: StatCache | None = None,
+    source: str | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    check: Literal["header", "decode"] = "header",
+    workers: int | None = None,
+    progress: bool = True,
+) -> ScanResult:
+    """Hash and probe image files, and say why each unusable file cannot be used.
+
+    Parameters
+    ----------
+    paths_or_glob : str, Path, or an iterable of them
+        Files, folders or glob patterns, as for :func:`expand_paths`.
+    cache : StatCache or None
+        Files whose (size, mtime_ns, inode) match a cached entry are not read; the cache
+        is updated in one transaction at the end (entries of files gone from a walked
+        folder are dropped). None: read everything.
+    source : str or None
+        Copied to every ``ImageInfo.source``.
+    max_pixels : int or None, default 178_956_970
+        Largest width x height accepted (Pillow's hard limit, see ``DEFAULT_MAX_PIXELS``);
+        larger images are reported as decompression bombs and never decoded. None: no limit.
+    check : {"header", "decode"}, default "header"
+        ``"header"``: read the header and check cheaply that the file is complete (a JPEG
+        ends with its end-of-image marker, a PNG with its IEND chunk; other formats: the
+        header is trusted). ``"decode"``: also decode every image, catching corrupt data.
+    workers : int or None
+        Threads hashing and probing (reads and hashing release the GIL). None:
+        ``min(32, cpu_count + 4)``; 1 runs in the calling thread.
+    progress : bool, default True
+        Show a progress bar when more than 200 files must be read.
+
+    Returns
+    -------
+    ScanResult
+        Images and problems in input order. Identical bytes under several paths: the first
+        path is the image, the others get the problem ``duplicate content of <first>``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> d = Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (4, 3)).save(d / "a.png")
+    >>> _ = (d / "b.jpg").write_bytes(b"")
+    >>> r = scan_images(d, progress=False)
+    >>> (r.images[0].width, r.images[0].height, r.images[0].format, r.problems[0].reason)
+    (4, 3, 'png', 'zero-byte file')
+    """
+    if check not in ("header", "decode"):
+        raise ValueError(f"check must be 'header' or 'decode', got {check!r}")
+    if max_pixels is not None and max_pixels <= 0:
+        raise ValueError(f"max_pixels must be positive or None, got {max_pixels!r}")
+    gc_was_on = gc.isenabled()
+    gc.disable()  # 100k new records would trigger repeated full collections: ~40% of a re-scan
+    try:
+        return _scan(paths_or_glob, cache, source, max_pixels, check, workers, progress)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _scan(
+    paths_or_glob: PathLike | Iterable[PathLike], cache: StatCache | None, source: str | None,
+    max_pixels: int | None, check: str, workers: int | None, progress: bool,
+) -> ScanResult:
+    entries, problems, roots = _expand(paths_or_glob)
+    cache = cache if cache is not None and cache.enabled else None
+    n_loaded = 0
+    if cache is not None and entries:
+        paths = [p for p, _ in entries]
+        common = os.path.commonprefix([min(paths), max(paths)])
+        n_loaded = cache.load(common[: common.rfind(os.sep) + 1] or os.sep)
+    slots: list[ImageInfo | FileProblem | None] = [None] * len(entries)
+    todo, known = [], []
+    for i, (path, st) in enumerate(entries):
+        if st is None:
+            try:
+                st = os.stat(path)
+                entries[i] = (path, st)
+            except OSError:
+                todo.append(i)  # reading it names the error in the usual words
+                continue
+        if st.st_size == 0 or not stat.S_ISREG(st.st_mode):
+            why = "zero-byte file" if stat.S_ISREG(st.st_mode) else "not a regular file"
+            slots[i] = FileProblem(path, why)
+        else:
+            known.append(i)
+    found = cache.lookup_many([entries[i] for i in known]) if cache else [None] * len(known)
+    hits = [(i, entries[i][1], hit) for i, hit in zip(known, found) if hit is not None]
+    todo += [i for i, hit in zip(known, found) if hit is None]
+    # Files from one camera share their info text: parse and check each distinct text once.
+    texts = list(dict.fromkeys(hit.info_json for _, _, hit in hits))
+    infos = json.loads(f"[{','.join(texts)}]")
+    views = {t: _view(v, check, max_pixels) for t, v in zip(texts, infos)}
+    fields = {t: tuple(v[k] for k in _FIELDS) for t, v in views.items() if v and "kind" not in v}
+    n_cached = 0
+    for i, st, hit in hits:
+        text, path = hit.info_json, entries[i][0]
+        if text in fields:  # the hot path of a re-scan, inlined
+            w, h, c, f, when = fields[text]
+            size, mtime = st.st_size, st.st_mtime_ns
+            slots[i] = ImageInfo(hit.hash, path, w, h, c, f, size, mtime, source, when)
+        elif (view := views[text]) is not None:
+            slots[i] = _item(path, st, hit.hash, view, source, max_pixels)
+        else:
+            todo.append(i)
+            continue
+        n_cached += 1
+    todo.sort()
+    fresh = _run([entries[i][0] for i in todo], check, max_pixels, workers, progress)
+    rows = []
+    for i, (digest, info, st, done) in zip(todo, fresh):
+        path = entries[i][0]
+        if digest is None or st is None:
+            slots[i] = FileProblem(path, info["reason"])
+            continue
+        view = _view(info, check, max_pixels) or info
+        slots[i] = _item(path, st, digest, view, source, max_pixels)
+        rows.append((path, st.st_size, st.st_mtime_ns, st.st_ino, digest, info, done))
+    result = ScanResult([], problems, sum(f[0] is not None for f in fresh), n_cached)
+    first: dict[str, str] = {}
+    for item in slots:
+        if isinstance(item, ImageInfo):
+            owner = first.setdefault(item.image_id, item.path)
+            if owner == item.path:
+                result.images.append(item)
+                continue
+            item = FileProblem(item.path, f"duplicate content of {owner}")
+        if item is not None:
+            result.problems.append(item)
+    if cache is not None:
+        from ._store.statcache import CachedEntry, is_racy
+
+        new = [CachedEntry(*r[:5], json.dumps(r[5])) for r in rows if not is_racy(r[2], r[6])]
+        gone: list[str] = []
+        if n_loaded > len(hits):  # some cached files were not seen: drop those gone from roots
+            seen = {p for p, _ in entries}
+            gone = [p for root in roots for p in cache.paths(under=root) if p not in seen]
+        cache.put_many(new, remove=gone)
+    return result
