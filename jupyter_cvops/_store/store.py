@@ -122,6 +122,7 @@ class Store:
         self.meta_dir.mkdir(parents=True, exist_ok=True)
         self.lock = WriteLock(self.meta_dir / "write.lock")
         self._tables: dict[str, Any] = {}
+        self._schemas: dict[str, pa.Schema] = dict(TABLES)
 
     # -- opening -------------------------------------------------------------
     @staticmethod
@@ -186,10 +187,44 @@ class Store:
     def _table_names(self) -> set[str]:
         return set(self._db.list_tables().tables)
 
+    def ensure_table(self, name: str, schema: pa.Schema) -> Any:
+        """Create (if needed) a table outside the fixed set, e.g. one embedding table per model.
+
+        Its schema must match on later calls; writes then go through :meth:`append` /
+        :meth:`upsert` like every other table.
+
+        Examples
+        --------
+        >>> import tempfile, pyarrow as pa
+        >>> st = Store.create(tempfile.mkdtemp() + "/ws")
+        >>> _ = st.ensure_table("emb_demo", pa.schema([pa.field("image_id", pa.string())]))
+        >>> st.count("emb_demo")
+        0
+        """
+        if name in TABLES:
+            raise WorkspaceError(f"{name!r} is a built-in table")
+        with self.lock:
+            if name in self._table_names():
+                tbl = self._db.open_table(name)
+                if not tbl.schema.equals(schema):
+                    raise WorkspaceError(f"table {name!r} exists with another schema: {tbl.schema}")
+            else:
+                tbl = self._db.create_table(name, schema=schema)
+        self._schemas[name] = schema
+        self._tables[name] = tbl
+        return tbl
+
+    def has_table(self, name: str) -> bool:
+        """Whether table ``name`` exists in this workspace."""
+        return name in self._table_names()
+
     def table(self, name: str) -> Any:
         """The LanceDB table ``name`` (always reading its latest version)."""
-        if name not in TABLES:
-            raise WorkspaceError(f"unknown table {name!r}")
+        if name not in self._schemas:
+            if name in self._table_names():  # a dynamic table created by another process
+                self._schemas[name] = self._db.open_table(name).schema
+            else:
+                raise WorkspaceError(f"unknown table {name!r}")
         tbl = self._tables.get(name)
         if tbl is None:
             tbl = self._tables[name] = self._db.open_table(name)
@@ -236,7 +271,8 @@ class Store:
     # -- writes (each: lock + one commit) ------------------------------------
     def append(self, name: str, rows: Rows) -> int:
         """Append ``rows`` to table ``name`` in one commit; returns the new version."""
-        data = to_arrow(rows, TABLES[name])
+        self.table(name)
+        data = to_arrow(rows, self._schemas[name])
         with self.lock:
             tbl = self.table(name)
             if data.num_rows:
@@ -245,7 +281,8 @@ class Store:
 
     def upsert(self, name: str, on: str, rows: Rows) -> int:
         """Insert-or-update ``rows`` keyed by column ``on`` in one commit."""
-        data = to_arrow(rows, TABLES[name])
+        self.table(name)
+        data = to_arrow(rows, self._schemas[name])
         with self.lock:
             tbl = self.table(name)
             if data.num_rows:
