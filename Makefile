@@ -23,8 +23,7 @@ $(STAMP): pyproject.toml package.json
 	$(PIP) install -q -U pip
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -e ".[test]"
-	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
-	$(VENV)/bin/jupyter server extension enable --sys-prefix jupyter_cvops >/dev/null
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter-builder develop --overwrite . >/dev/null
 	@touch $(STAMP)
 
 browser-deps:

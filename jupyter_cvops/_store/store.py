@@ -105,7 +105,7 @@ class Store:
     --------
     >>> import tempfile
     >>> st = Store.create(tempfile.mkdtemp() + "/ws")
-    >>> st.append("events", [{"event_id": "e1", "op": "hello"}])
+    >>> _ = st.append("events", [{"event_id": "e1", "op": "hello"}])
     >>> st.read("events")["op"].to_list()
     ['hello']
     """
