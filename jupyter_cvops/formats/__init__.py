@@ -6,6 +6,20 @@ Every reader turns one tool's export into an :class:`ImportResult` of
 :class:`FormatError`.  COCO and YOLO also have writers (``coco.write``,
 ``yolo.write``).
 
+Notes
+-----
+* ``data_root`` defaults to the export's natural root (COCO: the folder above
+  ``annotations/``; CVAT, Label Studio: the file's folder; YOLO: the dataset folder;
+  VOC: the folder holding ``Annotations/``).  A name resolving outside it (``..``,
+  an absolute path elsewhere, a symlink pointing out) gives the problem
+  "path escapes data root" and an :class:`ImageRef` without a path.
+* An image whose file is simply not there is no problem of the export: its
+  :class:`ImageRef` has ``path=None`` and its labels are still returned (the
+  workspace reports it once per image when importing).
+* COCO has no image-level class: our writer stores image labels as annotations with
+  an empty ``bbox`` and ``attributes.image_label = true``; the reader turns those
+  (and datumaro's bbox-less ``labels_*.json`` annotations) into ``kind="image"``.
+
 Examples
 --------
 >>> from jupyter_cvops import formats

@@ -1,8 +1,5 @@
 """Helpers shared by the format readers and writers: path safety, box checks, parsing.
-
-Everything here is pure (no workspace access) and cheap per record, so a reader can
-call it in a plain loop over thousands of records.
-"""
+All pure (no workspace access) and cheap per record, for plain loops over many records."""
 
 from __future__ import annotations
 
@@ -113,8 +110,6 @@ def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tupl
     --------
     >>> check_box((-0.5, 10, 20, 20), 100, 100)
     ((0.0, 10.0, 20.0, 20.0), None, True)
-    >>> check_box((10, 10, 5, 20), 100, 100)[1]
-    'box has negative or zero size (x0=10, y0=10, x1=5, y1=20)'
     """
     try:
         x0, y0, x1, y1 = (float(v) for v in box)
@@ -232,14 +227,12 @@ def parse_time(value: Any) -> datetime | None:
     >>> parse_time("2022-12-27T13:36:25.747398Z").isoformat()
     '2022-12-27T13:36:25.747398+00:00'
     """
-    if isinstance(value, datetime):
-        t = value
-    elif isinstance(value, str) and value:
-        try:
-            t = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
-        except ValueError:
-            return None
-    else:
+    if not isinstance(value, (datetime, str)) or not value:
+        return None
+    try:
+        t = value if isinstance(value, datetime) else datetime.fromisoformat(
+            value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+    except ValueError:
         return None
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
@@ -339,8 +332,7 @@ def image_size(path: Path | None) -> tuple[int | None, int | None]:
 def place_image(src: Path, out_dir: Path, dest_rel: str, copy: bool) -> str:
     """Name an exported image: copy it to ``out_dir/dest_rel`` or point at it in place.
 
-    Returns the path to write into the export: ``dest_rel`` when copied, else the
-    source path relative to ``out_dir`` when it lies inside, else absolute.
+    Returns the name to write: ``dest_rel`` when copied, else the source path (relative when inside ``out_dir``).
 
     Examples
     --------
@@ -366,16 +358,25 @@ def unique_name(name: str, key: str, taken: set[str]) -> str:
     >>> unique_name("../x/a.jpg", "k9", taken), unique_name("b.jpg", "k1", taken)
     ('a_k9.jpg', 'b.jpg')
     """
-    name = Path(name.replace("\\", "/")).name or "image"
-    if name in taken:
-        p = Path(name)
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
-        name = f"{p.stem}_{safe}{p.suffix}"
-        i = 1
-        while name in taken:
-            name, i = f"{p.stem}_{safe}_{i}{p.suffix}", i + 1
+    name = safe_name(name)
+    p, tag, i = Path(name), "".join(c if c.isalnum() or c in "-_" else "_" for c in key)[:12], 0
+    while name in taken:
+        i += 1
+        name = f"{p.stem}_{tag}{p.suffix}" if i == 1 else f"{p.stem}_{tag}_{i}{p.suffix}"
     taken.add(name)
     return name
+
+
+def safe_name(name: str) -> str:
+    """One harmless path component from ``name`` (its last part; never empty, ``.`` or ``..``).
+
+    Examples
+    --------
+    >>> safe_name("../x/a.jpg"), safe_name("..")
+    ('a.jpg', '_')
+    """
+    name = Path(name.replace("\\", "/")).name
+    return name if name not in ("", ".", "..") else "_"
 
 
 def check_writer_input(images: Sequence[Any], annotations: Sequence[Any], categories: Sequence[str]) -> None:

@@ -27,6 +27,7 @@ from ._common import (
     polygon_area,
     polygon_bbox,
     rle_area,
+    safe_name,
     to_int,
     unique_name,
 )
@@ -253,7 +254,7 @@ def write(
     where: dict[str, tuple[str, int]] = {}
     taken: dict[str, set[str]] = {}
     for n, im in enumerate(images, start=1):
-        split = im.split or "default"
+        split = safe_name(im.split or "default")
         doc = splits.setdefault(split, {"images": [], "annotations": []})
         folder = f"images/{split}" if im.split else "images"
         name = unique_name(im.file_name, str(im.key), taken.setdefault(folder, set()))

@@ -93,6 +93,8 @@ def read(
             if subset:
                 rec.attributes["subset"] = subset
             out.annotations.append(rec)
+    for t, _track in enumerate(root_el.findall("track")):
+        out.problems.append(RecordProblem(f"track[{t}]", f"{_UNSUPPORTED['track']} are not supported (skipped)"))
     return out
 
 

@@ -355,7 +355,7 @@ def write(
     lists: dict[str, list[str]] = {}
     meta: dict[str, dict[str, Any]] = {}
     for im in images:
-        split = (im.split or "train").lower()
+        split = _common.safe_name((im.split or "train").lower())
         split = {"validation": "val", "valid": "val"}.get(split, split)
         name = _common.unique_name(im.file_name, str(im.key), set())
         stem = _common.unique_name(Path(name).stem, str(im.key), taken.setdefault(split, set()))

@@ -208,3 +208,18 @@ def test_yolo_record_problems(tmp_path: Path) -> None:
         ("train/etc/x", "path escapes data root: /etc/x.jpg"),
     ]
     assert "lies outside the 100x100 image" in res.problems[4].reason
+
+
+def test_writers_keep_split_names_inside_the_export(tmp_path: Path) -> None:
+    from jupyter_cvops.formats import coco, yolo
+    from jupyter_cvops.formats._types import AnnotationRecord, ExportImage
+
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    images = [ExportImage("k1", tmp_path / "a.jpg", "../../a.jpg", 10, 10, split="../../evil")]
+    anns = [AnnotationRecord("k1", "c", bbox=(1, 1, 4, 4))]
+    for mod in (coco, yolo):
+        out = mod.write(tmp_path / "out" / mod.__name__, images, anns, ["c"], copy_images=True)
+        written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+        assert written and all(p.is_relative_to(tmp_path / "out") for p in written)
+        assert not (tmp_path / "evil").exists() and out.is_relative_to(tmp_path / "out")
+        assert len(mod.read(out).annotations) == 1

@@ -103,3 +103,13 @@ def test_rotation_tags_masks_and_assignee(tmp_path: Path) -> None:
     assert clipped.bbox == (0.0, 1.0, 100.0, 5.0) and clipped.attributes["clipped"] is True
     assert [p.reason for p in res.problems] == [
         "label 'truck' is not declared in <meta>", "ellipses are not supported (skipped)"]
+
+
+def test_video_tracks_are_reported(tmp_path: Path) -> None:
+    f = tmp_path / "annotations.xml"
+    f.write_text('<annotations><version>1.1</version><track id="0" label="car">'
+                 '<box frame="0" xtl="1" ytl="1" xbr="5" ybr="5" outside="0"/></track></annotations>')
+    res = cvat.read(f)
+    assert res.images == [] and res.annotations == []
+    assert [(p.record, p.reason) for p in res.problems] == [
+        ("track[0]", "tracks (video annotations) are not supported (skipped)")]

@@ -100,3 +100,20 @@ def test_choices_rotation_config_and_local_files(tmp_path: Path) -> None:
         ("tasks[1].annotations[0]", "annotation was cancelled (skipped)"),
         ("tasks[2].annotations[0].result[0]", "image size unknown: percent coordinates cannot be converted"),
     ]
+
+
+def test_region_with_separate_labels_result(tmp_path: Path) -> None:
+    """<Rectangle> + <Labels> configs export an unlabeled rectangle and a 'labels' result with the same id."""
+    region = {"id": "r1", "from_name": "box", "to_name": "image", "original_width": 100, "original_height": 100}
+    results = [
+        {**region, "type": "rectangle", "value": {"x": 10, "y": 20, "width": 30, "height": 40}},
+        {**region, "from_name": "kind", "type": "labels",
+         "value": {"x": 10, "y": 20, "width": 30, "height": 40, "labels": ["cat"]}},
+        {"id": "r2", "type": "rectangle", "value": {"x": 1, "y": 1, "width": 1, "height": 1},
+         "original_width": 100, "original_height": 100},
+    ]
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps([_task(5, "a.jpg", results)]))
+    res = labelstudio.read(f)
+    assert [(a.class_name, a.bbox) for a in res.annotations] == [("cat", (10.0, 20.0, 40.0, 60.0))]
+    assert [p.reason for p in res.problems] == ["result without a label"]
