@@ -129,7 +129,8 @@ def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
     if not isinstance(doc, dict):
         raise FormatError(f"{path.name}: expected a YAML mapping with 'names', got {type(doc).__name__}")
     root = path.parent
-    if isinstance(doc.get("path"), str) and (root / doc["path"]).is_dir():
+    # our own exports (with the sidecar) are self-contained: their yaml's "path" is only for trainers
+    if isinstance(doc.get("path"), str) and (root / doc["path"]).is_dir() and not (root / SIDECAR).is_file():
         root = (root / doc["path"]).resolve()
     raw = doc.get("names")
     if isinstance(raw, dict) and all(isinstance(k, int) for k in raw):
@@ -355,6 +356,8 @@ def write(
     lists: dict[str, list[str]] = {}
     meta: dict[str, dict[str, Any]] = {}
     for im in images:
+        if im.width <= 0 or im.height <= 0:
+            raise ValueError(f"image {im.key!r} has no size; YOLO coordinates are relative to it")
         split = _common.safe_name((im.split or "train").lower())
         split = {"validation": "val", "valid": "val"}.get(split, split)
         name = _common.unique_name(im.file_name, str(im.key), set())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,18 @@ def test_writer_copy_images(tmp_path: Path) -> None:
     back = yolo.read(out)  # default data root: the export folder
     assert [(i.key, i.path is not None) for i in back.images] == [("k1", True), ("k2", True)]
     assert [a.image_key for a in back.annotations] == ["k2"]
+
+
+def test_copied_export_reads_its_own_folder(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (10, 10)).save(src / "a.png")
+    images = [ExportImage("k1", src / "a.png", "a.png", 10, 10)]
+    first = yolo.write(tmp_path / "one", images, [AnnotationRecord("k1", "c", bbox=(1, 1, 4, 4))], ["c"],
+                       copy_images=True)
+    shutil.copytree(tmp_path / "one", tmp_path / "two")
+    (tmp_path / "two" / "labels" / "train" / "a.txt").write_text("")  # edit the copy
+    assert len(yolo.read(first).annotations) == 1
+    assert yolo.read(tmp_path / "two" / "data.yaml").annotations == []  # not the original's labels
+    with pytest.raises(ValueError, match="has no size"):
+        yolo.write(tmp_path / "three", [ExportImage("k", src / "a.png", "a.png", 0, 10)], [], ["c"])
