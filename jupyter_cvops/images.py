@@ -261,10 +261,11 @@ def _complete(fp: BinaryIO, fmt: str) -> bool | None:
     if fmt not in _END:
         return None
     if isinstance(fp, io.BytesIO):
-        tail = bytes(fp.getbuffer()[-_TAIL:])
-    else:
-        size = os.fstat(fp.fileno()).st_size
-        tail = os.pread(fp.fileno(), _TAIL, max(0, size - _TAIL))
+        return _END[fmt][0] in fp.getbuffer()[-_TAIL:].tobytes()
+    where = fp.tell()
+    fp.seek(max(0, fp.seek(0, os.SEEK_END) - _TAIL))
+    tail = fp.read()
+    fp.seek(where)
     return _END[fmt][0] in tail
 
 

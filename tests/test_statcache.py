@@ -134,6 +134,13 @@ def test_unreadable_file_is_replaced_with_a_warning(tmp_path: Path, image: Path)
     cache.close()
 
 
+def test_an_unusable_location_degrades_to_the_noop_cache(tmp_path: Path, image: Path) -> None:
+    with pytest.warns(StatCacheWarning, match="cannot be opened"):
+        cache = StatCache(image / "c.sqlite")  # the "folder" is a file
+    assert not cache.enabled and cache.lookup(image, os.stat(image)) is None
+    assert cache.put_many([entry_for(image)]) == 0
+
+
 def test_old_schema_is_dropped(tmp_path: Path, image: Path) -> None:
     db = tmp_path / "c.sqlite"
     conn = sqlite3.connect(db)
@@ -193,8 +200,9 @@ def test_two_processes_write_concurrently(tmp_path: Path) -> None:
 def test_loading_100k_rows_is_fast(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite"
     info = '{"width": 200, "height": 200, "channels": 1, "format": "png", "captured_at": null}'
+    path = "/data/d{:03d}/img_{:07d}.png"
     rows = [
-        CachedEntry(f"/data/d{i % 100:03d}/img_{i:07d}.png", 100 + i, 10**18 + i, i, "%032x" % i, info)
+        CachedEntry(path.format(i % 100, i), 100 + i, 10**18 + i, i, f"{i:032x}", info)
         for i in range(100_000)
     ]
     with StatCache(db) as cache:
@@ -207,7 +215,8 @@ def test_loading_100k_rows_is_fast(tmp_path: Path) -> None:
             best = min(best, time.perf_counter() - t)
         assert best < 0.5, f"loading 100k rows took {best:.3f}s"
         st = fake_stat(os.stat(db), st_size=100 + 7, st_mtime_ns=10**18 + 7, st_ino=7)
-        assert cache.lookup("/data/d007/img_0000007.png", st).hash == "%032x" % 7  # type: ignore[union-attr]
+        hit = cache.lookup("/data/d007/img_0000007.png", st)
+        assert hit is not None and hit.hash == f"{7:032x}"
 
 
 def test_racy_window() -> None:

@@ -121,9 +121,7 @@ class StatCache:
             return
         try:
             self._conn = self._connect()
-        except sqlite3.OperationalError as err:
-            if "locked" in str(err):
-                raise
+        except (sqlite3.OperationalError, OSError) as err:  # locked too long, read-only, ...
             self._warn(f"cannot be opened ({err}); scanning without it")
         except sqlite3.DatabaseError as err:
             self._warn(f"is unreadable ({err}); starting a new one")
@@ -146,8 +144,11 @@ class StatCache:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # a lost last write only costs a re-hash
+            version = "PRAGMA user_version"
+            if conn.execute(version).fetchone()[0] == SCHEMA_VERSION:
+                return conn  # the common case: no write lock needed to open
             with _transaction(conn):
-                if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                if conn.execute(version).fetchone()[0] != SCHEMA_VERSION:
                     conn.execute("DROP TABLE IF EXISTS stat")
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER NOT"
