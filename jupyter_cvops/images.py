@@ -17,8 +17,8 @@ import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from operator import itemgetter
 from datetime import datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
@@ -33,7 +33,9 @@ PathLike = str | os.PathLike[str]
 Entry = tuple[str, "os.stat_result | None"]
 Fresh = tuple[str | None, dict[str, Any], "os.stat_result | None", int]
 
-IMAGE_EXTENSIONS = tuple(".jpg .jpeg .jpe .jfif .png .bmp .dib .tif .tiff .webp .gif .ppm".split())
+IMAGE_EXTENSIONS = tuple(
+    ".jpg .jpeg .jpe .jfif .png .bmp .dib .tif .tiff .webp .gif .avif .ppm .pgm .pbm".split()
+)
 """Extensions picked up when walking a folder or expanding a glob (case-insensitive)."""
 
 DEFAULT_MAX_PIXELS = 178_956_970
@@ -49,6 +51,7 @@ _FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "DIB": "bmp"}
 _END = {"jpeg": (b"\xff\xd9", "JPEG end-of-image marker"), "png": (b"IEND\xaeB`\x82", "PNG IEND")}
 _TAIL = 1024
 _FIELDS = ("width", "height", "channels", "format", "captured_at")
+_ORDER: dict[int, list[str]] = {}  # plugin count -> format names in the order tried
 _OS_ERRORS = {FileNotFoundError: "no such file", PermissionError: "permission denied",
               IsADirectoryError: "not a regular file", FileChangedError: "file changed while read"}
 
@@ -231,11 +234,20 @@ def expand_paths(paths_or_glob: PathLike | Iterable[PathLike]) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- probing
+def _plugin_order() -> list[str]:
+    """Pillow's formats, common camera formats first (re-sorted if a plugin registers)."""
+    Image.init()
+    if len(Image.ID) not in _ORDER:
+        first = [f for f in ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF") if f in Image.ID]
+        _ORDER.clear()
+        _ORDER[len(Image.ID)] = first + [f for f in Image.ID if f not in first]
+    return _ORDER[len(Image.ID)]
+
+
 def _open_lazy(fp: BinaryIO) -> tuple[Any, dict[str, Any]]:
     """``PIL.Image.open`` minus its process-global bomb check (``max_pixels`` is ours)."""
-    Image.init()
     prefix, failure = fp.read(16), {"kind": "other", "reason": "not an image (unknown format)"}
-    for fmt in Image.ID:
+    for fmt in _plugin_order():
         factory, accept = Image.OPEN[fmt]
         ok = accept(prefix) if accept else True
         if not ok or isinstance(ok, str):
