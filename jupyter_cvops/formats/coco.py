@@ -68,8 +68,11 @@ def read(
         base = base.parent
     root = Path(data_root) if data_root is not None else base
     out = ImportResult("coco", str(path), [], [], [])
-    for f in files:
-        _read_one(f, load_json(f), root, annotator, multi, out)
+    prefixes = [_subset(f) or f.stem for f in files]
+    if len(set(prefixes)) < len(prefixes):  # keys must stay unique across the files
+        prefixes = [f.relative_to(base).with_suffix("").as_posix() for f in files]
+    for f, prefix in zip(files, prefixes, strict=True):
+        _read_one(f, load_json(f), root, annotator, f"{prefix}/" if multi else "", out)
     return out
 
 
@@ -94,7 +97,7 @@ def _subset(f: Path) -> str:
     return "" if f.parent.name.lower() == "annotations" else f.parent.name
 
 
-def _read_one(f: Path, data: Any, root: Path, annotator: str | None, multi: bool, out: ImportResult) -> None:
+def _read_one(f: Path, data: Any, root: Path, annotator: str | None, kpre: str, out: ImportResult) -> None:
     if not isinstance(data, dict):
         got = type(data).__name__
         raise FormatError(f"{f.name}: expected a JSON object with 'images' and 'annotations', got {got}")
@@ -104,8 +107,7 @@ def _read_one(f: Path, data: Any, root: Path, annotator: str | None, multi: bool
     if "images" not in data:
         raise FormatError(f"{f.name}: no 'images' list (not a COCO annotation file)")
     sub = _subset(f)
-    pre = f"{f.name}:" if multi else ""
-    kpre = f"{sub}/" if multi and sub else (f"{f.stem}/" if multi else "")
+    pre = f"{f.name}:" if kpre else ""
     problems = out.problems
     json_dir = os.path.relpath(f.parent.resolve(), os.path.realpath(root))
     resolver = ImageResolver(root, [f"images/{sub}", "images", sub, json_dir, ""])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -174,3 +175,12 @@ def test_thousand_images_parse_fast(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - t0
     assert len(res.images) == 1000 and len(res.annotations) == 10_000 and res.problems == []
     assert elapsed < 1.0, f"1000 images / 10k boxes took {elapsed:.2f} s"
+
+
+def test_folder_of_arbitrary_json_files_keeps_keys_unique(coco_dir: Path, tmp_path: Path) -> None:
+    for name in ("one.json", "two.json"):
+        shutil.copy(coco_dir / "annotations" / "instances_train.json", tmp_path / name)
+    res = coco.read(tmp_path)
+    assert [i.key for i in res.images] == ["one/5", "two/5"]
+    assert [a.image_key for a in res.annotations] == ["one/5", "two/5"]
+    assert res.annotations[1].record == "two.json:annotations[0]"
