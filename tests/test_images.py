@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import struct
@@ -12,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from pytest import MonkeyPatch
 import xxhash
 from PIL import Image, ImageFile
 
@@ -122,7 +122,7 @@ def test_broken_files_get_one_line_reasons(jpgs: Path, shared_data: Path, tmp_pa
         assert "\n" not in p.reason and str(p) == f"{p.path}: {p.reason}"
 
 
-def test_a_bomb_is_never_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bomb_is_never_decoded(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
     (tmp_path / "bomb.png").write_bytes(bomb_png(100_000, 100_000))
 
     def no_decoding(self: ImageFile.ImageFile) -> None:
@@ -202,17 +202,14 @@ def test_expand_paths(jpgs: Path, tmp_path: Path) -> None:
 
 
 def test_exif_capture_time(tmp_path: Path) -> None:
-    def jpeg_with(path: Path, **tags: str) -> None:
+    def jpeg_with(name: str, tags: dict[int, str]) -> None:  # 0x9003 original, 0x9011 offset
         exif = Image.Exif()
-        ifd = exif.get_ifd(0x8769)
-        for tag, value in {0x9003: tags.get("original"), 0x9011: tags.get("offset")}.items():
-            if value is not None:
-                ifd[tag] = value
-        Image.new("RGB", (32, 24), "red").save(path, exif=exif)
+        exif.get_ifd(0x8769).update(tags)
+        Image.new("RGB", (32, 24), "red").save(tmp_path / name, exif=exif)
 
-    jpeg_with(tmp_path / "a_offset.jpg", original="2024:03:05 14:30:00", offset="+02:00")
-    jpeg_with(tmp_path / "b_plain.jpg", original="2023:12:31 23:59:58")
-    jpeg_with(tmp_path / "c_garbage.jpg", original="0000:00:00 00:00:00")
+    jpeg_with("a_offset.jpg", {0x9003: "2024:03:05 14:30:00", 0x9011: "+02:00"})
+    jpeg_with("b_plain.jpg", {0x9003: "2023:12:31 23:59:58"})
+    jpeg_with("c_garbage.jpg", {0x9003: "0000:00:00 00:00:00"})
     Image.new("L", (8, 8)).save(tmp_path / "d_none.png")
     got = {Path(i.path).name: i.captured_at for i in scan_images(tmp_path, progress=False).images}
     assert got == {
@@ -286,9 +283,7 @@ def test_a_moved_file_keeps_its_identity(jpgs: Path, tmp_path: Path) -> None:
     cache.close()
 
 
-def test_files_written_just_now_are_not_cached(
-    jpgs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fresh_files_are_not_cached(jpgs: Path, tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
     # A 30 s window instead of 50 ms, so that a busy test machine cannot make this flaky.
     monkeypatch.setattr(statcache, "RACY_WINDOW_NS", 30 * 10**9)
     fresh = jpgs / "fresh.png"
@@ -325,7 +320,7 @@ def test_problems_are_cached_too(jpgs: Path, tmp_path: Path) -> None:
     cache.close()
 
 
-def test_permission_denied(jpgs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_permission_denied(jpgs: Path, monkeypatch: MonkeyPatch) -> None:
     target = str(jpgs / "crazing_151.jpg")
     real = images.read_and_hash
 
@@ -346,9 +341,7 @@ def test_permission_denied_for_real(jpgs: Path) -> None:
     assert reasons(scan_images(jpgs, progress=False)) == {"crazing_151.jpg": "permission denied"}
 
 
-def test_large_files_are_streamed(
-    jpgs: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_large_files_are_streamed(jpgs: Path, shared_data: Path, monkeypatch: MonkeyPatch) -> None:
     png = sorted((shared_data / GP8000).glob("*.png"))[0]
     in_memory = scan_images([png, jpgs], progress=False)
     monkeypatch.setattr(images, "READ_WHOLE_LIMIT", 1000)
@@ -360,18 +353,15 @@ def test_large_files_are_streamed(
 
 
 def test_threads_and_one_thread_agree(jpgs: Path) -> None:
-    assert scan_images(jpgs, workers=1, progress=False).images == scan_images(
-        jpgs, workers=8, progress=False
-    ).images
+    one, many = (scan_images(jpgs, workers=n, progress=False) for n in (1, 8))
+    assert one == many
 
 
 def test_progress_bar_above_200_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(210):
-        buf = io.BytesIO()
-        Image.new("L", (2, 2), i).save(buf, format="PNG")
-        (tmp_path / f"{i:03d}.png").write_bytes(buf.getvalue())
+        Image.new("L", (2, 2), i).save(tmp_path / f"{i:03d}.png")
     result = scan_images(tmp_path, progress=True)
-    assert len(result.images) == 210 - 0 and "hashing images" in capsys.readouterr().err
+    assert len(result.images) == 210 and "hashing images" in capsys.readouterr().err
     scan_images(list(tmp_path.glob("00*.png")), progress=True)
     assert "hashing images" not in capsys.readouterr().err
 
