@@ -8,7 +8,6 @@ Ids are derived from content, so importing the same export twice adds nothing.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,11 +16,12 @@ from typing import Any
 import polars as pl
 import xxhash
 
+from .formats._common import OVERFLOW_TOLERANCE_PX, check_box
 from .formats._types import AnnotationRecord
 
 KINDS = ("image", "box")
-#: Boxes may overflow the image by this many pixels before they are rejected (they are clipped).
-OVERFLOW_TOLERANCE_PX = 1.0
+__all__ = ["KINDS", "OVERFLOW_TOLERANCE_PX", "AnnotationBatch", "LabelProblem", "ann_id", "build_rows",
+           "check_box", "records_from_frame"]
 
 
 @dataclass
@@ -65,44 +65,6 @@ def ann_id(
 
 def _utc(t: datetime) -> datetime:
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
-
-
-def check_box(
-    box: Sequence[float], width: int | None, height: int | None
-) -> tuple[tuple[float, float, float, float] | None, str | None, bool]:
-    """Validate a pixel xyxy box against its image; clip overflow up to 1 px.
-
-    Returns ``(box, reason, clipped)``: ``box`` is None and ``reason`` says why when
-    the box is refused.
-
-    Examples
-    --------
-    >>> check_box((10, 10, 20, 20), 100, 100)
-    ((10.0, 10.0, 20.0, 20.0), None, False)
-    >>> check_box((10, 10, 5, 20), 100, 100)[1]
-    'box has negative or zero size (x0=10, y0=10, x1=5, y1=20)'
-    """
-    try:
-        x0, y0, x1, y1 = (float(v) for v in box)
-    except (TypeError, ValueError):
-        return None, f"box is not four numbers: {box!r}", False
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-        return None, f"box has non-finite coordinates: {box!r}", False
-    if x1 <= x0 or y1 <= y0:
-        return None, f"box has negative or zero size (x0={x0:g}, y0={y0:g}, x1={x1:g}, y1={y1:g})", False
-    if width is None or height is None:
-        return (x0, y0, x1, y1), None, False
-    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-        return None, f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the {width}x{height} image", False
-    tol = OVERFLOW_TOLERANCE_PX
-    if x0 < -tol or y0 < -tol or x1 > width + tol or y1 > height + tol:
-        return None, (
-            f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) extends more than {tol:g} px past "
-            f"the {width}x{height} image"
-        ), False
-    cx0, cy0, cx1, cy1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height))
-    clipped = (cx0, cy0, cx1, cy1) != (x0, y0, x1, y1)
-    return (cx0, cy0, cx1, cy1), None, clipped
 
 
 def build_rows(
