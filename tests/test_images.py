@@ -322,14 +322,16 @@ def test_problems_are_cached_too(jpgs: Path, tmp_path: Path) -> None:
 
 def test_permission_denied(jpgs: Path, monkeypatch: MonkeyPatch) -> None:
     target = str(jpgs / "crazing_151.jpg")
-    real = images.read_and_hash
+    from jupyter_cvops import _probe
+
+    real = _probe.read_and_hash
 
     def guarded(path: str, **kw: int) -> object:
         if path == target:  # root reads everything, so chmod 000 cannot show this here
             raise PermissionError(13, "Permission denied", path)
         return real(path, **kw)
 
-    monkeypatch.setattr(images, "read_and_hash", guarded)
+    monkeypatch.setattr(_probe, "read_and_hash", guarded)
     assert reasons(scan_images(jpgs, progress=False)) == {"crazing_151.jpg": "permission denied"}
 
 
@@ -344,7 +346,9 @@ def test_permission_denied_for_real(jpgs: Path) -> None:
 def test_large_files_are_streamed(jpgs: Path, shared_data: Path, monkeypatch: MonkeyPatch) -> None:
     png = sorted((shared_data / GP8000).glob("*.png"))[0]
     in_memory = scan_images([png, jpgs], progress=False)
-    monkeypatch.setattr(images, "READ_WHOLE_LIMIT", 1000)
+    from jupyter_cvops import _probe
+
+    monkeypatch.setattr(_probe, "READ_WHOLE_LIMIT", 1000)
     streamed = scan_images([png, jpgs], progress=False)
     assert streamed.images == in_memory.images
     cut = jpgs / "cut.png"

@@ -1,0 +1,136 @@
+"""Identifying and probing one image file: format, size, channels, completeness, capture time.
+
+Pure per-file work used by :func:`jupyter_cvops.images.scan_images`; never decodes a
+file whose header announces more than ``max_pixels`` pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from datetime import datetime, timezone
+from typing import Any, BinaryIO
+
+from PIL import Image
+
+from ._hashing import FileChangedError, read_and_hash
+
+Fresh = tuple[str | None, dict[str, Any], "os.stat_result | None", int]
+
+READ_WHOLE_LIMIT = 64 << 20
+"""Files up to this size are read once, hashed and probed from memory; larger ones are
+hashed in 1 MiB chunks and probed from the file."""
+
+_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "DIB": "bmp"}
+_END = {"jpeg": (b"\xff\xd9", "JPEG end-of-image marker"), "png": (b"IEND\xaeB`\x82", "PNG IEND")}
+_TAIL = 1024
+_ORDER: dict[int, list[str]] = {}  # plugin count -> format names in the order tried
+_OS_ERRORS = {FileNotFoundError: "no such file", PermissionError: "permission denied",
+              IsADirectoryError: "not a regular file", FileChangedError: "file changed while read"}
+
+
+# ----------------------------------------------------------------------------- probing
+def _plugin_order() -> list[str]:
+    """Pillow's formats, common camera formats first (re-sorted if a plugin registers)."""
+    Image.init()
+    if len(Image.ID) not in _ORDER:
+        first = [f for f in ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF") if f in Image.ID]
+        _ORDER.clear()
+        _ORDER[len(Image.ID)] = first + [f for f in Image.ID if f not in first]
+    return _ORDER[len(Image.ID)]
+
+
+def _open_lazy(fp: BinaryIO) -> tuple[Any, dict[str, Any]]:
+    """``PIL.Image.open`` minus its process-global bomb check (``max_pixels`` is ours)."""
+    prefix, failure = fp.read(16), {"kind": "other", "reason": "not an image (unknown format)"}
+    for fmt in _plugin_order():
+        factory, accept = Image.OPEN[fmt]
+        ok = accept(prefix) if accept else True
+        if not ok or isinstance(ok, str):
+            continue
+        fp.seek(0)
+        try:
+            return factory(fp, ""), {}
+        except Image.DecompressionBombError as err:
+            return None, {"kind": "bomb", "reason": f"decompression bomb ({_msg(err)})"}
+        except Exception as err:  # Pillow's parsers raise many types on malformed input
+            if accept is not None and failure["kind"] == "other":
+                why, fmt = f"corrupt image data ({_msg(err)})", _FORMATS.get(fmt, fmt.lower())
+                failure = {"kind": "corrupt", "reason": why, "fmt": fmt}
+    return None, failure
+
+
+def _msg(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__  # one line, never empty
+
+
+def _complete(fp: BinaryIO, fmt: str) -> bool | None:
+    """Whether a JPEG/PNG ends with its end marker (None: format without this check)."""
+    if fmt not in _END:
+        return None
+    if isinstance(fp, io.BytesIO):
+        return _END[fmt][0] in fp.getbuffer()[-_TAIL:].tobytes()
+    where = fp.tell()
+    fp.seek(max(0, fp.seek(0, os.SEEK_END) - _TAIL))
+    tail = fp.read()
+    fp.seek(where)
+    return _END[fmt][0] in tail
+
+
+def _captured_at(im: Any) -> str | None:
+    if "exif" not in im.info and im.format != "TIFF":
+        return None  # PNG's getexif() would decode the image to look for late EXIF
+    try:
+        sub = im.getexif().get_ifd(0x8769)  # the Exif IFD
+        tags = (0x9003, 0x9011, 0x9291)  # DateTimeOriginal, OffsetTimeOriginal, SubSec...
+        raw, offset, subsec = (str(sub.get(t) or "").strip("\x00 ") for t in tags)
+        when = datetime.strptime(raw[:19], "%Y:%m:%d %H:%M:%S")
+        if subsec.isdigit():
+            when = when.replace(microsecond=int((subsec + "00000")[:6]))
+        tz = datetime.strptime(offset, "%z").tzinfo if offset else timezone.utc
+        return when.replace(tzinfo=tz).astimezone(timezone.utc).isoformat()
+    except Exception:  # unreadable metadata never makes an image unusable
+        return None
+
+
+def _probe(fp: BinaryIO, check: str, max_pixels: int | None) -> dict[str, Any]:
+    im, problem = _open_lazy(fp)
+    if im is None:
+        if _complete(fp, problem.pop("fmt", "")) is False:
+            return {"kind": "truncated", "reason": "truncated file (header cut short)"}
+        return problem
+    with im:
+        fmt, (w, h), mode = _FORMATS.get(im.format, str(im.format).lower()), im.size, im.mode
+        if max_pixels is not None and w * h > max_pixels:
+            return {"kind": "bomb", "width": w, "height": h}
+        palette = {"P": 4 if "transparency" in im.info else 3, "PA": 4}  # as decoded to RGB(A)
+        channels = palette.get(mode) or Image.getmodebands(mode)
+        complete = _complete(fp, fmt)
+        if check == "decode" or complete is False:  # a missing end marker: decoding decides
+            try:
+                im.load()
+            except Exception as err:  # any decoder failure is this file's problem alone
+                if complete is False or "truncated" in str(err):
+                    why = f"no {_END[fmt][1]}" if complete is False else "decoder ran out of data"
+                    return {"kind": "truncated", "reason": f"truncated file ({why})"}
+                return {"kind": "corrupt", "reason": f"corrupt image data ({_msg(err)})"}
+        when = _captured_at(im)
+    return {"width": w, "height": h, "channels": channels, "format": fmt, "captured_at": when,
+            "check": check}
+
+
+def _read_and_probe(path: str, check: str, max_pixels: int | None) -> Fresh:
+    """Hash and probe one file: (hash or None, info or problem, fstat, read-done time)."""
+    try:
+        data, digest, st, done = read_and_hash(path, keep_limit=READ_WHOLE_LIMIT)
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+            why = "zero-byte file" if stat.S_ISREG(st.st_mode) else "not a regular file"
+            return None, {"reason": why}, None, 0
+        if data is not None:
+            return digest, _probe(io.BytesIO(data), check, max_pixels), st, done
+        with open(path, "rb") as f:
+            return digest, _probe(f, check, max_pixels), st, done
+    except OSError as err:
+        why = _OS_ERRORS.get(type(err), f"cannot read file ({err.strerror or _msg(err)})")
+        return None, {"reason": why}, None, 0
