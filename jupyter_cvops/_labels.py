@@ -29,21 +29,36 @@ LABEL_COLUMNS = [
     "label_taxonomy_version",
 ]
 DECISIVE = ("accept", "set")
+#: Decisions that change how an image enters a dataset; comments never do.
+STATEFUL = ("accept", "set", "flag", "clear")
 
 
 def latest_reviews(reviews: pl.DataFrame) -> pl.DataFrame:
-    """The latest accept/set/flag decision per image (comments never resolve a label).
+    """Rows of the latest state-changing decision per image (accept/set/flag/clear).
+
+    A decision may span several rows (one per accepted or set label) sharing a
+    ``decision_id``; comments never change state and ``clear`` (an undo) returns the
+    image to its annotators' labels.
 
     Examples
     --------
     >>> from datetime import datetime
-    >>> r = pl.DataFrame({"image_id": ["a", "a"], "decision": ["set", "flag"],
-    ...                   "created_at": [datetime(2026, 1, 1), datetime(2026, 1, 2)]})
+    >>> r = pl.DataFrame({"image_id": ["a", "a", "a"], "decision_id": ["d1", "d1", "d2"],
+    ...                   "decision": ["set", "set", "flag"],
+    ...                   "created_at": [datetime(2026, 1, 1)] * 2 + [datetime(2026, 1, 2)]})
     >>> latest_reviews(r)["decision"].to_list()
     ['flag']
     """
-    decisive = reviews.filter(pl.col("decision").is_in([*DECISIVE, "flag"]))
-    return decisive.sort("created_at").group_by("image_id", maintain_order=True).last()
+    state = reviews.filter(pl.col("decision").is_in(STATEFUL))
+    if state.height == 0:
+        return state
+    last = (
+        state.sort("created_at", "decision_id")
+        .group_by("image_id", maintain_order=True)
+        .agg(pl.col("decision_id").last())
+    )
+    out = state.join(last, on=["image_id", "decision_id"], how="semi")
+    return out.filter(pl.col("decision") != "clear")
 
 
 def resolve_labels(
@@ -60,7 +75,7 @@ def resolve_labels(
     anns = store.read("annotations").filter(pl.col("image_id").is_in(ids))
     reviews = store.read("reviews").filter(pl.col("image_id").is_in(ids))
     last = latest_reviews(reviews)
-    flagged = last.filter(pl.col("decision") == "flag")["image_id"]
+    flagged = last.filter(pl.col("decision") == "flag")["image_id"].unique()
     decided = last.filter(pl.col("decision").is_in(DECISIVE))
     reviewed_ids = last["image_id"].implode()
 

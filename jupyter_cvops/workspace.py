@@ -326,6 +326,41 @@ class Workspace:
         self._store.event("dataset.export", {"version_id": v.id, "format": format, "path": str(out)})
         return out
 
+    # -- review ----------------------------------------------------------------------
+    def review_queue(self, filter: pl.Expr | None = None, **options: Any) -> pl.DataFrame:
+        """Images ranked by annotator disagreement; see :func:`jupyter_cvops.review.review_queue`.
+
+        Examples
+        --------
+        >>> ws.review_queue(pl.col("classes").list.contains("dent"), disputed_only=True)  # doctest: +SKIP
+        """
+        from .review import review_queue
+
+        return review_queue(self, filter=filter, **options)
+
+    def decide(self, image_id: str, decision: str, **details: Any) -> str:
+        """Record a review decision (accept | set | flag | comment | clear); see
+        :func:`jupyter_cvops.review.decide`.
+
+        Examples
+        --------
+        >>> ws.decide(image_id, "accept", annotator="majority")   # doctest: +SKIP
+        """
+        from .review import decide
+
+        return decide(self, image_id, decision, **details)
+
+    def reviews(self, image_id: str | None = None) -> pl.DataFrame:
+        """Review history, oldest first, with ``superseded`` flags.
+
+        Examples
+        --------
+        >>> ws.reviews().filter(~pl.col("superseded"))   # doctest: +SKIP
+        """
+        from .review import review_history
+
+        return review_history(self, image_id)
+
     # -- runs and events -------------------------------------------------------------
     def record_run(
         self,

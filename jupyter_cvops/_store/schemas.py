@@ -48,15 +48,18 @@ ANNOTATIONS = pa.schema(
 REVIEWS = pa.schema(
     [
         pa.field("review_id", pa.string(), nullable=False),
+        pa.field("decision_id", pa.string(), nullable=False),  # rows of one decision share it
         pa.field("image_id", pa.string(), nullable=False),
         pa.field("reviewer", pa.string()),
         pa.field("created_at", TS),
         pa.field("taxonomy_version", pa.int32()),
-        pa.field("decision", pa.string()),  # accept | set | flag | comment
+        pa.field("decision", pa.string()),  # accept | set | flag | comment | clear
         pa.field("class_id", pa.string()),
         pa.field("kind", pa.string()),
         *BOX,
+        pa.field("accepted_annotator", pa.string()),
         pa.field("resolved_ann_ids", pa.list_(pa.string())),
+        pa.field("reason", pa.string()),  # flag reason: bad_image | out_of_scope | other
         pa.field("comment", pa.string()),
     ]
 )
