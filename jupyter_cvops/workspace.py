@@ -328,25 +328,25 @@ class Workspace:
 
     # -- review ----------------------------------------------------------------------
     def review_queue(self, filter: pl.Expr | None = None, **options: Any) -> pl.DataFrame:
-        """Images ranked by annotator disagreement; see :func:`jupyter_cvops.review.review_queue`.
+        """Images ranked by annotator disagreement; see :func:`jupyter_cvops.reviews.review_queue`.
 
         Examples
         --------
         >>> ws.review_queue(pl.col("classes").list.contains("dent"), disputed_only=True)  # doctest: +SKIP
         """
-        from .review import review_queue
+        from .reviews import review_queue
 
         return review_queue(self, filter=filter, **options)
 
     def decide(self, image_id: str, decision: str, **details: Any) -> str:
         """Record a review decision (accept | set | flag | comment | clear); see
-        :func:`jupyter_cvops.review.decide`.
+        :func:`jupyter_cvops.reviews.decide`.
 
         Examples
         --------
         >>> ws.decide(image_id, "accept", annotator="majority")   # doctest: +SKIP
         """
-        from .review import decide
+        from .reviews import decide
 
         return decide(self, image_id, decision, **details)
 
@@ -357,7 +357,7 @@ class Workspace:
         --------
         >>> ws.reviews().filter(~pl.col("superseded"))   # doctest: +SKIP
         """
-        from .review import review_history
+        from .reviews import review_history
 
         return review_history(self, image_id)
 
