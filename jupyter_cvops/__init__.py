@@ -15,19 +15,25 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["Workspace", "WorkspaceError", "__version__", "load_ipython_extension"]
+__all__ = ["Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view", "load_ipython_extension", "review"]
+
+
+_LAZY = {
+    "Workspace": (".workspace", "Workspace"),
+    "WorkspaceError": ("._store", "WorkspaceError"),
+    "review": (".widgets", "review"),
+    "agreement_view": (".widgets", "agreement_view"),
+    "drift_view": (".widgets", "drift_view"),
+}
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: `import jupyter_cvops` (done by Jupyter at server start) stays cheap.
-    if name == "Workspace":
-        from .workspace import Workspace
+    if name in _LAZY:
+        from importlib import import_module
 
-        return Workspace
-    if name == "WorkspaceError":
-        from ._store import WorkspaceError
-
-        return WorkspaceError
+        module, attr = _LAZY[name]
+        return getattr(import_module(module, __name__), attr)
     raise AttributeError(f"module 'jupyter_cvops' has no attribute {name!r}")
 
 
