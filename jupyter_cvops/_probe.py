@@ -120,6 +120,65 @@ def _probe(fp: BinaryIO, check: str, max_pixels: int | None) -> dict[str, Any]:
             "check": check}
 
 
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_PNG_BANDS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type -> bands as Pillow reports them
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _fast_header(data: bytes) -> dict[str, Any] | None:
+    """Size, bands and completeness of an in-memory PNG or JPEG without Pillow.
+
+    Covers the common case (no EXIF block to read a capture time from) in a few
+    microseconds; returns None whenever Pillow must decide (EXIF present, unusual
+    structure, incomplete file), so results always equal the Pillow path.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np
+    >>> ok, buf = cv2.imencode(".png", np.zeros((3, 5, 3), np.uint8))
+    >>> _fast_header(buf.tobytes())["width"], _fast_header(buf.tobytes())["channels"]
+    (5, 3)
+    """
+    if data.startswith(_PNG_SIG) and len(data) > 33 and data[12:16] == b"IHDR":
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        ctype, seen, i, n = data[25], set(), 8, len(data)
+        while i + 8 <= n:  # walk the chunks before the image data (few and small)
+            kind = bytes(data[i + 4 : i + 8])
+            if kind == b"IDAT":
+                break
+            seen.add(kind)
+            i += 12 + int.from_bytes(data[i : i + 4], "big")
+        else:
+            return None
+        bands = (4 if b"tRNS" in seen else 3) if ctype == 3 else _PNG_BANDS.get(ctype, 0)
+        tail = data[-_TAIL:]
+        if not bands or not w or not h or b"eXIf" in seen or b"eXIf" in tail or _END["png"][0] not in tail:
+            return None
+        return {"width": w, "height": h, "channels": bands, "format": "png"}
+    if data[:2] == b"\xff\xd8" and _END["jpeg"][0] in data[-_TAIL:]:
+        i, n = 2, len(data)
+        while i + 4 <= n:
+            if data[i] != 0xFF:
+                return None
+            marker = data[i + 1]
+            if marker == 0xFF:  # fill byte
+                i += 1
+                continue
+            seg = int.from_bytes(data[i + 2 : i + 4], "big")
+            if marker == 0xE1 and data[i + 4 : i + 8] == b"Exif":
+                return None  # a capture time may be in there: Pillow reads it
+            if marker in _SOF and i + 10 <= n:
+                h, w = int.from_bytes(data[i + 5 : i + 7], "big"), int.from_bytes(data[i + 7 : i + 9], "big")
+                comps = data[i + 9]
+                if comps not in (1, 3, 4) or not w or not h:
+                    return None
+                return {"width": w, "height": h, "channels": comps, "format": "jpeg"}
+            if marker == 0xDA:
+                return None
+            i += 2 + seg
+    return None
+
+
 def _read_and_probe(path: str, check: str, max_pixels: int | None) -> Fresh:
     """Hash and probe one file: (hash or None, info or problem, fstat, read-done time)."""
     try:
@@ -128,6 +187,9 @@ def _read_and_probe(path: str, check: str, max_pixels: int | None) -> Fresh:
             why = "zero-byte file" if stat.S_ISREG(st.st_mode) else "not a regular file"
             return None, {"reason": why}, None, 0
         if data is not None:
+            fast = _fast_header(data) if check == "header" else None
+            if fast is not None and (max_pixels is None or fast["width"] * fast["height"] <= max_pixels):
+                return digest, {**fast, "captured_at": None, "check": check}, st, done
             return digest, _probe(io.BytesIO(data), check, max_pixels), st, done
         with open(path, "rb") as f:
             return digest, _probe(f, check, max_pixels), st, done

@@ -227,7 +227,8 @@ def _run(
 ) -> list[Fresh]:
     from tqdm.auto import tqdm
 
-    n = workers or min(32, (os.cpu_count() or 1) + 4)
+    # threads overlap file IO (cold disks, network storage); on hot caches the GIL limits them
+    n = workers or min(8, os.cpu_count() or 1)
     show = progress and len(paths) > 200
     with tqdm(total=len(paths), desc="hashing images", unit="file", disable=not show) as bar:
         out: list[Any] = [None] * len(paths)
@@ -237,12 +238,20 @@ def _run(
                 bar.update()
             return out
         pool = ThreadPoolExecutor(n, thread_name_prefix="cvops-scan")
+        # chunks of files per task: one future per file costs more than a small image's probe
+        size = max(1, min(64, len(paths) // (n * 4)))
+        chunks = [range(i, min(i + size, len(paths))) for i in range(0, len(paths), size)]
+
+        def work(idx: range) -> list[Fresh]:
+            return [_read_and_probe(paths[k], check, max_pixels) for k in idx]
+
         try:
-            submit = pool.submit
-            jobs = {submit(_read_and_probe, p, check, max_pixels): k for k, p in enumerate(paths)}
+            jobs = {pool.submit(work, idx): idx for idx in chunks}
             for job in as_completed(jobs):
-                out[jobs[job]] = job.result()
-                bar.update()
+                idx = jobs[job]
+                for k, res in zip(idx, job.result()):
+                    out[k] = res
+                bar.update(len(idx))
         finally:
             pool.shutdown(cancel_futures=True)  # Ctrl-C stops now, not after the queue
     return out

@@ -400,3 +400,34 @@ def test_rescan_of_5000_files_is_fast(tmp_path: Path) -> None:
         assert again.n_hashed == 0 and len(again.images) == 5000
     assert best < 0.5, f"re-scanning 5000 unchanged files took {best:.3f}s"
     cache.close()
+
+
+def test_fast_header_path_equals_pillow(shared_data: Path, tmp_path: Path) -> None:
+    """The Pillow-free header reader gives exactly what the Pillow probe gives."""
+    import io
+
+    import cv2
+    import numpy as np
+
+    from jupyter_cvops._probe import _fast_header, _probe
+
+    files = sorted((shared_data / "images" / "neu-surface-defects").glob("*.jpg"))
+    files += sorted((shared_data / GP8000).glob("*.png"))
+    rng = np.random.default_rng(0)
+    for shape in [(7, 9), (7, 9, 3), (7, 9, 4)]:
+        for ext in (".png", ".jpg"):
+            if ext == ".jpg" and len(shape) == 3 and shape[2] == 4:
+                continue
+            ok, buf = cv2.imencode(ext, rng.integers(0, 255, shape, dtype=np.uint8))
+            f = tmp_path / f"gen_{len(shape)}_{shape[-1]}{ext}"
+            f.write_bytes(buf.tobytes())
+            files.append(f)
+    n_fast = 0
+    for f in files:
+        data = f.read_bytes()
+        fast = _fast_header(data)
+        slow = _probe(io.BytesIO(data), "header", None)
+        if fast is not None:
+            n_fast += 1
+            assert {k: slow[k] for k in fast} == fast, f
+    assert n_fast >= len(files) - 2
