@@ -66,8 +66,8 @@ class Ratings:
                     classes: list[str] | None = None) -> Ratings:
         """Ratings from an annotators x items matrix of values (NaN or None = missing).
 
-        Values are mapped to classes in sorted order (named by ``str`` of the
-        value unless ``classes`` names them).
+        Values are mapped to classes in sorted order, named by ``classes`` or
+        by the values (whole floats without ``.0``).
 
         Examples
         --------
@@ -82,7 +82,12 @@ class Ratings:
         domain = domain_of(flat[~miss], None)
         codes = np.full(flat.shape, -1, dtype=np.int64)
         codes[~miss] = codes_in(flat[~miss], domain)
-        names = [str(v) for v in domain] if classes is None else list(classes)
+        if classes is not None:
+            names = list(classes)
+        elif domain.dtype.kind == "f" and (domain == np.round(domain)).all():
+            names = [str(int(v)) for v in domain]          # 0.0 -> "0"
+        else:
+            names = [str(v) for v in domain]
         if len(names) != len(domain):
             raise ValueError(f"{len(names)} class names for {len(domain)} distinct values")
         ann = annotators or [f"annotator_{i}" for i in range(arr.shape[0])]
@@ -520,19 +525,24 @@ def fleiss_generalized(t: np.ndarray) -> tuple[float, str]:
     return float((np.trace(o) / n - p_e) / (1.0 - p_e)), ""
 
 
-def kappa_weights(k: int, weights: str | None) -> np.ndarray:
-    """Disagreement weights: 1 - I, ``|i - j|`` or ``(i - j)**2``."""
+def kappa_weights(k: int, weights: Any) -> np.ndarray:
+    """Disagreement weights: ``1 - I``, ``|i - j|``, ``(i - j)**2`` or a given k x k matrix."""
     idx = np.arange(k)
     if weights is None:
         return 1.0 - np.eye(k)
-    if weights == "linear":
-        return np.abs(np.subtract.outer(idx, idx)).astype(np.float64)
-    if weights == "quadratic":
-        return np.subtract.outer(idx, idx).astype(np.float64) ** 2
-    raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+    if isinstance(weights, str):
+        if weights == "linear":
+            return np.abs(np.subtract.outer(idx, idx)).astype(np.float64)
+        if weights == "quadratic":
+            return np.subtract.outer(idx, idx).astype(np.float64) ** 2
+        raise ValueError(f"weights must be None, 'linear', 'quadratic' or a matrix, got {weights!r}")
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (k, k) or not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"a weight matrix must be {k} x {k} (one row per category), finite and >= 0")
+    return w
 
 
-def kappa_detail(conf: np.ndarray, weights: str | None) -> tuple[float, str]:
+def kappa_detail(conf: np.ndarray, weights: Any) -> tuple[float, str]:
     """``(kappa, reason)`` from a confusion matrix (rows: annotator a)."""
     n = float(conf.sum())
     if n == 0:
