@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -117,14 +118,26 @@ class Ratings:
         return int((self.codes >= 0).sum())
 
     def annotator_index(self, name: str) -> int:
-        """Row of an annotator; ``ValueError`` if unknown."""
+        """Row of an annotator; ``ValueError`` if unknown.
+
+        Examples
+        --------
+        >>> Ratings.from_matrix([[0], [1]], annotators=["ana", "ben"]).annotator_index("ben")
+        1
+        """
         try:
             return self.annotators.index(name)
         except ValueError:
             raise ValueError(f"unknown annotator {name!r}; have {list(self.annotators)}") from None
 
     def long(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(item, annotator, label)`` index arrays, one entry per label."""
+        """``(item, annotator, label)`` index arrays, one entry per label.
+
+        Examples
+        --------
+        >>> [v.tolist() for v in Ratings.from_matrix([[0, np.nan], [1, 1]]).long()]
+        [[0, 0, 1], [0, 1, 1], [0, 1, 1]]
+        """
         a, i = np.nonzero(self.codes >= 0)
         return i, a, self.codes[a, i]
 
@@ -137,11 +150,23 @@ class Ratings:
             self.n_items, k + 1)[:, 1:].astype(np.float64)
 
     def counts(self) -> np.ndarray:
-        """``(n_items, n_classes)`` float table of label counts (a copy)."""
+        """``(n_items, n_classes)`` float table of label counts (a copy).
+
+        Examples
+        --------
+        >>> Ratings.from_matrix([[0, np.nan], [1, 1]]).counts().tolist()
+        [[1.0, 1.0], [0.0, 1.0]]
+        """
         return self._counts.copy()
 
     def reliability_data(self) -> np.ndarray:
-        """Float annotators x items matrix of class indices, NaN for missing."""
+        """Float annotators x items matrix of class indices, NaN for missing.
+
+        Examples
+        --------
+        >>> Ratings.from_matrix([["x", None], ["y", "y"]]).reliability_data().tolist()
+        [[0.0, nan], [1.0, 1.0]]
+        """
         return np.where(self.codes >= 0, self.codes, np.nan)
 
     @cached_property
@@ -732,7 +757,7 @@ def _patterns(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return uniq.T, cnt
 
 
-def _weight_chunks(cnt: np.ndarray, n_boot: int, seed: int):  # noqa: ANN202 (generator)
+def _weight_chunks(cnt: np.ndarray, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     """Replicate weights over patterns, in chunks: multinomial counts of N draws."""
     rng = np.random.default_rng(seed)
     n, p = int(cnt.sum()), cnt.size

@@ -172,8 +172,9 @@ def _tests(r: Ratings, win: np.ndarray, nw: int, a: int, others: np.ndarray, min
     w = oc[sel] / mo[sel, None]
     hit = r.codes[a, sel][:, None] == np.arange(k)[None, :]
     wa = win[a, sel]
-    tot_w = np.stack([np.bincount(wa, weights=w[:, c], minlength=nw) for c in range(k)])
-    tot_s = np.stack([np.bincount(wa, weights=w[:, c] * hit[:, c], minlength=nw) for c in range(k)])
+    tot_w = np.stack([np.bincount(wa, weights=w[:, c], minlength=nw) for c in range(k)]).astype(np.float64)
+    tot_s = np.stack([np.bincount(wa, weights=w[:, c] * hit[:, c], minlength=nw)
+                      for c in range(k)]).astype(np.float64)
     nb, sb = np.cumsum(tot_w, 1)[:, :-1], np.cumsum(tot_s, 1)[:, :-1]
     na, sa = tot_w.sum(1, keepdims=True) - nb, tot_s.sum(1, keepdims=True) - sb
     valid = (nb >= min_n) & (na >= min_n)
