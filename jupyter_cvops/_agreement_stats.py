@@ -20,6 +20,8 @@ _LABEL_COLS = ("class_name", "class", "label")
 _TIME_COLS = ("created_at", "time", "timestamp")
 #: Above this many annotators, pair tables list only pairs that share an item.
 MAX_LISTED_PAIRS_ANNOTATORS = 100
+#: Above this many annotator pairs, the bootstrap covers alpha only.
+MAX_BOOTSTRAP_PAIRS = 5000
 _CHUNK = 2e7
 
 
@@ -358,6 +360,11 @@ def encode_reliability(data: Any, value_domain: Any, level: str) -> tuple[np.nda
     arr = data if isinstance(data, np.ndarray) else np.asarray(data)
     if arr.ndim != 2:
         raise ValueError(f"reliability_data must be 2-d (annotators x items), got shape {arr.shape}")
+    if arr.dtype.kind == "O":                   # numbers with None: treat as numeric with NaN
+        flat = arr.ravel()
+        if all(v is None or isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+               for v in flat):
+            arr = np.asarray([np.nan if v is None else float(v) for v in flat], dtype=np.float64).reshape(arr.shape)
     if arr.dtype.kind in "biuf":
         x = arr.astype(np.float64, copy=False)
         lo, hi = float(np.fmin.reduce(x, axis=None)), float(np.fmax.reduce(x, axis=None))
@@ -399,7 +406,7 @@ def _integer_patterns(x: np.ndarray, lo: float, hi: float
     """
     m, n = x.shape
     span = hi - lo
-    if span != int(span) or (int(span) + 2) ** m > 1 << 22:
+    if span > 1 << 22 or span != int(span) or (int(span) + 2) ** m > 1 << 22:
         return None
     base = int(span) + 2
     power = (base ** np.arange(m - 1, -1, -1)).astype(np.float64)
@@ -785,7 +792,7 @@ def bootstrap_frame(r: Ratings, n_boot: int, ci: float, seed: int, level: str) -
     o_p = (tp[:, :, None] * tp[:, None, :] - tp[:, :, None] * np.eye(k)[None]) * inv[:, None, None]
     pa, pb, _ = r.pair_table
     pairs_df = pairwise_frame(r, None)
-    boot_pairs = [j for j in range(pa.size) if pairs_df["n_shared"][j] >= 2] if pa.size <= 5000 else []
+    boot_pairs = [j for j in range(pa.size) if pairs_df["n_shared"][j] >= 2] if pa.size <= MAX_BOOTSTRAP_PAIRS else []
     feats = [o_p.reshape(p, k * k)]
     eye = np.eye(k)
     for j in boot_pairs:
@@ -853,6 +860,18 @@ def attach_ci(pairs: pl.DataFrame, boot: pl.DataFrame | None) -> pl.DataFrame:
 
 OVERALL_SCHEMA = {"metric": pl.String, "value": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
                   "n_items": pl.Int64, "n_labels": pl.Int64, "method": pl.String, "reason": pl.String}
+
+
+def report_notes(r: Ratings, fit: Any, pairs: pl.DataFrame, bootstrap: int) -> list[str]:
+    """What the report should say about how it was computed (besides the builder's notes)."""
+    notes = list(r.notes)
+    if fit.method == "dawid-skene" and not fit.converged:
+        notes.append(f"Dawid-Skene stopped at {fit.n_iter} iterations before reaching the tolerance")
+    if r.n_annotators > MAX_LISTED_PAIRS_ANNOTATORS:
+        notes.append(f"{r.n_annotators} annotators: only pairs that share an item are listed")
+    if bootstrap and pairs.height > MAX_BOOTSTRAP_PAIRS:
+        notes.append(f"{pairs.height} pairs: bootstrap intervals for alpha only")
+    return notes
 
 
 def has_boxes(frame: pl.DataFrame) -> bool:

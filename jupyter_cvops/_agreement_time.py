@@ -154,19 +154,20 @@ def _erfc(x: np.ndarray) -> np.ndarray:
     return np.frompyfunc(math.erfc, 1, 1)(x).astype(np.float64)
 
 
-def _tests(r: Ratings, win: np.ndarray, nw: int, a: int, others: np.ndarray, min_n: float) -> dict[str, np.ndarray]:
-    """Change-point tests of annotator ``a``'s agreement with ``others`` on each class.
+def _tests(r: Ratings, win: np.ndarray, nw: int, a: int, excluded: frozenset[int],
+           min_n: float) -> dict[str, np.ndarray]:
+    """Change-point tests of annotator ``a``'s agreement with the others (not ``excluded``) on each class.
 
-    Unit: an item ``a`` labeled that ``others`` labeled too, weighted by the share
+    Unit: an item ``a`` labeled that the others labeled too, weighted by the share
     of those others who said class ``c``; success: ``a`` said ``c`` too. For
     each change window ``t`` the windows before ``t`` are compared with ``t``
     and later (``a``'s label time) by a one-sided two-proportion z-test.
     """
     k = r.n_classes
-    oc = np.zeros((r.n_items, k))
-    for b in np.flatnonzero(others):
+    oc = r.counts()                       # all labels, minus a's own and the excluded annotators'
+    for b in excluded | {a}:
         ok = r.codes[b] >= 0
-        oc[np.flatnonzero(ok), r.codes[b, ok]] += 1.0
+        oc[np.flatnonzero(ok), r.codes[b, ok]] -= 1.0
     mo = oc.sum(1)
     sel = (r.codes[a] >= 0) & (mo > 0)
     w = oc[sel] / mo[sel, None]
@@ -267,11 +268,9 @@ def detect_label_drift(
     cache: dict[tuple[int, frozenset[int]], dict[str, np.ndarray]] = {}
 
     def tests(a: int, excluded: frozenset[int]) -> dict[str, np.ndarray]:
-        key = (a, excluded)
+        key = (a, excluded - {a})
         if key not in cache:
-            others = np.ones(m, dtype=bool)
-            others[list(excluded | {a})] = False
-            cache[key] = _tests(r, win, nw, a, others, min_n)
+            cache[key] = _tests(r, win, nw, a, key[1], min_n)
         return cache[key]
 
     family = sum(int(tests(a, frozenset())["valid"].sum()) for a in range(m))
@@ -293,7 +292,14 @@ def detect_label_drift(
     candidates = sorted(a for a, s in base.items() if s)
     if not candidates:
         return pl.DataFrame(schema=alert_schema)
-    chosen, alternatives, note = _explain(m, candidates, significant)
+    rated = r.codes >= 0
+
+    def affected(subset: frozenset[int]) -> list[int]:
+        """Annotators sharing an item with a member of ``subset`` (only their tests change)."""
+        items = rated[list(subset)].any(0)
+        return np.flatnonzero(rated[:, items].any(1)).tolist()
+
+    chosen, alternatives, note = _explain(m, candidates, significant, affected)
     if chosen is None:
         chosen, found = frozenset(), {a: base[a] for a in candidates}
         note = "no smaller set of annotators explains the drops: each is tested against all others"
@@ -327,11 +333,14 @@ def detect_label_drift(
     return out.with_columns(ws).sort("window_start", "annotator", "class_name").select(list(alert_schema))
 
 
-def _explain(m: int, candidates: list[int], significant: Any) -> tuple[frozenset[int] | None, list[int], str]:
+def _explain(m: int, candidates: list[int], significant: Any,
+             affected: Any = None) -> tuple[frozenset[int] | None, list[int], str]:
     """Smallest set of annotators whose own drops explain every significant drop.
 
     Returns the set (None if none does), the members of other sets of that size
     whose evidence comes within a factor 100 of the best (sum of -log p), and a note.
+    ``affected(b)`` lists the annotators whose comparisons leaving out ``b``
+    changes (default: all); the tests of the others stay as they were.
     """
     pool = candidates[:_MAX_CANDIDATES]
     note = "" if len(candidates) <= _MAX_CANDIDATES else f"only the first {_MAX_CANDIDATES} candidates searched"
@@ -339,7 +348,10 @@ def _explain(m: int, candidates: list[int], significant: Any) -> tuple[frozenset
         valid = []
         for subset in itertools.combinations(pool, size):
             b = frozenset(subset)
-            if any(significant(a, b) for a in range(m) if a not in b):
+            near = set(range(m) if affected is None else affected(b))
+            if any(a not in near for a in candidates if a not in b):
+                continue                  # a drop elsewhere that leaving b out cannot explain
+            if any(significant(a, b) for a in sorted(near) if a not in b):
                 continue
             own = [significant(a, b) for a in subset]
             if all(own):

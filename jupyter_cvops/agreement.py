@@ -563,18 +563,16 @@ def agreement_report(
         frame = labels
     if bootstrap < 0:
         raise ValueError("bootstrap must be >= 0")
-    notes = list(r.notes)
     fit = _st.fit_consensus(r, consensus)
-    if consensus == "dawid-skene" and not fit.converged:
-        notes.append(f"Dawid-Skene stopped at {fit.n_iter} iterations before reaching the tolerance")
     pairs = _st.pairwise_frame(r, None)
+    notes = _st.report_notes(r, fit, pairs, bootstrap)
     boot = _st.bootstrap_frame(r, bootstrap, ci, seed, "nominal") if bootstrap else None
     pairs = _st.attach_ci(pairs, boot)
     overall = _st.overall_frame(r, pairs, boot)
     if r.times is not None:
         windows, freq = agreement_over_time(r, every=every)
         alerts = detect_label_drift(r, every=every, significance=significance, min_drop=min_drop,
-                                        taxonomy=taxonomy)
+                                    taxonomy=taxonomy)
     else:
         windows, freq, alerts = empty_frames()
         notes.append("no time column: windows, class frequencies and drift alerts are empty")

@@ -96,6 +96,8 @@ def test_krippendorff_string_ratings_with_domain(shared_data: Path) -> None:
     assert krippendorff_alpha(words) == pytest.approx(113 / 152, abs=1e-12)
     assert krippendorff_alpha(words, "ordinal", value_domain=list(names)) == pytest.approx(
         krippendorff_alpha(data, "ordinal"), abs=1e-12)
+    numbers = np.where(np.isnan(data), None, data).astype(object)      # numbers with None
+    assert krippendorff_alpha(numbers, "interval") == pytest.approx(krippendorff_alpha(data, "interval"), abs=1e-12)
 
 
 def test_fleiss_wikipedia_and_1971(shared_data: Path, refs: dict) -> None:
