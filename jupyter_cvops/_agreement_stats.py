@@ -874,10 +874,28 @@ def report_notes(r: Ratings, fit: Any, pairs: pl.DataFrame, bootstrap: int) -> l
     return notes
 
 
-def has_boxes(frame: pl.DataFrame) -> bool:
-    """Whether a labels frame holds box rows (``kind == "box"`` with coordinates)."""
-    return "kind" in frame.columns and {"x0", "y0", "x1", "y1"} <= set(frame.columns) and bool(
-        (frame["kind"] == "box").any())
+def box_report(frame: pl.DataFrame | None, boxes: bool | None, notes: list[str], **columns: Any) -> Any:
+    """Box agreement for the report: when asked, or (``boxes=None``) when the frame holds boxes.
+
+    Without scipy (needed for the matching) an automatic run is skipped with a
+    note; an explicit ``boxes=True`` raises ``ImportError``.
+    """
+    if frame is None or boxes is False:
+        return None
+    if boxes is None:
+        cols = set(frame.columns)
+        if "kind" not in cols or not {"x0", "y0", "x1", "y1"} <= cols or not (frame["kind"] == "box").any():
+            return None
+    import importlib.util
+
+    from ._agreement_boxes import box_agreement
+
+    if importlib.util.find_spec("scipy") is None:
+        if boxes:
+            raise ImportError("box agreement needs scipy (scipy.optimize.linear_sum_assignment)")
+        notes.append("box agreement skipped: scipy is not installed")
+        return None
+    return box_agreement(frame, **columns)
 
 
 def overall_frame(r: Ratings, pairs: pl.DataFrame, boot: pl.DataFrame | None) -> pl.DataFrame:

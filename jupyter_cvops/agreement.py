@@ -576,9 +576,7 @@ def agreement_report(
     else:
         windows, freq, alerts = empty_frames()
         notes.append("no time column: windows, class frequencies and drift alerts are empty")
-    box_rep = None
-    if frame is not None and (boxes or (boxes is None and _st.has_boxes(frame))):
-        box_rep = box_agreement(frame, item=r.item_column, annotator=annotator, label=r.label_column)
+    box_rep = _st.box_report(frame, boxes, notes, item=r.item_column, annotator=annotator, label=r.label_column)
     meta = {
         "consensus": fit.method, "consensus_iterations": fit.n_iter, "consensus_converged": fit.converged,
         "level": "nominal", "bootstrap": bootstrap, "ci": ci, "seed": seed, "every": every,

@@ -150,3 +150,23 @@ def test_demo_boxes(tmp_path: Path) -> None:
     # ana pads her boxes, ben draws tight ones: their IoU is the lowest of the three pairs
     iou = {(r["annotator_a"], r["annotator_b"]): r["mean_iou"] for r in rep.pairs.iter_rows(named=True)}
     assert iou[("ana", "ben")] == min(iou.values())
+
+
+def test_report_includes_boxes_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from jupyter_cvops.agreement import agreement_report
+
+    df = _frame([("i", "a", "dent", "image", None, None, None, None),
+                 ("i", "a", "dent", "box", 0, 0, 4, 4),
+                 ("i", "b", "dent", "image", None, None, None, None),
+                 ("i", "b", "dent", "box", 0, 0, 4, 5)])
+    rep = agreement_report(df, bootstrap=0)
+    assert rep.boxes is not None and rep.boxes.pairs["n_matched"].to_list() == [1]
+    assert agreement_report(df, bootstrap=0, boxes=False).boxes is None
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "scipy" else real(name, *a))
+    rep = agreement_report(df, bootstrap=0)
+    assert rep.boxes is None and "box agreement skipped: scipy is not installed" in rep.meta["notes"]
+    with pytest.raises(ImportError, match="scipy"):
+        agreement_report(df, bootstrap=0, boxes=True)
