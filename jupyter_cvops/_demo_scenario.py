@@ -226,7 +226,7 @@ def generate_scenario(
     out_dir: str | Path,
     *,
     seed: int = 0,
-    n_train: int = 600,
+    n_train: int = 1200,
     n_production: int = 700,
     image_size: int = 160,
     start: datetime = DEFAULT_START,

@@ -326,6 +326,45 @@ class Workspace:
         self._store.event("dataset.export", {"version_id": v.id, "format": format, "path": str(out)})
         return out
 
+    # -- agreement -------------------------------------------------------------------
+    def agreement(
+        self,
+        *,
+        kind: Literal["image", "box"] = "image",
+        images: pl.Expr | Iterable[str] | None = None,
+        consensus: Literal["dawid-skene", "majority"] = "dawid-skene",
+        bootstrap: int = 1000,
+        every: str = "1w",
+        seed: int = 0,
+        **options: Any,
+    ) -> Any:
+        """The full annotator-agreement report of this workspace's labels.
+
+        Labels are read under the current taxonomy (renames and merges mapped
+        forward; labels of split classes left out). Label-drift alerts name the
+        nearest taxonomy version change. ``kind="box"`` adds box agreement (IoU
+        matching). See :func:`jupyter_cvops.agreement.agreement_report` for options.
+
+        Examples
+        --------
+        >>> rep = ws.agreement()                       # doctest: +SKIP
+        >>> rep.overall                                # doctest: +SKIP
+        >>> rep.alerts.select("annotator", "class_name", "window", "taxonomy_version")  # doctest: +SKIP
+        """
+        from .agreement import agreement_report
+
+        anns = self.annotations().filter(pl.col("class_name").is_not_null())
+        if images is not None:
+            ids = (self.images().filter(images)["image_id"] if isinstance(images, pl.Expr)
+                   else pl.Series(list(images), dtype=pl.String))
+            anns = anns.filter(pl.col("image_id").is_in(ids.implode()))
+        taxonomy = self.taxonomy.history() if self.taxonomy.version else None
+        return agreement_report(
+            anns, consensus=consensus, bootstrap=bootstrap, every=every, seed=seed,
+            taxonomy=taxonomy, kind=None if kind == "box" else kind,
+            boxes=True if kind == "box" else options.pop("boxes", None), **options,
+        )
+
     # -- review ----------------------------------------------------------------------
     def review_queue(self, filter: pl.Expr | None = None, **options: Any) -> pl.DataFrame:
         """Images ranked by annotator disagreement; see :func:`jupyter_cvops.reviews.review_queue`.
