@@ -257,10 +257,18 @@ def rank_auc(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 
 def ks_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Two-sided two-sample KS statistic and p-value (``scipy.stats.ks_2samp``, method "auto")."""
+    """Two-sided two-sample KS statistic and p-value (``scipy.stats.ks_2samp``, method "auto").
+
+    Where scipy's exact computation does not converge it falls back on the
+    asymptotic distribution, as it says in a warning that is silenced here.
+    """
+    import warnings
+
     from scipy.stats import ks_2samp
 
-    res = ks_2samp(a, b, alternative="two-sided", method="auto")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Exact calculation unsuccessful.*", category=RuntimeWarning)
+        res = ks_2samp(a, b, alternative="two-sided", method="auto")
     return float(res.statistic), float(res.pvalue)
 
 
