@@ -1,0 +1,15 @@
+"""Notebook widgets (anywidget): each one displays and collects; the store and the
+pure modules compute. A user-facing facade (what ``cv.review(...)`` returns) holds
+the workspace and drives one anywidget class that only syncs traits and messages.
+
+Examples
+--------
+>>> import jupyter_cvops as cv                 # doctest: +SKIP
+>>> session = cv.review(ws)                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .review import ReviewSession, ReviewWidget, review
+
+__all__ = ["ReviewSession", "ReviewWidget", "review"]
