@@ -521,9 +521,10 @@ class ReviewView {
     const w = item.source_width || item.width;
     const hgt = item.source_height || item.height;
     this.svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
-    const fontSize = Math.max(hgt / 26, 1);
+    const fontSize = Math.max(hgt / 34, 1);
     const colors = this.colorMap();
-    item.annotators.forEach((ann, i) => {
+    item.annotators.forEach((ann, j) => {
+      const i = this.annotatorOrder(ann.name, j);
       const group = s('g', {
         class: 'cvops-review-ann',
         'data-annotator': ann.name,
@@ -542,11 +543,17 @@ class ReviewView {
           'stroke-width': 2,
           'vector-effect': 'non-scaling-stroke'
         });
+        // Annotators often draw the same object: each puts its label at another corner.
+        const corner = i % 4;
+        const below = corner === 1 || corner === 3;
+        const right = corner >= 2;
+        const y = below ? box.y1 + fontSize : box.y0 - fontSize * 0.25;
         const label = s('text', {
-          x: box.x0,
-          y: Math.max(box.y0 - fontSize * 0.25, fontSize),
+          x: right ? box.x1 : box.x0,
+          y: Math.min(Math.max(y, fontSize), hgt),
           fill: color,
           'font-size': fontSize,
+          'text-anchor': right ? 'end' : 'start',
           class: 'cvops-review-box-label'
         });
         label.textContent = `${ann.name}: ${box.class_name}`;
@@ -591,6 +598,13 @@ class ReviewView {
     return out;
   }
 
+  /** An annotator's place among all annotators: the same dash and label corner on every image. */
+  private annotatorOrder(name: string, fallback: number): number {
+    const all = ((this.model.get('filter_options') as { annotators?: string[] }) ?? {}).annotators ?? [];
+    const i = all.indexOf(name);
+    return i >= 0 ? i : fallback;
+  }
+
   private chip(name: string, colors: Map<string, string>): HTMLSpanElement {
     const chip = h('span', 'cvops-review-chip', name);
     chip.style.setProperty('--cvops-chip', colors.get(name) ?? NEUTRAL);
@@ -605,7 +619,8 @@ class ReviewView {
     }
     const hidden = new Set<string>((this.model.get('hidden_annotators') as string[]) ?? []);
     const colors = this.colorMap();
-    item.annotators.forEach((ann, i) => {
+    item.annotators.forEach((ann, j) => {
+      const i = this.annotatorOrder(ann.name, j);
       const row = h('label', 'cvops-review-annotator');
       row.dataset.annotator = ann.name;
       const toggle = h('input');
