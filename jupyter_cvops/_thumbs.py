@@ -55,7 +55,13 @@ class Thumbnail:
 
     @property
     def scale(self) -> float:
-        """Thumbnail pixels per source pixel (1.0 when the image was small enough)."""
+        """Thumbnail pixels per source pixel (1.0 when the image was small enough).
+
+        Examples
+        --------
+        >>> encode_array(np.zeros((100, 400), np.uint8), max_side=200).scale
+        0.5
+        """
         return self.width / self.source_width if self.source_width else 1.0
 
 
