@@ -365,6 +365,66 @@ class Workspace:
             boxes=True if kind == "box" else options.pop("boxes", None), **options,
         )
 
+    # -- embeddings and drift ------------------------------------------------------------
+    def embed(self, model: str | None = None, images: Any = None, batch_size: int = 64, **options: Any) -> Any:
+        """Compute image embeddings into LanceDB, incrementally (one table per model).
+
+        ``model="imgstats"`` (named image statistics, no weights) or
+        ``"open_clip:ViT-B-32"`` with ``pretrained=`` a local checkpoint or a tag
+        (only a tag may download). Default: open_clip when ``$CVOPS_CLIP_WEIGHTS`` is
+        set, else imgstats. See :func:`jupyter_cvops.embeddings.embed`.
+
+        Examples
+        --------
+        >>> ws.embed("imgstats")                                           # doctest: +SKIP
+        >>> ws.embed("open_clip:ViT-B-32", pretrained="/models/vitb32.pt")  # doctest: +SKIP
+        """
+        from .embeddings import embed
+
+        return embed(self, model=model, images=images, batch_size=batch_size, **options)
+
+    def neighbors(self, image_or_vector: Any, k: int = 10, model: str | None = None, **options: Any) -> pl.DataFrame:
+        """The ``k`` most similar images (image id, path or vector); ANN index when large.
+
+        Examples
+        --------
+        >>> ws.neighbors(image_id, k=5, model="imgstats")   # doctest: +SKIP
+        """
+        from .embeddings import neighbors
+
+        return neighbors(self, image_or_vector, k=k, model=model, **options)
+
+    def drift(self, reference: Any, current: Any = None, by: str = "1d", **options: Any) -> pl.DataFrame:
+        """Drift of production images against a reference, per time window.
+
+        Parameters
+        ----------
+        reference
+            A dataset version (or its name), image ids, or a polars expression over
+            ``ws.images()`` columns.
+        current
+            Image ids or an expression (e.g. ``pl.col("source") == "line-1"``); default:
+            every registered image not in the reference.
+        by
+            Window length (polars duration: ``"1d"``, ``"6h"``, ``"1w"``) over capture time.
+        **options
+            ``model`` (default ``"imgstats"``), ``alpha``, ``n_permutations``, ``seed``, ...
+            see :func:`jupyter_cvops.drift.drift_by_window`.
+
+        Returns
+        -------
+        polars.DataFrame
+            window, n, statistic (MMD^2), p_value, q_value, drifted, novel_frac,
+            top_novel / top_witness (image ids), top_features (drifted image statistics).
+
+        Examples
+        --------
+        >>> ws.drift("demo-train", pl.col("source") == "line-1", by="1d")   # doctest: +SKIP
+        """
+        from ._drift_ws import workspace_drift
+
+        return workspace_drift(self, reference, current, by=by, **options)
+
     # -- review ----------------------------------------------------------------------
     def review_queue(self, filter: pl.Expr | None = None, **options: Any) -> pl.DataFrame:
         """Images ranked by annotator disagreement; see :func:`jupyter_cvops.reviews.review_queue`.

@@ -1,0 +1,107 @@
+"""Workspace-level drift: pick reference and current images, embed them, test per window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from ._store import WorkspaceError
+
+if TYPE_CHECKING:
+    from .datasets import DatasetVersion
+    from .workspace import Workspace
+
+
+def _reference_ids(ws: Workspace, reference: DatasetVersion | str | pl.Expr | Iterable[str]) -> list[str]:
+    from .datasets import DatasetVersion
+
+    if isinstance(reference, str):
+        try:
+            reference = ws.version(reference)
+        except WorkspaceError:
+            return [reference]
+    if isinstance(reference, DatasetVersion):
+        return reference.items()["image_id"].to_list()
+    if isinstance(reference, pl.Expr):
+        return ws.images().filter(reference)["image_id"].to_list()
+    return list(reference)
+
+
+def _current_ids(ws: Workspace, current: pl.Expr | Iterable[str] | None, ref: list[str]) -> list[str]:
+    images = ws.images()
+    if current is None:
+        return images.filter(~pl.col("image_id").is_in(ref))["image_id"].to_list()
+    if isinstance(current, pl.Expr):
+        return images.filter(current)["image_id"].to_list()
+    return list(current)
+
+
+def workspace_drift(
+    ws: Workspace,
+    reference: Any,
+    current: Any = None,
+    *,
+    by: str = "1d",
+    model: str | None = "imgstats",
+    pretrained: str | None = None,
+    alpha: float = 0.05,
+    n_permutations: int | None = None,
+    seed: int = 0,
+    correction: str = "holm",
+    progress: bool = True,
+    **options: Any,
+) -> pl.DataFrame:
+    """Drift of ``current`` images against a ``reference`` per time window (see ``Workspace.drift``).
+
+    Windows are corrected with Holm's method by default: a monitoring alarm should
+    control the chance of any false alarm, not the false-discovery share.
+    """
+    from .drift import drift_by_window
+    from .embeddings import embed, load_vectors
+
+    ref_ids = _reference_ids(ws, reference)
+    cur_ids = _current_ids(ws, current, ref_ids)
+    if len(ref_ids) < 10 or not cur_ids:
+        raise WorkspaceError(
+            f"drift needs >= 10 reference images and some current ones (got {len(ref_ids)} and {len(cur_ids)})")
+    both = ref_ids + cur_ids
+    embed(ws, model=model, images=both, pretrained=pretrained, progress=progress)
+    if model != "imgstats":
+        embed(ws, model="imgstats", images=both, progress=progress)
+    emb = load_vectors(ws, model, images=both, pretrained=pretrained)
+    stats = emb if model == "imgstats" else load_vectors(ws, "imgstats", images=both)
+
+    def rows(v: Any, ids: list[str]) -> tuple[np.ndarray, list[str]]:
+        pos = {iid: i for i, iid in enumerate(v.image_ids)}
+        keep = [iid for iid in ids if iid in pos]
+        return v.vectors[[pos[i] for i in keep]], keep
+
+    ref_x, ref_keep = rows(emb, ref_ids)
+    cur_x, cur_keep = rows(emb, cur_ids)
+    ref_f, _ = rows(stats, ref_keep)
+    cur_f, _ = rows(stats, cur_keep)
+    names = stats.feature_names or [f"f{i}" for i in range(ref_f.shape[1])]
+    images = ws.images().select("image_id", "path", "captured_at", "registered_at")
+    times = (
+        pl.DataFrame({"image_id": cur_keep})
+        .join(images, on="image_id", how="left")
+        .select(pl.coalesce("captured_at", "registered_at").alias("t"))["t"]
+    )
+    out = drift_by_window(
+        ref_x, cur_x, times, every=by,
+        ref_features=pl.DataFrame(ref_f, schema=names, orient="row"),
+        cur_features=pl.DataFrame(cur_f, schema=names, orient="row"),
+        alpha=alpha, n_permutations=n_permutations, seed=seed, correction=correction, **options,
+    )
+    ids = np.array(cur_keep, dtype=object)
+
+    def to_ids(col: str) -> pl.Expr:
+        return pl.col(col).map_elements(lambda idx: [str(ids[i]) for i in idx], return_dtype=pl.List(pl.String))
+
+    return out.with_columns(
+        to_ids("top_novel").alias("top_novel"), to_ids("top_witness").alias("top_witness"),
+        pl.lit(len(ref_keep)).alias("n_reference"), pl.lit(emb.table).alias("embedding"),
+    )
