@@ -215,15 +215,18 @@ class ClassifierResult:
     Attributes
     ----------
     auc
-        Out-of-fold ROC AUC of the domain classifier (0.5: indistinguishable).
+        ROC AUC of the domain classifier on data it was not fitted on (0.5:
+        indistinguishable): out-of-fold (``"permutation"``) or held-out half
+        (``"holdout"``).
     p_value
         One-sided p-value for ``auc > 0.5``.
     method
-        ``"permutation"`` or ``"normal"`` (how ``p_value`` was computed).
+        ``"permutation"`` or ``"holdout"`` (how ``p_value`` was computed).
     n_x, n_y
         Sample sizes.
     scores
-        Out-of-fold scores of "is current", reference rows first.
+        Scores of "is current" for every row, reference rows first; NaN for
+        rows that were only used for training (``"holdout"``).
     """
 
     auc: float
@@ -239,36 +242,40 @@ class ClassifierResult:
 
 
 def classifier_test(x: Any, y: Any, *, folds: int = 5, seed: int = 0, model: Any = "logistic",
-                    p_value: Literal["permutation", "normal"] = "permutation",
+                    p_value: Literal["permutation", "holdout"] = "permutation",
                     n_permutations: int = 100) -> ClassifierResult:
-    """Domain-classifier two-sample test: cross-validated AUC of "reference vs current".
+    """Domain-classifier two-sample test: AUC of "reference vs current" on unseen rows.
 
-    A classifier learns to tell ``y`` (label 1) from ``x`` (label 0) with
-    stratified, shuffled k-fold cross-validation; every row gets an
-    out-of-fold score, and the statistic is the AUC of all out-of-fold scores
-    (Mann-Whitney, ties count 1/2).
+    A classifier learns to tell ``y`` (label 1) from ``x`` (label 0); its AUC
+    (Mann-Whitney, ties count 1/2) on rows it was not fitted on measures how
+    separable the samples are.
 
     Parameters
     ----------
     x, y
         Reference and current samples, (n, d) arrays.
     folds
-        Number of CV folds (each class needs at least ``folds`` rows).
+        CV folds for ``"permutation"`` (each class needs at least ``folds`` rows).
     seed
-        Seeds the folds, the model (when it is random) and the permutations.
+        Seeds the splits, the model (when it is random) and the permutations.
     model
         ``"logistic"`` (standardized logistic regression), ``"knn"`` (15
         neighbours on standardized data), ``"boosting"`` (histogram gradient
         boosting) or any scikit-learn classifier (cloned per fit).
     p_value
-        ``"permutation"`` (default): the whole cross-validation is rerun on
-        ``n_permutations`` random relabelings and
-        ``p = (1 + #{AUC_perm >= AUC}) / (1 + n_permutations)``; exact, costs
-        ``folds * (n_permutations + 1)`` fits. ``"normal"``: the one-sided
-        Mann-Whitney normal approximation of the out-of-fold AUC (tie and
-        continuity corrected). It treats the pooled out-of-fold scores as one
-        sample although they come from ``folds`` different models, so it is an
-        approximation; use it for large samples, where refitting is costly.
+        ``"permutation"`` (default): stratified, shuffled k-fold CV gives every
+        row an out-of-fold score; ``auc`` is their pooled AUC. The whole CV is
+        rerun on ``n_permutations`` random relabelings and
+        ``p = (1 + #{AUC_perm >= AUC}) / (1 + n_permutations)``: exact, at
+        ``folds * (n_permutations + 1)`` fits. ``"holdout"``: one fit on a
+        seeded stratified half, ``auc`` on the other half and the one-sided
+        Mann-Whitney p-value of those held-out scores (``scipy.stats.mannwhitneyu``:
+        exact for small samples without ties, else normal with tie and
+        continuity corrections): valid because the model never saw them, and
+        one fit only, for large samples. A normal approximation of the pooled
+        out-of-fold AUC is deliberately not offered: the folds' models share
+        training rows, and it gave 10.5% false alarms at the 5% level in 200
+        null trials (n = 40 vs 40, logistic, 5 folds).
     n_permutations
         Relabelings for ``p_value="permutation"``.
 
@@ -280,25 +287,28 @@ def classifier_test(x: Any, y: Any, *, folds: int = 5, seed: int = 0, model: Any
     --------
     >>> rng = np.random.default_rng(0)
     >>> x, y = rng.normal(size=(60, 4)), rng.normal(size=(60, 4)) + [1.5, 0, 0, 0]
-    >>> res = classifier_test(x, y, n_permutations=50)
-    >>> res.auc > 0.8, res.p_value == 1 / 51
+    >>> res = classifier_test(x, y, n_permutations=20)
+    >>> res.auc > 0.8, res.p_value == 1 / 21
     (True, True)
+    >>> classifier_test(x, y, p_value="holdout").p_value < 1e-4
+    True
     """
-    if p_value not in ("permutation", "normal"):
-        raise ValueError(f"p_value must be 'permutation' or 'normal', got {p_value!r}")
+    if p_value not in ("permutation", "holdout"):
+        raise ValueError(f"p_value must be 'permutation' or 'holdout', got {p_value!r}")
     xa, ya = _t.as_matrix(x, "x"), _t.as_matrix(y, "y")
     if xa.shape[1] != ya.shape[1]:
         raise ValueError(f"x has {xa.shape[1]} features, y has {ya.shape[1]}")
-    if folds < 2 or min(xa.shape[0], ya.shape[0]) < folds:
-        raise ValueError(f"folds must be >= 2 and each sample needs >= folds rows "
+    need = folds if p_value == "permutation" else 2
+    if folds < 2 or min(xa.shape[0], ya.shape[0]) < need:
+        raise ValueError(f"folds must be >= 2 and each sample needs >= {need} rows "
                          f"(folds={folds}, n_x={xa.shape[0]}, n_y={ya.shape[0]})")
     z = np.vstack([xa, ya])
     labels = np.r_[np.zeros(xa.shape[0], dtype=np.int64), np.ones(ya.shape[0], dtype=np.int64)]
-    scores = _t.oof_scores(z, labels, model, folds, seed)
-    auc, p_normal = _t.rank_auc(scores, labels)
-    if p_value == "normal":
-        p = p_normal
+    if p_value == "holdout":
+        scores, auc, p = _t.holdout_scores(z, labels, model, seed)
     else:
+        scores = _t.oof_scores(z, labels, model, folds, seed)
+        auc = _t.rank_auc(scores, labels)[0]
         rng = np.random.default_rng([int(seed), 2])
         null = np.array([_t.rank_auc(_t.oof_scores(z, perm, model, folds, seed), perm)[0]
                          for perm in (rng.permutation(labels) for _ in range(n_permutations))])

@@ -238,14 +238,19 @@ def test_classifier_test_auc_and_p_values() -> None:
     labels = np.r_[np.zeros(60), np.ones(50)]
     assert res.auc == pytest.approx(roc_auc_score(labels, res.scores), abs=1e-12)
     assert res.auc > 0.7 and res.p_value == pytest.approx(1 / 41) and res.method == "permutation"
-    normal = classifier_test(x, y, p_value="normal", seed=1)
-    assert normal.auc == res.auc and normal.p_value < 1e-3
-    null = classifier_test(x, rng.normal(size=(50, 3)), p_value="normal", model="knn")
+    hold = classifier_test(x, y, p_value="holdout", seed=1)
+    seen = ~np.isnan(hold.scores)
+    assert seen.sum() == 55 and hold.auc == pytest.approx(roc_auc_score(labels[seen], hold.scores[seen]))
+    mw = sps.mannwhitneyu(hold.scores[seen & (labels == 1)], hold.scores[seen & (labels == 0)], alternative="greater")
+    assert hold.p_value == pytest.approx(mw.pvalue) and hold.p_value < 1e-3
+    null = classifier_test(x, rng.normal(size=(50, 3)), p_value="holdout", model="knn")
     assert null.p_value > 0.05
-    boosted = classifier_test(x, y, p_value="normal", model="boosting")
+    boosted = classifier_test(x, y, p_value="holdout", model="boosting")
     assert boosted.auc > 0.6
     with pytest.raises(ValueError, match="folds"):
         classifier_test(x[:3], y, folds=5)
+    with pytest.raises(ValueError, match="p_value"):
+        classifier_test(x, y, p_value="normal")  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- novelty
