@@ -81,21 +81,33 @@ def sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _median_offdiag(d: torch.Tensor) -> float:
     """Median (numpy convention) of the strict upper triangle of a symmetric, zero-diagonal matrix.
 
-    Sorted, the N^2 entries are the N diagonal zeros followed by every pair value
-    twice, so the k-th smallest pair value is entry ``N + 2k`` (1-based): no mask
-    and no copy of the triangle is needed.
+    On the CPU the triangle is copied row by row into one buffer that is
+    partitioned in place. On an accelerator no copy is made: sorted, the N^2
+    entries are the N diagonal zeros followed by every pair value twice, so
+    the k-th smallest pair value is entry ``N + 2k`` (1-based).
     """
     n = d.shape[0]
     m = n * (n - 1) // 2
-    ks = [(m + 1) // 2] if m % 2 else [m // 2, m // 2 + 1]
-    pos = [n + 2 * k - 1 for k in ks]  # 0-based positions
+    ks = [(m - 1) // 2, m // 2]  # 0-based ranks of the middle value(s) among the m pair values
     if d.device.type == "cpu":
-        flat = d.numpy().ravel()
-        vals = np.partition(flat, pos)[pos]
-    else:
-        flat = d.reshape(-1)
-        vals = np.array([float(flat.kthvalue(p + 1).values) for p in pos])
-    return float(np.mean(vals))
+        a = d.numpy()
+        buf = np.empty(m, dtype=a.dtype)
+        pos = 0
+        for i in range(n - 1):
+            buf[pos:pos + n - 1 - i] = a[i, i + 1:]
+            pos += n - 1 - i
+        buf.partition(ks)
+        return float(np.mean(buf[ks], dtype=np.float64))
+    return median_offdiag_kth(d)
+
+
+def median_offdiag_kth(d: torch.Tensor) -> float:
+    """:func:`_median_offdiag` without copies, by ``kthvalue`` on the whole matrix (any device)."""
+    n = d.shape[0]
+    m = n * (n - 1) // 2
+    flat = d.reshape(-1)
+    # 0-based rank k among pair values -> 0-based position N + 2k in the sorted matrix -> kthvalue(N + 2k + 1)
+    return float(np.mean([float(flat.kthvalue(n + 2 * k + 1).values) for k in ((m - 1) // 2, m // 2)]))
 
 
 def median_bandwidth(d2: torch.Tensor, kernel: Kernel) -> float:

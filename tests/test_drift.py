@@ -73,6 +73,12 @@ def test_median_heuristic_uses_distinct_pooled_pairs_odd_count() -> None:
     z5 = np.array([[0.0], [1.0], [3.0], [7.0], [15.0]])  # 10 pairs: even count; 7 pairs odd below
     assert mmd_test(z5[:2], z5[2:], n_permutations=0).bandwidth == pytest.approx(
         math.sqrt(np.median(pdist(z5, "sqeuclidean")) / 2))
+    rng = np.random.default_rng(0)  # the accelerator path (kthvalue, no copy) agrees, ties included
+    for n in (2, 3, 7, 30):
+        pts = np.round(rng.normal(size=(n, 2)), 1)
+        d2 = _t.sq_dists(torch.from_numpy(pts), torch.from_numpy(pts)).fill_diagonal_(0.0)
+        expect = np.median(pdist(pts, "sqeuclidean"))
+        assert _t.median_offdiag_kth(d2) == pytest.approx(expect) and _t._median_offdiag(d2) == pytest.approx(expect)
 
 
 def test_permutation_p_value_equals_loop_reference(xy) -> None:  # noqa: ANN001
