@@ -10,6 +10,8 @@ Examples
 
 from __future__ import annotations
 
+from .agreement_view import AgreementView, agreement_view
+from .drift_view import DriftView, drift_view
 from .review import ReviewSession, ReviewWidget, review
 
-__all__ = ["ReviewSession", "ReviewWidget", "review"]
+__all__ = ["AgreementView", "DriftView", "ReviewSession", "ReviewWidget", "agreement_view", "drift_view", "review"]
