@@ -46,6 +46,9 @@ test-fast: setup
 bench: setup
 	$(PIP) install -q "dvc>=3"
 	$(PY) bench/bench_register.py
+	$(PY) bench/bench_agreement.py
+	$(PY) bench/bench_drift.py
+	$(PY) bench/bench_embed.py
 
 clean:
 	rm -rf $(VENV) node_modules jupyter_cvops/labextension jupyter_cvops/static $(DEMO_WS)
