@@ -384,6 +384,9 @@ class DriftView {
     const n = this.pos.length / 2;
     const vis = typed(this.model.get('visible'), Uint8Array);
     this.visible = vis.length === n ? vis : new Uint8Array(n).fill(1);
+    let shown = 0;
+    for (let i = 0; i < n; i++) shown += this.visible[i];
+    this.root.dataset.nVisible = String(shown);
     this.colorSel.value = String(this.model.get('color_by'));
   }
 
@@ -655,11 +658,11 @@ class DriftView {
     wins.forEach((w, k) => {
       const v = score(w);
       const x = left + k * bw;
-      const g = svg('g', { class: 'cvops-drift-bar' + (w.drifted ? ' cvops-drift-alert' : '') + (k === active ? ' cvops-active' : '') });
+      const g = svg('g', { class: 'cvops-drift-win' + (w.drifted ? ' cvops-drift-alert' : '') + (k === active ? ' cvops-active' : '') });
       (g as SVGElement).dataset.window = String(k);
       (g as SVGElement).dataset.drifted = String(w.drifted);
-      const hit = svg('rect', { x, y: top, width: bw, height: H - top - bottom, class: 'cvops-drift-bar-hit' });
-      const bar = svg('rect', { x: x + bw * 0.12, y: y(v), width: bw * 0.76, height: Math.max(1, H - bottom - y(v)), class: 'cvops-drift-bar-fill' });
+      const hit = svg('rect', { x, y: top, width: bw, height: H - top - bottom, class: 'cvops-drift-win-hit' });
+      const bar = svg('rect', { x: x + bw * 0.12, y: y(v), width: bw * 0.76, height: Math.max(1, H - bottom - y(v)), class: 'cvops-drift-win-fill' });
       const title = svg('title', {});
       const q = w.q_value === null ? 'n/a' : w.q_value.toPrecision(2);
       title.textContent = `${w.label}: n=${w.n}, q=${q}${w.drifted ? ' ALERT' : ''}` +
