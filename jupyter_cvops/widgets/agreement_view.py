@@ -81,6 +81,8 @@ log = logging.getLogger(__name__)
 #: Colors for classes the taxonomy gives none, and for annotators (cycled).
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 ALERT_COLOR = "#d62728"
+#: Height of the alert markers on the agreement axis (above any agreement), and between stacked ones.
+ALERT_Y, ALERT_STEP = 1.1, 0.08
 EMPTY_TEXT = ("Click a heatmap cell, a point of the agreement trend or a red alert marker to see "
               "the images behind it.")
 #: Trend lines: report column, legend name.
@@ -559,7 +561,8 @@ class AgreementView:
             fig = make_subplots(
                 rows=3, cols=2, specs=[[{}, {}], [{"colspan": 2}, None], [{"colspan": 2}, None]],
                 row_heights=[0.5, 0.3, 0.2], horizontal_spacing=0.16, vertical_spacing=0.1,
-                subplot_titles=["κ", "confusion", f"Agreement per window ({self.every})", "share"])
+                subplot_titles=["κ", "confusion", f"Agreement per window ({self.every}{self._tz_note()})",
+                                "share"])
         else:
             fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.16, subplot_titles=["κ", "confusion"])
         self._refs = {"kappa": _axis_refs(fig, 1, 1), "confusion": _axis_refs(fig, 1, 2)}
@@ -696,25 +699,31 @@ class AgreementView:
                 x=xs, y=_nan_to_none(w[col].to_list()), mode="lines+markers", name=name, customdata=hover,
                 hovertemplate="%{customdata}<extra></extra>", marker={"size": 8}, legendgroup="trend"),
                 row=2, col=1)
-        alpha = dict(zip(xs, _nan_to_none(w["krippendorff_alpha"].to_list())))
+        # Alerts fly above the lines (agreement <= 1), stacked per window, so a click on a
+        # triangle never lands on a line's point of the same window.
         a = self._alerts
         ax = self._window_x(a["window_start"]) if a.height else []
+        stack: dict[str, int] = {}
+        ay = []
+        for x in ax:
+            ay.append(ALERT_Y + ALERT_STEP * stack.get(x, 0))
+            stack[x] = stack.get(x, 0) + 1
         hover = [self._alert_hover(r) for r in a.iter_rows(named=True)]
         self._trace_index["alerts"] = len(fig.data)
         fig.add_trace(go.Scatter(
-            x=ax, y=[alpha.get(x) for x in ax], mode="markers", name="label-drift alert", customdata=hover,
+            x=ax, y=ay, mode="markers", name="label-drift alert", customdata=hover,
             hovertemplate="%{customdata}<extra></extra>",
             marker={"symbol": "triangle-down", "size": 18, "color": ALERT_COLOR, "line": {"width": 1, "color": "#fff"}},
             legendgroup="alerts"), row=2, col=1)
         shapes: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
-        for x, r in zip(ax, a.iter_rows(named=True)):
+        for x, y, r in zip(ax, ay, a.iter_rows(named=True)):
             for ref in ("trend", "share"):
                 sx, sy = self._refs[ref]
                 shapes.append({"type": "line", "xref": sx, "yref": f"{sy} domain", "x0": x, "x1": x, "y0": 0,
                                "y1": 1, "line": {"color": ALERT_COLOR, "width": 1.5, "dash": "dash"}})
-            notes.append({"xref": xr, "yref": f"{yr} domain", "x": x, "y": 0.98, "yanchor": "top",
-                          "xanchor": "left", "xshift": 4, "showarrow": False,
+            notes.append({"xref": xr, "yref": yr, "x": x, "y": y, "yanchor": "middle",
+                          "xanchor": "left", "xshift": 12, "showarrow": False,
                           "font": {"color": ALERT_COLOR, "size": 11},
                           "text": f"⚠ {html.escape(r['annotator'])}: {html.escape(r['class_name'])}"
                                   + (f" → {html.escape(r['confused_with'])}" if r["confused_with"] else "")})
@@ -732,13 +741,14 @@ class AgreementView:
         for n in notes:
             fig.add_annotation(n)
         lo = min([0.0] + [v for c, _ in TREND for v in _nan_to_none(w[c].to_list()) if v is not None])
-        fig.update_layout({f"yaxis{yr[1:]}": {"range": [lo - 0.02, 1.02], "title": {"text": "agreement"}},
-                           f"xaxis{xr[1:]}": {"type": "date"}})
+        top = ALERT_Y + ALERT_STEP * max(stack.values(), default=0)
+        fig.update_layout({f"yaxis{yr[1:]}": {"range": [lo - 0.02, top], "title": {"text": "agreement"},
+                                              "tickvals": [round(t, 1) for t in np.arange(
+                                                  math.floor(lo * 5) / 5, 1.01, 0.2)]},
+                           f"xaxis{xr[1:]}": {"type": "date", "range": self._x_range()}})
         sx, sy = self._refs["share"]
-        tz = getattr(w.schema["window_start"], "time_zone", None)
         fig.update_layout({f"yaxis{sy[1:]}": {"range": [0, 1], "title": {"text": "share"}},
-                           f"xaxis{sx[1:]}": {"type": "date", "matches": xr,
-                                              "title": {"text": f"window start{f' ({tz})' if tz else ''}"}}})
+                           f"xaxis{sx[1:]}": {"type": "date", "matches": xr}})
         self._trace_index["share"] = []
         for ann in self.annotators:
             self._trace_index["share"].append(len(fig.data))
@@ -746,6 +756,17 @@ class AgreementView:
                 x=xs, y=[None] * len(xs), mode="lines+markers", name=ann, legendgroup="share",
                 line={"color": self._ann_colors[ann], "width": 1.5}, marker={"size": 6},
                 hovertemplate=f"{html.escape(ann)}: %{{y:.0%}}<extra></extra>"), row=3, col=1)
+
+    def _tz_note(self) -> str:
+        tz = getattr(self._windows.schema["window_start"], "time_zone", None)
+        return f", {tz}" if tz else ""
+
+    def _x_range(self) -> list[str]:
+        """The trend's date range: the windows' starts, half a window of room on each side."""
+        w = self._windows
+        half = (w["window_end"][0] - w["window_start"][0]) / 2
+        ends = pl.Series([w["window_start"][0] - half, w["window_start"][-1] + half])
+        return self._window_x(ends)
 
     def _alert_hover(self, r: dict[str, Any]) -> str:
         who, cls = html.escape(r["annotator"]), html.escape(r["class_name"])
