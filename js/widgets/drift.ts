@@ -418,7 +418,7 @@ class DriftView {
           rgb = SEL_RGB;
           a = 255;
         } else {
-          a = Math.round(alphaBase * 0.35);
+          a = Math.max(70, Math.round(alphaBase * 0.45));
         }
       }
       col[4 * i] = rgb[0];
@@ -545,7 +545,10 @@ class DriftView {
         this.sendSelection(new Uint32Array(0), 'clear');
         return;
       }
-      this.sendSelection(this.mode === 'box' ? this.hitBox(d.x, d.y, x, y) : this.hitLasso(d.path), this.mode);
+      const t0 = performance.now();
+      const idx = this.mode === 'box' ? this.hitBox(d.x, d.y, x, y) : this.hitLasso(d.path);
+      this.root.dataset.hitMs = (performance.now() - t0).toFixed(1);
+      this.sendSelection(idx, this.mode);
     };
     ov.addEventListener('pointerup', finish);
     ov.addEventListener('pointercancel', () => {
@@ -669,7 +672,7 @@ class DriftView {
         (w.top_features.length ? `; top: ${w.top_features.join(', ')}` : '') + ' (click to filter)';
       g.append(hit, bar, title);
       if (k % Math.max(1, Math.ceil(wins.length / 7)) === 0) {
-        const t = svg('text', { x: x + bw / 2, y: H - bottom + 14, class: 'cvops-drift-tick' });
+        const t = svg('text', { x: x + bw / 2, y: H - bottom + 14, class: 'cvops-drift-tick', 'text-anchor': 'middle' });
         t.textContent = w.label.slice(5, 10);
         g.appendChild(t);
       }
@@ -683,8 +686,11 @@ class DriftView {
     const lab = svg('text', { x: left + 2, y: y(thr) - 3, class: 'cvops-drift-tick' });
     lab.textContent = `alert: q < ${alpha}`;
     node.appendChild(lab);
-    const ylab = svg('text', { x: 2, y: top + 8, class: 'cvops-drift-tick' });
+    const ylab = svg('text', { x: left - 3, y: top + 8, class: 'cvops-drift-tick', 'text-anchor': 'end' });
     ylab.textContent = ymax.toFixed(1);
+    const y0lab = svg('text', { x: left - 3, y: H - bottom, class: 'cvops-drift-tick', 'text-anchor': 'end' });
+    y0lab.textContent = '0';
+    node.appendChild(y0lab);
     node.appendChild(ylab);
     this.timeline.replaceChildren(node);
     this.root.dataset.alerts = String(wins.filter(w => w.drifted).length);

@@ -180,13 +180,14 @@ def test_hundred_thousand_points_render(page: Any, lab: JupyterProcess, lab_root
     page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=4)
     page.mouse.up()
     local = int(widget.get_attribute("data-selected-local") or 0)
-    assert local > 10_000
-    page.wait_for_function("([el, n]) => el.dataset.nSelected === String(n)",
-                           arg=[widget.element_handle(), local], timeout=60_000)
+    assert local > 10_000  # (no facade here: the kernel round trip is the notebook test's)
+    hit_ms = float(widget.get_attribute("data-hit-ms") or "nan")
     renders = _renders(console)
     assert renders and renders[0]["n"] == 100_000, console
     ARTIFACTS.mkdir(exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / "drift-view-100k.png"))
     (ARTIFACTS / "drift-view-100k.json").write_text(json.dumps(
-        {"renderer": widget.get_attribute("data-renderer"), "renders": renders, "selected": local}, indent=2))
+        {"renderer": widget.get_attribute("data-renderer"), "renders": renders, "selected": local,
+         "box_hit_test_ms": hit_ms}, indent=2))
     assert renders[0]["ms"] < 2_000, renders
+    assert hit_ms < 500, hit_ms
