@@ -335,3 +335,38 @@ def test_headless_notebook_run(demo: Path, tmp_path: Path) -> None:
     assert "AgreementView" in shown[0]["data"]["text/plain"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "SELECTED 39 Label drift" in text
+
+
+def test_sparse_labels_give_a_working_view(tmp_path: Path) -> None:
+    """Annotators who never overlap, one window, no taxonomy colors: defined cells, no crash."""
+    import cv2
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(folder / f"p{i}.png"), np.full((20, 30, 3), 40 * i, np.uint8))
+    ws = Workspace.create(tmp_path / "ws")
+    ws.add_images(folder, progress=False)
+    by_name = {Path(p).name: i for i, p in ws.images().select("image_id", "path").iter_rows()}
+    rows = [("p0.png", "ana", "ok"), ("p1.png", "ana", "dent"), ("p2.png", "ana", "ok"),
+            ("p3.png", "ben", "dent"), ("p4.png", "ben", "ok"), ("p0.png", "chloe", "dent"),
+            ("p1.png", "chloe", "dent"), ("p2.png", "chloe", "ok")]
+    ws.add_annotations(pl.DataFrame({"image_id": [by_name[f] for f, _, _ in rows], "annotator": [a for _, a, _ in rows],
+                                     "class_name": [c for _, _, c in rows], "kind": ["image"] * len(rows)}))
+    v = agreement_view(ws, bootstrap=0)
+    try:
+        assert v.annotators == ("ana", "ben", "chloe")
+        z = v.figure.data[0].z
+        assert z[0][1] is None and v.figure.data[0].text[0][1] == "–"       # ana x ben never overlap
+        assert [o[1] for o in v.pair_picker.options] == [None, ("ana", "chloe")]
+        click(v, 0, [0, 1])
+        assert v.selected == [] and v.gallery.total == 0 and not v.gallery.can_review
+        click(v, 0, [0, 2])
+        assert v.selected == [by_name["p0.png"]]
+        with pytest.raises(ValueError, match="share no image"):
+            v.show_pair("ana", "ben")
+        assert v.report.windows.height == 1 and v.report.alerts.height == 0
+        click(v, next(i for i, t in enumerate(v.figure.data) if t.legendgroup == "trend"), 0)
+        assert v.selected == [by_name["p0.png"]]
+    finally:
+        v.close()
