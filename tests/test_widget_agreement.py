@@ -291,6 +291,12 @@ def test_arguments_are_checked(demo: Path) -> None:
         v.close()
 
 
+def test_public_name() -> None:
+    import jupyter_cvops as cv
+
+    assert cv.agreement_view is agreement_view
+
+
 def test_gallery_widget_alone() -> None:
     t = encode_array(np.zeros((40, 80, 3), np.uint8), max_side=32)
     entries = [GalleryEntry("a", t, [("ana", "dent"), ("ben", "ok")], marked=["ana"], tooltip="a.png"),
@@ -319,10 +325,8 @@ def test_gallery_widget_alone() -> None:
 @pytest.mark.slow
 def test_headless_notebook_run(demo: Path, tmp_path: Path) -> None:
     cells = [
-        nbformat.v4.new_code_cell("from jupyter_cvops import Workspace\n"
-                                  "from jupyter_cvops.widgets.agreement_view import agreement_view\n"
-                                  f"ws = Workspace.open({str(demo)!r})"),
-        nbformat.v4.new_code_cell("view = agreement_view(ws)\nview"),
+        nbformat.v4.new_code_cell(f"import jupyter_cvops as cv\nws = cv.Workspace.open({str(demo)!r})"),
+        nbformat.v4.new_code_cell("view = cv.agreement_view(ws)\nview"),
         nbformat.v4.new_code_cell("view.select_alert(0)\nprint('SELECTED', len(view.selected), view.gallery.title)"),
     ]
     nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",

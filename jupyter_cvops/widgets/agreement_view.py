@@ -192,12 +192,13 @@ class AgreementView:
         self.review_session: ReviewSession | None = None
         self._review_ids: list[str] = []
         self.timings: dict[str, float] = {}
-        image_ids = None if images is None or isinstance(images, pl.Expr) else [str(i) for i in images]
+        if images is not None and not isinstance(images, pl.Expr):
+            images = [str(i) for i in images]  # read once: the report and the drill-down both use it
 
         t0 = time.perf_counter()
         self.report: AgreementReport = ws.agreement(
-            kind="image", images=image_ids if image_ids is not None else images, consensus=consensus,
-            bootstrap=bootstrap, every=every, seed=seed, **options)
+            kind="image", images=images, consensus=consensus, bootstrap=bootstrap, every=every, seed=seed,
+            **options)
         t1 = time.perf_counter()
         self._table = rating_table(self._labels(images))
         self._paths = self._image_paths()
@@ -821,8 +822,9 @@ class AgreementView:
             cell = ("kappa", pos_a[t["annotator"]], pos_a[t["annotator"]])
         elif kind == "pair" and t.get("class_a") is None:
             cell = ("kappa", pos_a[t["annotator_a"]], pos_a[t["annotator_b"]])
-        elif kind == "pair" or kind == "pooled":
-            cell = ("confusion", pos_c[t["class_a"]], pos_c[t["class_b"]])
+        elif (kind == "pooled" and self._pair is None) or (
+                kind == "pair" and (t["annotator_a"], t["annotator_b"]) == self._pair):
+            cell = ("confusion", pos_c[t["class_a"]], pos_c[t["class_b"]])  # only on the matrix it came from
         if cell is not None:
             xr, yr = self._refs[cell[0]]
             shapes.append({**box, "xref": xr, "yref": yr, "x0": cell[2] - 0.5, "x1": cell[2] + 0.5,
@@ -900,8 +902,6 @@ class AgreementView:
     def _show_page(self, *, reset: bool) -> None:
         frame = self._selection
         end = min(frame.height, (0 if reset else self._shown) + self.page_size)
-        if reset:
-            end = min(frame.height, self.page_size)
         rows = frame.head(end).to_dicts()
         t0 = time.perf_counter()
         thumbs = self._thumbnails([r["image_id"] for r in rows])

@@ -128,10 +128,9 @@ def test_click_cells_drill_down_and_open_review(page: Any, lab: JupyterProcess, 
              "'target': view.target and view.target.get('kind'), 'title': view.gallery.title}}))")
     nb_path = lab_root / "agreement.ipynb"
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC}, cells=[
-        nbformat.v4.new_code_cell("import time\nfrom jupyter_cvops import Workspace\n"
-                                  "from jupyter_cvops.widgets.agreement_view import agreement_view\n"
-                                  f"ws = Workspace.open({agreement_ws.name!r})"),
-        nbformat.v4.new_code_cell("t0 = time.perf_counter()\nview = agreement_view(ws)\n"
+        nbformat.v4.new_code_cell(f"import time\nimport jupyter_cvops as cv\n"
+                                  f"ws = cv.Workspace.open({agreement_ws.name!r})"),
+        nbformat.v4.new_code_cell("t0 = time.perf_counter()\nview = cv.agreement_view(ws)\n"
                                   "print(f'BUILT {time.perf_counter() - t0:.3f}', view.timings)\nview"),
         nbformat.v4.new_code_cell(probe.format(n=0)),
     ])
