@@ -132,7 +132,7 @@ def pca(x: Any, n_components: int = 2, *, seed: int = 0, max_fit: int = 50_000) 
     --------
     >>> x = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
     >>> coords, ratio = pca(x, 1)
-    >>> coords.ravel().round(3).tolist(), ratio.round(3).tolist()
+    >>> coords.ravel().astype(float).round(3).tolist(), ratio.round(3).tolist()
     ([-1.414, 0.0, 1.414], [1.0])
     """
     arr = np.asarray(x, dtype=np.float64)
