@@ -177,6 +177,12 @@ def test_view_computes_drift_when_not_given(demo: tuple[Path, pl.DataFrame]) -> 
     assert bundle is not None and "application/vnd.jupyter.widget-view+json" in bundle[0]
 
 
+def test_a_drift_frame_of_other_windows_is_refused(demo: tuple[Path, pl.DataFrame]) -> None:
+    path, table = demo
+    with pytest.raises(ValueError, match="no window of the drift frame"):
+        DriftView(Workspace.open(path), "demo-train", by="1d", drift=table.tail(3))
+
+
 def test_hundred_thousand_points_build_fast() -> None:
     rng = np.random.default_rng(0)
     n = 100_000

@@ -541,7 +541,9 @@ class DriftView {
       this.clearOverlay();
       if (d.pan) return;
       const [x, y] = at(e);
-      if (Math.abs(x - d.x) < 3 && Math.abs(y - d.y) < 3) {
+      d.path.push([x, y]);
+      const far = d.path.some(([px, py]) => Math.abs(px - d.x) >= 3 || Math.abs(py - d.y) >= 3);
+      if (!far) {
         this.sendSelection(new Uint32Array(0), 'clear');
         return;
       }

@@ -259,6 +259,10 @@ class DriftView:
         win = meta["t"].dt.truncate(by).to_list()
         self._window = np.array([-1 if s == 0 else index.get(w, -1) for s, w in zip(self._set, win, strict=True)],
                                 dtype=np.int16)
+        lost = int(((self._set == 1) & (self._window < 0)).sum())
+        if lost:
+            raise ValueError(f"{lost} current images fall in no window of the drift frame: was it computed "
+                             f"with by={by!r} and the same reference and current images?")
 
         novelty = np.ones(len(ids), np.float64)
         if n_ref >= 2 and cur_keep:

@@ -121,6 +121,23 @@ def test_scatter_selection_timeline(page: Any, lab: JupyterProcess, lab_root: Pa
     assert thumbs.count() == min(local, 24)
     widget.screenshot(path=str(ARTIFACTS / "drift-view-selected.png"))
 
+    # A lasso (a triangle over the same region) replaces the selection.
+    widget.locator("button.cvops-drift-mode", has_text="lasso").click()
+    assert widget.get_attribute("data-mode") == "lasso"
+    corners = [(0.55, 0.03), (0.99, 0.03), (0.99, 0.97)]
+    page.mouse.move(box["x"] + box["width"] * corners[0][0], box["y"] + box["height"] * corners[0][1])
+    page.mouse.down()
+    for cx, cy in corners[1:] + corners[:1]:
+        page.mouse.move(box["x"] + box["width"] * cx, box["y"] + box["height"] * cy, steps=6)
+    page.mouse.up()
+    lasso = int(widget.get_attribute("data-selected-local") or 0)
+    assert 0 < lasso < local
+    page.wait_for_function("([el, n]) => el.dataset.nSelected === String(n)",
+                           arg=[widget.element_handle(), lasso], timeout=60_000)
+    widget.screenshot(path=str(ARTIFACTS / "drift-view-lasso.png"))
+    widget.locator("button.cvops-drift-mode", has_text="box").click()
+    local = lasso
+
     # The kernel holds the selection: rerun the last cell and read what it prints.
     last = page.locator(".jp-NotebookPanel .jp-CodeCell").last
     last.locator(".jp-InputArea-editor").click()
