@@ -15,9 +15,10 @@ import polars as pl
 import pytest
 from ipywidgets.widgets.widget import _remove_buffers
 
+import jupyter_cvops as cv
 from jupyter_cvops import Workspace
 from jupyter_cvops.demo import build_demo
-from jupyter_cvops.widgets.drift_view import DriftView, DriftWidget, drift_view
+from jupyter_cvops.widgets.drift_view import DriftView, DriftWidget
 from jupyter_cvops.widgets.review import STATIC, ReviewSession
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def view(demo: tuple[Path, pl.DataFrame], tmp_path: Path) -> DriftView:
     path, table = demo
     dest = tmp_path / "ws"
     shutil.copytree(path, dest, ignore=shutil.ignore_patterns("scenario"))
-    return drift_view(Workspace.open(dest), reference="demo-train", drift=table)
+    return cv.drift_view(Workspace.open(dest), reference="demo-train", drift=table)
 
 
 class Sent:
