@@ -396,7 +396,8 @@ def test_example_notebook_runs_headless(tmp_path: Path) -> None:
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     assert not [o for o in outputs if o.output_type == "stream" and o.get("name") == "stderr"]
-    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+             and "ReviewSession" in o["data"].get("text/plain", "")]
     assert len(views) == 1
     assert "ReviewSession" in views[0]["data"]["text/plain"]
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
