@@ -39,6 +39,31 @@ def _current_ids(ws: Workspace, current: pl.Expr | Iterable[str] | None, ref: li
     return list(current)
 
 
+def _new_features(windows: pl.Series, times: pl.Series, ref: pl.DataFrame, cur: pl.DataFrame, *,
+                  by: str, alpha: float, top_k: int, lookback: int = 3) -> list[list[str]]:
+    """Per window, the image statistics that changed against the windows just before it.
+
+    ``top_features`` compare each window with the reference, so a change that
+    persists (new lighting) dominates every later window; testing a window against
+    its ``lookback`` predecessors names what is new there (e.g. a camera tilt on top
+    of the lighting change). The first window is compared with the reference.
+    """
+    from .drift import feature_tests
+
+    win = times.dt.truncate(by).alias("w")
+    order = windows.to_list()
+    out: list[list[str]] = []
+    for i, w in enumerate(order):
+        now = cur.filter(win == w)
+        before = ref if i == 0 else cur.filter(win.is_in(order[max(0, i - lookback):i]))
+        if now.height < 2 or before.height < 2:
+            out.append([])
+            continue
+        ft = feature_tests(before, now, alpha=alpha)
+        out.append(ft.filter(pl.col("drifted"))["feature"].head(top_k).to_list())
+    return out
+
+
 def workspace_drift(
     ws: Workspace,
     reference: Any,
@@ -96,6 +121,10 @@ def workspace_drift(
         cur_features=pl.DataFrame(cur_f, schema=names, orient="row"),
         alpha=alpha, n_permutations=n_permutations, seed=seed, correction=correction, **options,
     )
+    out = out.with_columns(pl.Series("new_features", _new_features(
+        out["window"], times, pl.DataFrame(ref_f, schema=names, orient="row"),
+        pl.DataFrame(cur_f, schema=names, orient="row"), by=by, alpha=alpha,
+        top_k=int(options.get("top_k", 5))), dtype=pl.List(pl.String)))
     ids = np.array(cur_keep, dtype=object)
 
     def to_ids(col: str) -> pl.Expr:

@@ -1,0 +1,50 @@
+"""ws.drift on the demo: flags the planted lighting change and camera tilt in the right
+windows, names matching image statistics, and leaves the clean windows alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from jupyter_cvops import Workspace, WorkspaceError
+from jupyter_cvops.demo import build_demo
+
+LIGHTING = {"brightness", "contrast", "colorfulness", "saturation"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict]:
+    path = tmp_path_factory.mktemp("drift") / "ws"
+    rep = build_demo(path, seed=0, n_train=400, n_production=420, image_size=96, progress=False)
+    return Workspace.open(path), rep.ground_truth
+
+
+@pytest.mark.slow
+def test_demo_drift_is_found_where_it_was_planted(demo: tuple[Workspace, dict]) -> None:
+    ws, truth = demo
+    d = ws.drift("demo-train", by="1d", progress=False, seed=0)
+    lighting_day = truth["production_drift"][0]["from_day"]
+    tilt_day = truth["production_drift"][1]["from_day"]
+    assert d.height == truth["production_period"]["days"]
+    day = {w: i + 1 for i, w in enumerate(d["window"].to_list())}
+    rows = {day[r["window"]]: r for r in d.iter_rows(named=True)}
+    for k in truth["clean_days"]:
+        assert not rows[k]["drifted"], f"clean day {k} flagged"
+    for k in range(lighting_day, len(rows) + 1):
+        assert rows[k]["drifted"], f"day {k} missed"
+    def lighting_like(f: str) -> bool:
+        return f in LIGHTING or f.split("_")[0] in {"hue", "sat", "val"}
+
+    assert all(lighting_like(f) for f in rows[lighting_day]["top_features"][:3])
+    assert any(f.startswith("orient") for f in rows[tilt_day]["new_features"])
+    assert not any(f.startswith("orient") for k in range(lighting_day, tilt_day) for f in rows[k]["new_features"])
+    novel = rows[lighting_day]["top_novel"]
+    assert novel and all(len(i) == 32 for i in novel)
+
+
+def test_drift_needs_a_reference(demo: tuple[Workspace, dict]) -> None:
+    ws, _ = demo
+    with pytest.raises(WorkspaceError, match="reference images"):
+        ws.drift(pl.col("image_id") == "nope")
