@@ -56,20 +56,27 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anywidget
 import polars as pl
-import traitlets
 
 from .._labels import STATEFUL, latest_reviews
-from .._queue import NO_OBJECTS, label_signatures
 from .._store import current_user
-from .._thumbs import Thumbnail, make_thumbnail
+from .._thumbs import Thumbnail
 from ..reviews import DECISIONS, decide, review_queue
+from ._bundle import STATIC, _Bundle  # noqa: F401  (re-exported)
+from ._review_items import _ItemsMixin
+from ._review_widget import (
+    FALLBACK_COLORS,
+    NO_FILTERS,  # noqa: F401  (re-exported)
+    QUEUE_COLUMNS,
+    UI_DECISIONS,
+    ReviewWidget,
+    _combine,
+    _QueueView,
+    _Record,
+    _state_of,
+)
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -78,132 +85,8 @@ __all__ = ["ReviewSession", "ReviewWidget", "review"]
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
-#: Colors for classes the taxonomy gives none (cycled in class order).
-FALLBACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-#: Columns the widget reads from a queue frame (those of :func:`~jupyter_cvops.reviews.review_queue`).
-QUEUE_COLUMNS = ("image_id", "path", "annotators", "verdicts", "majority", "majority_annotators",
-                 "disagreement", "disputed", "classes", "last_decision")
-NO_FILTERS: dict[str, Any] = {"class_name": "", "annotator": "", "disputed_only": False}
-#: Decisions the keys send (anything else arrives only through Python).
-UI_DECISIONS = {"set": ("class_name",), "accept": ("annotator",), "flag": ("reason",)}
 
-
-class _Bundle:
-    """Class attribute that reads a built file of ``jupyter_cvops/static`` when a widget is made.
-
-    anywidget reads ``_esm``/``_css`` at construction; reading late keeps ``import`` working
-    in a source checkout whose bundle is not built yet, with a clear error at use.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: object, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        path = STATIC / self.name
-        try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"widget bundle {path} is missing: run `npm run build` in the source checkout "
-                "(installed packages ship it)"
-            ) from None
-
-
-class ReviewWidget(anywidget.AnyWidget):  # type: ignore[misc]
-    """Browser half of the review widget: synced traits and messages, no store access.
-
-    Make one with :func:`review`, which wires it to a :class:`ReviewSession`; on its own
-    it displays whatever its traits hold.
-
-    Traits (all synced, snake_case on both sides): ``image`` (encoded bytes of the
-    current image), ``image_mime``, ``item`` (the current image's labels, verdicts and
-    decision state), ``index``, ``n_items``, ``n_decided``, ``queue_id`` (changes when
-    the queue is rebuilt), ``nav_seq`` (the last navigation the kernel handled),
-    ``classes`` (name, color, definition, key), ``filters`` and ``filter_options`` (the
-    filter bar), ``hidden_annotators`` (toggled off in the view), ``status``,
-    ``can_undo``, ``advance``, ``reviewer`` and ``render_log`` (written by the browser:
-    one entry per navigation, ``ms`` from key press to image drawn).
-
-    Examples
-    --------
-    >>> w = ReviewWidget(status="nothing loaded")   # doctest: +SKIP
-    >>> w.status                                    # doctest: +SKIP
-    'nothing loaded'
-    """
-
-    _esm = _Bundle("review.js")
-    _css = _Bundle("review.css")
-
-    image = traitlets.Bytes(b"").tag(sync=True)
-    image_mime = traitlets.Unicode("image/jpeg").tag(sync=True)
-    item = traitlets.Dict().tag(sync=True)
-    index = traitlets.Int(0).tag(sync=True)
-    n_items = traitlets.Int(0).tag(sync=True)
-    n_decided = traitlets.Int(0).tag(sync=True)
-    queue_id = traitlets.Int(0).tag(sync=True)
-    nav_seq = traitlets.Int(0).tag(sync=True)
-    classes = traitlets.List(traitlets.Dict()).tag(sync=True)
-    filters = traitlets.Dict(default_value=dict(NO_FILTERS)).tag(sync=True)
-    filter_options = traitlets.Dict(default_value={"classes": [], "annotators": []}).tag(sync=True)
-    hidden_annotators = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    status = traitlets.Unicode("").tag(sync=True)
-    can_undo = traitlets.Bool(False).tag(sync=True)
-    advance = traitlets.Bool(True).tag(sync=True)
-    reviewer = traitlets.Unicode("").tag(sync=True)
-    render_log = traitlets.List(traitlets.Dict()).tag(sync=True)
-
-
-@dataclass(frozen=True)
-class _QueueView:
-    """One immutable generation of the queue (swapped whole, read by the prefetch thread)."""
-
-    queue_id: int
-    frame: pl.DataFrame
-    rows: list[dict[str, Any]]
-    pos: dict[str, int]
-    labels: dict[str, pl.DataFrame]
-
-
-@dataclass
-class _Record:
-    """A state-changing decision this session made, and what it replaced (for undo)."""
-
-    decision_id: str
-    image_id: str
-    decision: str
-    before: pl.DataFrame  # rows of the image's latest state decision before it (empty: none)
-
-
-def _combine(exprs: Sequence[pl.Expr | None]) -> pl.Expr | None:
-    out: pl.Expr | None = None
-    for e in exprs:
-        if e is not None:
-            out = e if out is None else out & e
-    return out
-
-
-def _state_of(rows: pl.DataFrame, tax_names: dict[str, str]) -> dict[str, Any] | None:
-    """What a latest-decision frame (one decision's rows) means, for display."""
-    if rows.height == 0:
-        return None
-    r = rows.row(0, named=True)
-    decision = str(r["decision"])
-    if decision == "accept":
-        label = f"accepted {r.get('accepted_annotator') or '?'}"
-    elif decision == "set":
-        names = [tax_names.get(str(c), str(c)) for c in rows["class_id"].to_list() if c is not None]
-        label = "set " + " + ".join(names) if names else "set"
-    elif decision == "flag":
-        label = f"flagged {r.get('reason') or ''}".strip()
-    else:
-        label = decision
-    return {"decision": decision, "label": label, "reviewer": r.get("reviewer"), "decision_id": r.get("decision_id")}
-
-
-class ReviewSession:
+class ReviewSession(_ItemsMixin):
     """A review of a queue of images in one workspace: the object :func:`review` returns.
 
     Displaying it (last expression of a cell, or ``display(session)``) shows the widget.
@@ -601,111 +484,6 @@ class ReviewSession:
 
     def _n_decided(self, view: _QueueView) -> int:
         return sum(1 for r in view.rows if self._state.get(r["image_id"]) is not None)
-
-    def _meta(self, view: _QueueView, index: int, thumb: Thumbnail | None, error: str | None) -> dict[str, Any]:
-        """Everything the view needs to draw one item (labels in source pixel coordinates)."""
-        row = view.rows[index]
-        image_id = row["image_id"]
-        labels = view.labels.get(image_id)
-        majority = set(row.get("majority_annotators") or [])
-        annotators: list[dict[str, Any]] = []
-        if labels is not None and labels.height:
-            sigs = dict(label_signatures(labels).select("annotator", "signature").iter_rows())
-            for name in sorted(labels["annotator"].unique().to_list()):
-                mine = labels.filter(pl.col("annotator") == name)
-                image_classes = [c or "(needs review)" for c in mine.filter(pl.col("kind") == "image")["class_name"]]
-                boxes = [
-                    {"class_name": b["class_name"] or "(needs review)", "x0": b["x0"], "y0": b["y0"],
-                     "x1": b["x1"], "y1": b["y1"]}
-                    for b in mine.filter((pl.col("kind") == "box") & pl.col("x0").is_not_null())
-                    .select("class_name", "x0", "y0", "x1", "y1").iter_rows(named=True)
-                ]
-                annotators.append({"name": name, "verdict": sigs.get(name, NO_OBJECTS),
-                                   "image_classes": image_classes, "boxes": boxes, "in_majority": name in majority})
-        return {
-            "image_id": image_id,
-            "index": index,
-            "queue_id": view.queue_id,
-            "path": row["path"],
-            "file_name": Path(str(row["path"])).name,
-            "width": thumb.width if thumb else 0,
-            "height": thumb.height if thumb else 0,
-            "source_width": thumb.source_width if thumb else 0,
-            "source_height": thumb.source_height if thumb else 0,
-            "error": error,
-            "annotators": annotators,
-            "majority": row.get("majority"),
-            "disagreement": row.get("disagreement"),
-            "disputed": bool(row.get("disputed")),
-            "state": self._state.get(image_id),
-        }
-
-    # -- thumbnails and prefetch --------------------------------------------------------------
-    def _encode(self, path: str) -> Thumbnail:
-        return make_thumbnail(path, max_side=self.max_side)
-
-    def _store_future(self, image_id: str, fut: Future[Thumbnail]) -> None:
-        self._thumbs[image_id] = fut
-        self._thumbs.move_to_end(image_id)
-        while len(self._thumbs) > self._cache_size:
-            self._thumbs.popitem(last=False)
-
-    def _thumbnail_now(self, row: dict[str, Any]) -> tuple[Thumbnail | None, str | None]:
-        """The row's thumbnail: from the cache, from a running prefetch, or encoded right here."""
-        image_id, path = row["image_id"], str(row["path"])
-        with self._lock:
-            fut = self._thumbs.get(image_id)
-            # A prefetch still queued behind others is cancelled and done here instead;
-            # one already running (or done) is waited for.
-            if fut is not None and (fut.cancelled() or fut.cancel()):
-                fut = None
-            mine = fut is None
-            if fut is None:
-                fut = Future()
-                fut.set_running_or_notify_cancel()
-                self._store_future(image_id, fut)
-            else:
-                self._thumbs.move_to_end(image_id)
-        if mine:
-            try:
-                fut.set_result(self._encode(path))
-            except Exception as error:
-                fut.set_exception(error)
-        try:
-            return fut.result(), None
-        except Exception as error:
-            return None, f"cannot show {Path(path).name}: {error}"
-
-    def _schedule_prefetch(self, index: int) -> None:
-        view = self._view
-        wanted = list(range(index + 1, min(index + 1 + self.prefetch, len(view.rows))))
-        if index > 0 and self.prefetch:
-            wanted.append(index - 1)
-        for j in wanted:
-            row = view.rows[j]
-            with self._lock:
-                fut = self._thumbs.get(row["image_id"])
-                if fut is None or fut.cancelled():
-                    fut = self._pool.submit(self._encode, str(row["path"]))
-                    self._store_future(row["image_id"], fut)
-            fut.add_done_callback(partial(self._push, view, j))
-
-    def _push(self, view: _QueueView, index: int, fut: Future[Thumbnail]) -> None:
-        """Send one encoded item to the browser (runs in the prefetch thread when it encoded it)."""
-        try:
-            if fut.cancelled() or fut.exception() is not None:
-                return  # the error shows when the reviewer reaches the item
-            image_id = view.rows[index]["image_id"]
-            with self._lock:
-                key = (view.queue_id, image_id)
-                if not self._frontend_ready or view is not self._view or key in self._pushed:
-                    return
-                self._pushed.add(key)
-            thumb = fut.result()
-            meta = self._meta(view, index, thumb, None)
-            self.widget.send({"kind": "prefetch", "item": meta, "mime": thumb.mime}, buffers=[thumb.data])
-        except Exception as error:  # a failed push only costs speed
-            self._report(error, quiet=True)
 
     # -- store state ----------------------------------------------------------------------------
     def _latest_state(self, image_id: str) -> pl.DataFrame:
