@@ -20,6 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ._taxonomy_follow import Resolved, follow  # noqa: F401  (re-exported)
+from ._taxonomy_text import _moved_text, _q, describe, short  # noqa: F401  (re-exported)
+
 #: Status of a class: in use, or retired one of three ways.
 STATUSES = ("active", "deprecated", "merged", "split")
 #: Status of a resolved label (see :func:`follow`).
@@ -510,71 +513,6 @@ def apply(classes: Classes, op: str, args: Mapping[str, Any]) -> tuple[Classes, 
 # -- readable text ------------------------------------------------------------------
 
 
-def short(text: str | None, n: int = 40) -> str:
-    """One-line, shortened text for change summaries.
-
-    Examples
-    --------
-    >>> short("a  very\\nlong definition of a dent", 12)
-    'a very lo...'
-    """
-    t = " ".join((text or "").split())
-    return t if len(t) <= n else t[: n - 3] + "..."
-
-
-def _q(names: Iterable[str | None]) -> str:
-    return ", ".join(f'"{n}"' for n in names)
-
-
-def _moved_text(change: Mapping[str, Any]) -> str:
-    parts = [
-        f'"{name}" moved ' + (f'under "{pname}"' if pname else "to top level")
-        for _cid, name, _pid, pname in change.get("reparented") or []
-    ]
-    return f" ({'; '.join(parts)})" if parts else ""
-
-
-def describe(change: Mapping[str, Any]) -> str:
-    """One readable line for a change record (as stored in the ``changes`` column).
-
-    Examples
-    --------
-    >>> describe({"op": "rename", "id": "c0003", "old": "stain", "new": "contamination"})
-    'renamed "stain" -> "contamination"'
-    """
-    op = change.get("op")
-    if op == "add":
-        s = f'added "{change["name"]}"'
-        if change.get("parent_name"):
-            s += f' under "{change["parent_name"]}"'
-        if change.get("definition"):
-            s += f': "{short(change["definition"])}"'
-        return s
-    if op == "rename":
-        return f'renamed "{change["old"]}" -> "{change["new"]}"'
-    if op == "redefine":
-        return f'redefined "{change["name"]}": "{short(change["old"])}" -> "{short(change["new"])}"'
-    if op == "merge":
-        s = f'merged {_q(change["source_names"])} -> "{change["into_name"]}"'
-        if change.get("created"):
-            s += " (new class)"
-        if change.get("new_definition") is not None:
-            before = change.get("old_definition")
-            s += f', redefined "{short(before)}" -> "{short(change["new_definition"])}"' if before is not None \
-                else f': "{short(change["new_definition"])}"'
-        return s + _moved_text(change)
-    if op == "split":
-        return f'split "{change["name"]}" -> {_q(change["into_names"])}' + _moved_text(change)
-    if op == "deprecate":
-        return f'deprecated "{change["name"]}"' + _moved_text(change)
-    if op == "set_color":
-        return f'recolored "{change["name"]}": {change["old"]} -> {change["new"]}'
-    if op == "set_parent":
-        where = f'under "{change["new_name"]}"' if change.get("new_name") else "to top level"
-        return f'moved "{change["name"]}" {where}'
-    return f"{op}: {change}"
-
-
 def diff_states(a: Classes, b: Classes) -> list[str]:
     """Readable class-definition changes from state ``a`` to state ``b`` (either direction).
 
@@ -631,58 +569,6 @@ def _id_sort_key(cid: str) -> tuple[int, str]:
 
 
 # -- label mapping --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """Where a class id ends up in a later state (see :func:`follow`).
-
-    Examples
-    --------
-    >>> Resolved("c0002", "dirt", "merged").kind
-    'merged'
-    """
-
-    class_id: str | None
-    class_name: str | None
-    kind: str  # active | merged | deprecated | needs_review | unknown
-    candidates: tuple[str, ...] = ()
-
-
-def follow(classes: Classes, cid: str | None, _seen: frozenset[str] = frozenset()) -> Resolved:
-    """Follow class ``cid`` through merges in ``classes`` to the class labels of it now belong to.
-
-    ``kind`` is ``active`` (the id itself, still in use), ``merged`` (another class,
-    reached through one or more merges), ``deprecated`` (a deprecated class, id kept),
-    ``needs_review`` (the class, or one it was merged into, was split: no class is
-    guessed; ``candidates`` names the classes it was split into) or ``unknown``.
-
-    Examples
-    --------
-    >>> s, _ = apply({}, "add", {"name": "stain"})
-    >>> s, _ = apply(s, "add", {"name": "dirt"})
-    >>> s, _ = apply(s, "merge", {"names": ["stain", "dirt"], "into": "contamination"})
-    >>> follow(s, "c0001")
-    Resolved(class_id='c0003', class_name='contamination', kind='merged', candidates=())
-    """
-    rec = classes.get(cid) if cid is not None else None
-    if rec is None or cid in _seen:
-        return Resolved(None, None, "unknown")
-    if rec.status == "active":
-        return Resolved(rec.id, rec.name, "active")
-    if rec.status == "deprecated":
-        return Resolved(rec.id, rec.name, "deprecated")
-    if rec.status == "merged":
-        r = follow(classes, rec.merged_into, _seen | {rec.id})
-        return replace(r, kind="merged") if r.kind == "active" else r
-    if rec.status == "split":
-        names: list[str] = []
-        for part in rec.split_into:
-            r = follow(classes, part, _seen | {rec.id})
-            cands = r.candidates if r.kind == "needs_review" else ((r.class_name,) if r.class_name else ())
-            names += [n for n in cands if n not in names]
-        return Resolved(None, None, "needs_review", tuple(names))
-    return Resolved(None, None, "unknown")
 
 
 def resolve_one(
