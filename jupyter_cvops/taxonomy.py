@@ -29,17 +29,15 @@ Examples
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
 
 import polars as pl
 
 from ._store import Store, current_user, now_utc
-from ._taxonomy_ops import (
+from ._taxonomy_display import _DisplayMixin
+from ._taxonomy_ops import (  # noqa: F401  (resolve_one and short are re-exported)
     PALETTE,
     RESOLVE_STATUSES,
     STATUSES,
@@ -58,6 +56,9 @@ from ._taxonomy_ops import (
     short,
     unknown_class,
 )
+from ._taxonomy_records import StagedOp, TaxonomyVersion
+from ._taxonomy_resolve import RESOLVE_SCHEMA, _as_series, _ResolveMixin  # noqa: F401  (re-exported)
+from ._taxonomy_staging import _StagingMixin
 
 __all__ = [
     "PALETTE",
@@ -83,79 +84,9 @@ CLASS_SCHEMA = {
     "merged_into": pl.String,
     "split_into": pl.List(pl.String),
 }
-RESOLVE_SCHEMA = {
-    "from_class_id": pl.String,
-    "from_version": pl.Int32,
-    "class_id": pl.String,
-    "class_name": pl.String,
-    "status": pl.String,
-    "candidates": pl.List(pl.String),
-}
 
 
-@dataclass(frozen=True)
-class StagedOp:
-    """One staged (not yet committed) taxonomy operation.
-
-    ``op`` and ``args`` are what was called (replayed on a newer version if another
-    writer commits first); ``change`` is the resulting change record.
-
-    Examples
-    --------
-    >>> str(StagedOp("rename", {"name": "a", "new_name": "b"},
-    ...              {"op": "rename", "id": "c0001", "old": "a", "new": "b"}))
-    'renamed "a" -> "b"'
-    """
-
-    op: str
-    args: Mapping[str, Any]
-    change: Mapping[str, Any]
-
-    def __str__(self) -> str:
-        return describe(self.change)
-
-    def __repr__(self) -> str:
-        return f"<staged: {describe(self.change)}>"
-
-
-@dataclass(frozen=True)
-class TaxonomyVersion:
-    """A committed taxonomy version (as returned by :meth:`Taxonomy.commit`).
-
-    Examples
-    --------
-    >>> TaxonomyVersion(2, 1, None, "ana", "merge stains", 4, ['merged "a" -> "b"'])
-    <TaxonomyVersion v2 by ana: 'merge stains' (4 active classes; merged "a" -> "b")>
-    """
-
-    version: int
-    parent: int | None
-    created_at: datetime | None
-    author: str | None
-    message: str | None
-    n_classes: int
-    changes: list[str] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
-
-    def __repr__(self) -> str:
-        what = "; ".join(self.changes[:3]) + ("; ..." if len(self.changes) > 3 else "")
-        return (
-            f"<TaxonomyVersion v{self.version} by {self.author}: {self.message!r} "
-            f"({self.n_classes} active class{'' if self.n_classes == 1 else 'es'}; {what})>"
-        )
-
-
-def _as_series(values: Any, name: str, dtype: pl.DataType, n: int | None) -> pl.Series:
-    if isinstance(values, pl.Series):
-        s = values.rename(name)
-    elif values is None or isinstance(values, str | int):
-        s = pl.Series(name, [values] * (1 if n is None else n), dtype=dtype)
-    else:
-        s = pl.Series(name, list(values), dtype=dtype, strict=False)
-    return s if s.dtype == dtype else s.cast(dtype)
-
-
-class Taxonomy:
+class Taxonomy(_StagingMixin, _ResolveMixin, _DisplayMixin):
     """The label taxonomy of a workspace: staged operations and committed versions.
 
     Operations (:meth:`add`, :meth:`rename`, :meth:`redefine`, :meth:`merge`,
@@ -329,205 +260,6 @@ class Taxonomy:
         if retired:
             return retired[-1].id
         raise unknown_class(state, name, retired_hint=False)
-
-    # -- staging ------------------------------------------------------------------
-    def _stage(self, op: str, **args: Any) -> None:
-        if not self._staged:
-            self._base = self.version
-            self._work = self._state(self._base)
-        self._work, change = apply(self._work, op, args)
-        self._staged.append(StagedOp(op, dict(args), change))
-
-    def add(self, name: str, definition: str = "", parent: str | None = None, color: str | None = None) -> None:
-        """Stage a new class.
-
-        Parameters
-        ----------
-        name
-            Unique among active classes (case-sensitive), non-empty, no surrounding whitespace.
-        definition
-            Labeling guideline text.
-        parent
-            Name (or id) of an active parent class, or ``None`` for a top-level class.
-        color
-            ``"#rrggbb"``; by default the first palette color no active class uses.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("defect"); tax.add("dent", "inward deformation", parent="defect")
-        >>> tax.preview()["parent"].to_list()
-        [None, 'c0001']
-        """
-        self._stage("add", name=name, definition=definition, parent=parent, color=color)
-
-    def rename(self, name: str, new_name: str) -> None:
-        """Stage a rename; the class keeps its id, so existing labels follow automatically.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("stain"); v = tax.commit("init")
-        >>> tax.rename("stain", "contamination"); str(tax.staged[0])
-        'renamed "stain" -> "contamination"'
-        """
-        self._stage("rename", name=name, new_name=new_name)
-
-    def redefine(self, name: str, definition: str) -> None:
-        """Stage a new definition (guideline text) for class ``name``.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("dent", "any dent"); v = tax.commit("init")
-        >>> tax.redefine("dent", "dents deeper than 0.5 mm"); str(tax.staged[0])
-        'redefined "dent": "any dent" -> "dents deeper than 0.5 mm"'
-        """
-        self._stage("redefine", name=name, definition=definition)
-
-    def merge(self, names: Sequence[str], into: str, definition: str | None = None) -> None:
-        """Stage merging classes ``names`` into ``into``.
-
-        ``into`` may be one of ``names`` or another active class (it keeps its id),
-        or a new name (a new class is created, under the sources' common parent).
-        The other classes are retired with ``merged_into`` set; their labels map
-        to the target, and their active children move under it.
-
-        Parameters
-        ----------
-        names
-            Active classes to merge.
-        into
-            Target class name.
-        definition
-            New definition of the target (unchanged by default).
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("stain"); tax.add("dirt"); v = tax.commit("init")
-        >>> tax.merge(["stain", "dirt"], into="contamination"); str(tax.staged[0])
-        'merged "stain", "dirt" -> "contamination" (new class)'
-        """
-        self._stage("merge", names=list(names) if not isinstance(names, str) else [names], into=into,
-                    definition=definition)
-
-    def split(self, name: str, into: Sequence[str] | Mapping[str, str]) -> None:
-        """Stage splitting class ``name`` into two or more new classes.
-
-        The source is retired with ``split_into`` set. Its labels are never guessed:
-        :meth:`resolve` marks them ``needs_review``. A new class may reuse the
-        source's name (it gets a new id).
-
-        Parameters
-        ----------
-        name
-            Active class to split.
-        into
-            New class names, or a dict of new name -> definition.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("defect"); v = tax.commit("init")
-        >>> tax.split("defect", {"scratch": "linear", "dent": "inward"}); str(tax.staged[0])
-        'split "defect" -> "scratch", "dent"'
-        """
-        self._stage("split", name=name, into=dict(into) if isinstance(into, Mapping) else into)
-
-    def deprecate(self, name: str) -> None:
-        """Stage retiring class ``name``; its labels keep the id and resolve as ``deprecated``.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("ok"); v = tax.commit("init")
-        >>> tax.deprecate("ok"); str(tax.staged[0])
-        'deprecated "ok"'
-        """
-        self._stage("deprecate", name=name)
-
-    def set_color(self, name: str, color: str) -> None:
-        """Stage a new display color (``"#rrggbb"`` or ``"#rgb"``) for class ``name``.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("dent", color="#ff0000"); tax.set_color("dent", "#00F")
-        >>> tax.preview()["color"].to_list()
-        ['#0000ff']
-        """
-        self._stage("set_color", name=name, color=color)
-
-    def set_parent(self, name: str, parent: str | None) -> None:
-        """Stage moving class ``name`` under ``parent`` (``None``: top level); cycles are refused.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("defect"); tax.add("dent"); tax.set_parent("dent", "defect")
-        >>> str(tax.staged[-1])
-        'moved "dent" under "defect"'
-        """
-        self._stage("set_parent", name=name, parent=parent)
-
-    @property
-    def staged(self) -> list[StagedOp]:
-        """Staged operations, oldest first (``str(op)`` is a readable line).
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("dent"); [op.op for op in tax.staged]
-        ['add']
-        """
-        return list(self._staged)
-
-    def discard(self) -> None:
-        """Drop all staged operations.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("dent"); tax.discard(); tax.staged
-        []
-        """
-        self._staged = []
-        self._work = {}
-
-    def preview(self, *, include_retired: bool = True) -> pl.DataFrame:
-        """Classes as they will be after committing the staged operations.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("dent"); tax.preview()["name"].to_list()
-        ['dent']
-        """
-        state = self._work if self._staged else self._state(self.version)
-        return self._frame(state, include_retired)
 
     # -- committing ---------------------------------------------------------------
     def _replay(self, base: int) -> tuple[Classes, list[StagedOp]]:
@@ -717,117 +449,3 @@ class Taxonomy:
         """
         va, vb = self._check_version(a), self._check_version(b)
         return diff_states(self._state(va), self._state(vb))
-
-    # -- mapping labels -------------------------------------------------------------
-    def resolve(self, class_ids: Any, from_versions: Any, to_version: int | None = None) -> pl.DataFrame:
-        """Map labels (class id + taxonomy version they were made under) to ``to_version``.
-
-        Vectorized: the distinct (id, version) pairs are resolved once, then joined
-        back onto the labels, so a million labels take well under a second.
-
-        Parameters
-        ----------
-        class_ids
-            Class ids of the labels (polars Series or any sequence; nulls allowed).
-        from_versions
-            Taxonomy version of each label (Series/sequence), or one int for all.
-            A null version reads the id directly under ``to_version``.
-        to_version
-            Version to map to; the latest by default.
-
-        Returns
-        -------
-        polars.DataFrame
-            One row per label, in input order: ``from_class_id, from_version``,
-            ``class_id`` and ``class_name`` under ``to_version``, ``status`` and
-            ``candidates``. Status is ``ok`` (same class, same name), ``renamed``
-            (same id, new name), ``merged`` (mapped through one or more merges to
-            the target), ``needs_review`` (the class was split: ``class_id`` is null
-            and ``candidates`` lists the classes it was split into), ``deprecated``
-            (the id is kept) or ``unknown`` (id not in the label's version).
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from jupyter_cvops._store import Store
-        >>> tax = Taxonomy(Store.create(tempfile.mkdtemp()))
-        >>> tax.add("stain"); tax.add("dirt"); tax.add("defect"); v = tax.commit("init")
-        >>> tax.merge(["stain", "dirt"], into="dirt"); tax.split("defect", ["scratch", "dent"])
-        >>> v = tax.commit("v2")
-        >>> tax.resolve(["c0001", "c0002", "c0003"], 1).select("class_name", "status").rows()
-        [('dirt', 'merged'), ('dirt', 'ok'), (None, 'needs_review')]
-        """
-        latest = self.version
-        to_v = latest if to_version is None else self._check_version(to_version)
-        ids = _as_series(class_ids, "from_class_id", pl.String(), None)
-        versions = _as_series(from_versions, "from_version", pl.Int32(), ids.len())
-        if versions.len() != ids.len():
-            raise TaxonomyError(f"{ids.len()} class ids but {versions.len()} versions")
-        labels = pl.DataFrame([ids, versions])
-        if labels.height == 0:
-            return pl.DataFrame(schema=RESOLVE_SCHEMA)
-        pairs = labels.unique()
-        known = {v for v in pairs["from_version"].drop_nulls().unique().to_list() if 0 < v <= latest}
-        self._load(known | {to_v})
-        to_state = self._state(to_v)
-        rows = []
-        for cid, v in pairs.iter_rows():
-            from_state = None if v is None else self._states.get(v, {})
-            rows.append((cid, v, *resolve_one(cid, from_state, to_state, from_known=v is None or v in known)))
-        mapping = pl.DataFrame(rows, schema=RESOLVE_SCHEMA, orient="row")
-        return labels.join(
-            mapping, on=["from_class_id", "from_version"], how="left", nulls_equal=True, maintain_order="left"
-        )
-
-    # -- display ----------------------------------------------------------------------
-    def _display_state(self) -> tuple[int, Classes]:
-        v = self.version
-        return v, self._state(v)
-
-    def __repr__(self) -> str:
-        v, state = self._display_state()
-        active = [r for r in state.values() if r.active]
-        plural = "" if len(active) == 1 else "es"
-        lines = [f"Taxonomy v{v}: {len(active)} active class{plural}, {len(state) - len(active)} retired"]
-        width = max((len(r.name) for r in active), default=0)
-        for r in active:
-            parent = f" (under {state[r.parent].name})" if r.parent in state else ""
-            lines.append(f"  {r.id}  {r.color}  {r.name:<{width}}{parent}  {short(r.definition, 60)}".rstrip())
-        if self._staged:
-            lines.append(f"staged ({len(self._staged)}), commit with .commit(message):")
-            lines += [f"  + {op}" for op in self._staged]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        v, state = self._display_state()
-        esc = html.escape
-        active = [r for r in state.values() if r.active]
-        retired = [r for r in state.values() if not r.active]
-        cell = "padding:2px 8px;text-align:left;vertical-align:top"
-        rows = []
-        for r in active:
-            swatch = (
-                f'<span style="display:inline-block;width:0.9em;height:0.9em;border-radius:2px;'
-                f'vertical-align:middle;background:{esc(r.color)}" title="{esc(r.color)}"></span>'
-            )
-            parent = esc(state[r.parent].name) if r.parent in state else ""
-            rows.append(
-                f'<tr><td style="{cell}">{swatch}</td><td style="{cell}"><code>{esc(r.id)}</code></td>'
-                f'<td style="{cell}"><b>{esc(r.name)}</b></td><td style="{cell}">{parent}</td>'
-                f'<td style="{cell}">{esc(r.definition)}</td></tr>'
-            )
-        head = "".join(f'<th style="{cell}">{h}</th>' for h in ("", "id", "name", "parent", "definition"))
-        out = [
-            '<div class="cvops-taxonomy">',
-            f"<b>Taxonomy v{v}</b>: {len(active)} active class{'' if len(active) == 1 else 'es'}"
-            + (f", {len(retired)} retired" if retired else ""),
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
-        ]
-        if retired:
-            notes = ", ".join(f"{esc(r.name)} <small>({esc(r.status)})</small>" for r in retired)
-            out.append(f"<div><small>retired: {notes}</small></div>")
-        if self._staged:
-            items = "".join(f"<li><code>{esc(str(op))}</code></li>" for op in self._staged)
-            out.append(f"<div><b>staged ({len(self._staged)})</b>, not committed:<ul>{items}</ul></div>")
-        out.append("</div>")
-        return "".join(out)
