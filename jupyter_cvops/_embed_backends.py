@@ -239,7 +239,7 @@ def file_hash(path: str) -> str:
     Examples
     --------
     >>> import tempfile
-    >>> p = tempfile.mkdtemp() + "/w.pt"; _ = open(p, "wb").write(b"abc")
+    >>> p = Path(tempfile.mkdtemp()) / "w.pt"; _ = p.write_bytes(b"abc")
     >>> file_hash(p)
     '78af5f94892f3950'
     """

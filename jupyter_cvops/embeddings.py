@@ -28,7 +28,6 @@ Examples
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -43,7 +42,9 @@ import polars as pl
 import pyarrow as pa
 
 from . import _embed_backends as eb
+from . import _embed_index as ix
 from ._embed_backends import EmbeddingBackend, EmbeddingError
+from ._embed_index import quote as _quote
 from ._image_stats import feature_names
 from ._store import now_utc
 
@@ -59,7 +60,6 @@ INDEX_THRESHOLD = 100_000
 COMMIT_EVERY = 8192
 """Vectors per commit while embedding: an interrupted run keeps what it committed."""
 
-_META_PREFIX = "embedding:"
 Images = pl.Expr | pl.DataFrame | pl.Series | Iterable[str] | Any
 
 
@@ -163,16 +163,6 @@ def _schema(backend: EmbeddingBackend) -> pa.Schema:
     ], metadata={"cvops.embedding": info})
 
 
-def _records(ws: Workspace) -> dict[str, dict[str, Any]]:
-    meta = ws.store.read("meta", where=f"key LIKE '{_META_PREFIX}%'")
-    return {r["key"][len(_META_PREFIX):]: json.loads(r["value"]) for r in meta.to_dicts()}
-
-
-def _put_record(ws: Workspace, record: dict[str, Any]) -> None:
-    ws.store.upsert("meta", "key", [{"key": _META_PREFIX + record["table"],
-                                     "value": json.dumps(record, sort_keys=True, default=str)}])
-
-
 def _record_for(backend: EmbeddingBackend, table: str, fp: str) -> dict[str, Any]:
     rec: dict[str, Any] = {"table": table, "model": backend.model_id, "spec": backend.spec(), "dim": backend.dim,
                            "metric": backend.metric, "fingerprint": fp, "preprocessing": backend.describe()}
@@ -183,7 +173,7 @@ def _record_for(backend: EmbeddingBackend, table: str, fp: str) -> dict[str, Any
 
 def _resolve(ws: Workspace, model: str | EmbeddingBackend | None, pretrained: str | None) -> dict[str, Any]:
     """The meta record of the table that ``model`` names (None: the most recently computed)."""
-    records = _records(ws)
+    records = ix.records(ws)
     if not records:
         raise EmbeddingError("this workspace has no embeddings yet: run ws.embed() first")
     if model is None and pretrained is None:
@@ -212,10 +202,10 @@ def list_embeddings(ws: Workspace) -> pl.DataFrame:
     >>> list_embeddings(ws).select("table", "rows")          # doctest: +SKIP
     """
     rows = []
-    for name, rec in sorted(_records(ws).items()):
+    for name, rec in sorted(ix.records(ws).items()):
         tbl = ws.store.table(name)
         rows.append({"table": name, "model": rec["model"], "dim": rec["dim"], "metric": rec["metric"],
-                     "rows": tbl.count_rows(), "indexed": _vector_index(tbl) is not None,
+                     "rows": tbl.count_rows(), "indexed": ix.vector_index(tbl) is not None,
                      "updated_at": rec.get("updated_at")})
     schema = {"table": pl.String, "model": pl.String, "dim": pl.Int64, "metric": pl.String, "rows": pl.Int64,
               "indexed": pl.Boolean, "updated_at": pl.String}
@@ -328,13 +318,13 @@ def embed(
     todo = targets.join(done, on="image_id", how="anti", maintain_order="left")  # type: ignore[arg-type]
     report.n_skipped = targets.height - todo.height
     record = _record_for(backend, table, fp)
-    old = _records(ws).get(table)
+    old = ix.records(ws).get(table)
     if todo.height or old is None or {k: old.get(k) for k in record} != record:
-        _put_record(ws, record | {"updated_at": now_utc().isoformat(), "index": (old or {}).get("index")})
+        ix.put_record(ws, record | {"updated_at": now_utc().isoformat(), "index": (old or {}).get("index")})
     if todo.height:
         _compute(ws, backend, table, fp, todo, report, batch_size=batch_size, num_workers=num_workers,
                  progress=progress)
-    report.index = _maintain_index(ws, table, index_threshold)
+    report.index = ix.maintain_index(ws, table, index_threshold)
     report.seconds = time.perf_counter() - t0
     if report.n_computed or report.failures:
         store.event("embeddings.compute", report.to_dict() | {"failures": len(report.failures)})
@@ -411,22 +401,6 @@ def _rows(ids: list[str], vectors: np.ndarray, fp: str, dim: int) -> pa.Table:
 
 
 # --------------------------------------------------------------------------- ANN index
-def _vector_index(tbl: Any) -> Any:
-    for idx in tbl.list_indices():
-        if list(idx.columns) == ["vector"]:
-            return idx
-    return None
-
-
-def _index_params(n: int, dim: int) -> dict[str, Any]:
-    """IVF partitions ~ sqrt(n); PQ with 8-dimensional sub-vectors (IVF-flat below 64 dims)."""
-    parts = max(1, min(int(round(math.sqrt(n))), n // 64 or 1))
-    if dim < 64:
-        return {"type": "IVF_FLAT", "num_partitions": parts}
-    sub = max((d for d in range(1, dim + 1) if dim % d == 0 and dim // d >= 8), default=1)
-    return {"type": "IVF_PQ", "num_partitions": parts, "num_sub_vectors": sub}
-
-
 def build_index(ws: Workspace, model: str | EmbeddingBackend | None = None, *,
                 pretrained: str | None = None) -> dict[str, Any]:
     """(Re)build the ANN index of an embedding table now, whatever its size.
@@ -440,58 +414,10 @@ def build_index(ws: Workspace, model: str | EmbeddingBackend | None = None, *,
     {'type': 'IVF_FLAT', 'num_partitions': 317, 'rows_at_build': 100480, ...}
     """
     rec = _resolve(ws, model, pretrained)
-    return _create_index(ws, rec)
-
-
-def _create_index(ws: Workspace, rec: dict[str, Any]) -> dict[str, Any]:
-    from lancedb.index import IvfFlat, IvfPq
-
-    tbl = ws.store.table(rec["table"])
-    n = tbl.count_rows()
-    if n < 2:
-        raise EmbeddingError(f"{rec['table']} has {n} rows: too few to index")
-    params = _index_params(n, int(rec["dim"]))
-    metric = rec["metric"]
-    config = (IvfFlat(distance_type=metric, num_partitions=params["num_partitions"])
-              if params["type"] == "IVF_FLAT" else
-              IvfPq(distance_type=metric, num_partitions=params["num_partitions"],
-                    num_sub_vectors=params["num_sub_vectors"]))
-    # Not under the write lock: training takes minutes at 1M rows and Lance commits an
-    # index concurrently with appends (rows added meanwhile are searched exactly).
-    tbl.create_index("vector", config=config, replace=True)
-    if not any(list(i.columns) == ["image_id"] for i in tbl.list_indices()):
-        tbl.create_scalar_index("image_id", index_type="BTREE")
-    params["rows_at_build"] = n
-    _put_record(ws, rec | {"index": params})
-    return params
-
-
-def _maintain_index(ws: Workspace, table: str, threshold: int) -> str | None:
-    rec = _records(ws)[table]
-    tbl = ws.store.table(table)
-    n = tbl.count_rows()
-    idx = _vector_index(tbl)
-    if idx is None or not rec.get("index"):
-        if n < threshold:
-            return None
-        params = _create_index(ws, rec)
-        return f"created {params['type']} ({params['num_partitions']} partitions)"
-    stats = tbl.index_stats(idx.name)
-    if stats is None or not stats.num_unindexed_rows:
-        return None
-    if n >= 4 * int(rec["index"].get("rows_at_build", n)):  # grown a lot: re-partition
-        params = _create_index(ws, rec)
-        return f"rebuilt {params['type']} ({params['num_partitions']} partitions)"
-    with ws.store.lock:
-        tbl.optimize()  # compacts fragments and adds new rows to the indices
-    return "updated"
+    return ix.create_index(ws, rec)
 
 
 # --------------------------------------------------------------------------- search
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _stored_vector(tbl: Any, image_id: str) -> np.ndarray | None:
     got = tbl.search().where(f"image_id = {_quote(image_id)}").select(["vector"]).limit(1).to_arrow()
     if not got.num_rows:
@@ -591,9 +517,9 @@ def neighbors(
     extra = 0 if include_self or self_id is None else 1
     q = tbl.search(vec, vector_column_name="vector").distance_type(rec["metric"]).limit(k + extra)
     index = rec.get("index")
-    if index and _vector_index(tbl) is not None:
+    if index and ix.vector_index(tbl) is not None:
         parts = int(index["num_partitions"])
-        q = q.nprobes(nprobes or min(parts, max(20, math.ceil(parts * 0.05))))
+        q = q.nprobes(nprobes or ix.default_nprobes(parts))
         if index["type"] == "IVF_PQ":
             q = q.refine_factor(refine_factor or 10)
     got = pl.from_arrow(q.select(["image_id", "_distance"]).to_arrow())
@@ -608,8 +534,8 @@ def neighbors(
             "query", maintain_order=True).head(k)
     else:
         got = got.sort("distance").head(k)
-    paths = ws.store.read("images", columns=["image_id", "path"]).unique("image_id")
-    out = got.join(paths, on="image_id", how="left", maintain_order="left")
+    out = got.join(ix.paths(ws, got["image_id"].unique().to_list()), on="image_id", how="left",
+                   maintain_order="left")
     return out.select((["query"] if multi else []) + ["image_id", "distance", "path"])
 
 

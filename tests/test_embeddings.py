@@ -16,6 +16,7 @@ import pytest
 
 from jupyter_cvops import Workspace
 from jupyter_cvops import _embed_backends as eb
+from jupyter_cvops import _embed_index as ix
 from jupyter_cvops import embeddings as E
 from jupyter_cvops._image_stats import image_stats
 
@@ -254,6 +255,19 @@ def test_neighbors_exact_search(ws: Workspace, tmp_path: Path) -> None:
         E.neighbors(ws, "nothing-here", k=3)
 
 
+def test_neighbors_paths_from_the_large_workspace_cache(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+    E.embed(ws, model="imgstats", progress=False)
+    ids = ws.images()["image_id"].to_list()
+    direct = E.neighbors(ws, ids[0], k=7)
+    monkeypatch.setattr(ix, "PATHS_CACHE_FROM", 0)
+    assert E.neighbors(ws, ids[0], k=7).equals(direct)
+    moved = tmp_path / "moved.png"
+    Path(direct["path"][0]).rename(moved)
+    ws.add_images(moved, progress=False)  # a new images version: the cache follows it
+    again = E.neighbors(ws, ids[0], k=7)
+    assert again["path"][0] == str(moved.resolve()) and again["path"].null_count() == 0
+
+
 def test_neighbors_of_registered_image_not_embedded_yet(ws: Workspace) -> None:
     ids = ws.images()["image_id"].to_list()
     E.embed(ws, model="imgstats", images=ids[:5], progress=False)
@@ -321,8 +335,30 @@ def test_ann_index_built_past_threshold_and_kept_up_to_date(tmp_path: Path) -> N
     rep = E.embed(ws, model=backend, index_threshold=200, progress=False)
     assert rep.n_computed == 20 and rep.index == "updated"
     tbl = ws.store.table(rep.table)
-    assert tbl.index_stats(E._vector_index(tbl).name).num_unindexed_rows == 0
+    assert tbl.index_stats(ix.vector_index(tbl).name).num_unindexed_rows == 0
     assert E.build_index(ws, rep.table)["rows_at_build"] == 320
+
+
+class FailingBackend(ProjectionBackend):
+    """Fails on its second batch, like a run interrupted half-way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return super().forward(batch)
+
+
+def test_interrupted_run_keeps_committed_vectors(ws: Workspace) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        E.embed(ws, model=FailingBackend(), batch_size=3, num_workers=0, progress=False)
+    assert ws.store.count("emb_test_projection_64") == 3
+    rep = E.embed(ws, model=ProjectionBackend(), batch_size=3, progress=False)
+    assert (rep.n_computed, rep.n_skipped) == (5, 3)
 
 
 # --------------------------------------------------------------------------- pipeline
