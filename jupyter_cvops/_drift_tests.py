@@ -133,7 +133,7 @@ def kernel_from_sq_dists(d2: torch.Tensor, kernel: Kernel, bandwidth: float) -> 
     return d2.sqrt_().mul_(-1.0 / bandwidth).exp_()
 
 
-def pooled_kernel(z: torch.Tensor, n_x: int, kernel: Kernel, bandwidth: float | str
+def pooled_kernel(z: torch.Tensor, kernel: Kernel, bandwidth: float | str
                   ) -> tuple[torch.Tensor, float]:
     """Centered, zero-diagonal kernel matrix of the pooled sample and the bandwidth used.
 

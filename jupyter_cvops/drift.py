@@ -170,7 +170,7 @@ def mmd_test(x: Any, y: Any, n_permutations: int = 1000, seed: int = 0, *, kerne
     xs = torch.from_numpy(xa[ix]).to(dev, dt)
     ys = torch.from_numpy(ya[iy]).to(dev, dt)
     n_x, n_y = xs.shape[0], ys.shape[0]
-    k, bw = _t.pooled_kernel(torch.cat([xs, ys]), n_x, kernel, bandwidth)
+    k, bw = _t.pooled_kernel(torch.cat([xs, ys]), kernel, bandwidth)
     statistic = _t.mmd2_from_kernel(k, n_x)
     if n_permutations > 0:
         observed, null = _t.permutation_null(k, n_x, n_permutations, seed)
