@@ -81,8 +81,14 @@ class JupyterProcess:
         """Launch the server and wait until ``/api/status`` answers."""
         for sub in ("config", "data", "runtime"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
+        # no "news?" / update toasts: they animate over widgets and steal clicks
+        settings = self.home / "lab-settings" / "@jupyterlab" / "apputils-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "notification.jupyterlab-settings").write_text(
+            '{"fetchNews": "false", "checkForUpdates": false}')
         env = {
             **os.environ,
+            "JUPYTERLAB_SETTINGS_DIR": str(self.home / "lab-settings"),
             "JUPYTER_CONFIG_DIR": str(self.home / "config"),
             "JUPYTER_DATA_DIR": str(self.home / "data"),
             "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),

@@ -111,9 +111,8 @@ def _kernel_selection(page: Any, marker: str) -> dict[str, Any]:
 
 def _shot(page: Any, name: str, selector: str) -> None:
     """Screenshot of the window with the top of ``selector`` scrolled to the top of the notebook."""
-    news = page.locator(".Toastify__toast button", has_text=re.compile(r"^No$"))
-    if news.count():
-        news.first.click()  # JupyterLab's "notified about news?" toast would cover the view
+    # a JupyterLab toast would cover the view; hide the container rather than click a moving button
+    page.add_style_tag(content="#react-toastify-container { display: none !important; }")
     page.locator(selector).first.evaluate("(el) => el.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     ARTIFACTS.mkdir(exist_ok=True)
