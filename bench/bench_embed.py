@@ -193,10 +193,10 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--spread", type=float, default=1.0,
                     help="within-cluster spread relative to the cluster centre (larger: harder)")
-    ap.add_argument("--images", type=int, default=96, help="images for the throughput benchmark")
+    ap.add_argument("--images", type=int, default=256, help="images for the throughput benchmark")
     ap.add_argument("--arch", default="ViT-B-32", help="open_clip architecture, or 'small'")
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-knn", action="store_true")
     ap.add_argument("--workdir", type=Path, default=None)

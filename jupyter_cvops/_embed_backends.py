@@ -83,9 +83,9 @@ def read_image(path: str, image_id: str | None = None) -> Any:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGB",):
-                return im.copy()
+            ImageOps.exif_transpose(im, in_place=True)
+            if im.mode == "RGB":
+                return im
             if im.mode.startswith("I") or im.mode == "F":
                 arr = np.asarray(im)
                 if im.mode == "F":
@@ -321,6 +321,7 @@ class OpenClipBackend:
             digest = file_hash(path)
             weights = {"file": path, "xxh3_64": digest}
             self.model_id, suffix, load_arg = f"open_clip:{arch}@file:{digest}", digest[:8], path
+            pretrained = path  # the spec keeps the absolute path
         elif pretrained is not None and _looks_like_path(pretrained):
             raise EmbeddingError(f"checkpoint file not found: {pretrained}; {FALLBACK_HINT}")
         elif pretrained is not None:
@@ -451,8 +452,9 @@ def backend_from_spec(model: str | EmbeddingBackend | None = None, pretrained: s
         arch = model.split(":", 1)[1]
         if pretrained is None and not arch.startswith(("hf-hub:", "local-dir:")):
             raise no_weights_error(arch)
+        local = os.path.expanduser(pretrained) if pretrained else None
         key = (arch, pretrained, pick_device(device), precision,
-               file_hash(pretrained) if pretrained and os.path.isfile(pretrained) else None)
+               file_hash(local) if local and os.path.isfile(local) else None)
         with _CACHE_LOCK:
             if key not in _CACHE:
                 _CACHE.clear()  # keep one model in memory
@@ -475,13 +477,25 @@ def fingerprint(backend: EmbeddingBackend) -> str:
 
 
 # --------------------------------------------------------------------------- pipeline
+def _lower_priority(nice: int) -> None:
+    """Raise this thread's nice value (Linux: a per-thread attribute); a no-op elsewhere."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (AttributeError, OSError):
+        pass
+
+
 def prefetch(items: Sequence[T], work: Callable[[Sequence[T]], R], *, batch_size: int,
-             num_workers: int, depth: int | None = None) -> Iterator[R]:
+             num_workers: int, depth: int | None = None, nice: int = 0) -> Iterator[R]:
     """``work(chunk)`` for consecutive chunks of ``items``, computed ahead by a thread pool.
 
     Results come back in input order; up to ``depth`` chunks (default ``2 * num_workers``)
     are in flight while the caller consumes the current one, so decoding and
     preprocessing overlap the model. ``num_workers=0`` runs everything inline.
+    ``nice > 0`` lowers the workers' scheduling priority: when the model itself keeps
+    every core busy (a CPU forward pass), loading then fills idle time instead of
+    stalling the model's threads, and never costs more than loading in turn would.
 
     Examples
     --------
@@ -493,7 +507,9 @@ def prefetch(items: Sequence[T], work: Callable[[Sequence[T]], R], *, batch_size
         for chunk in chunks:
             yield work(chunk)
         return
-    pool = ThreadPoolExecutor(num_workers, thread_name_prefix="cvops-embed")
+    pool = ThreadPoolExecutor(num_workers, thread_name_prefix="cvops-embed",
+                              initializer=_lower_priority if nice > 0 else None,
+                              initargs=(nice,) if nice > 0 else ())
     pending: deque[Future[R]] = deque(pool.submit(work, c) for c in islice(chunks, depth or 2 * num_workers))
     try:
         while pending:

@@ -276,8 +276,10 @@ def embed(
     device
         ``"cuda"``, ``"cpu"``, ...; default: CUDA when available, else CPU.
     num_workers
-        Loader threads (decode + preprocess). Default: all CPUs for ``imgstats``, up to 8
-        on a GPU, half the CPUs when the model itself runs on the CPU.
+        Loader threads (decode + preprocess), ``0`` to load inline. Default: all CPUs for
+        ``imgstats``; up to 8 on a GPU; half the CPUs at the lowest scheduling priority
+        when the model runs on the CPU (it keeps every core busy already, so loading
+        fills idle time instead of preempting the model's threads).
     progress
         Show a progress bar (and the default-model notice).
     pretrained
@@ -365,8 +367,10 @@ def _compute(ws: Workspace, backend: EmbeddingBackend, table: str, fp: str, todo
 
     bar = tqdm(total=len(pairs), desc=f"embed {backend.model_id}", unit="img", disable=not progress)
     try:
+        cpu_model = backend.device.startswith("cpu") and not isinstance(backend, eb.ImageStatsBackend)
         for ids, batch, failures in eb.prefetch(pairs, lambda c: eb.load_batch(backend, c),
-                                                batch_size=batch_size, num_workers=workers):
+                                                batch_size=batch_size, num_workers=workers,
+                                                nice=19 if cpu_model else 0):
             report.failures += failures
             if ids:
                 vecs = np.asarray(backend.forward(batch), dtype=np.float32)
