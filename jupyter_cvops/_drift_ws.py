@@ -134,3 +134,53 @@ def workspace_drift(
         to_ids("top_novel").alias("top_novel"), to_ids("top_witness").alias("top_witness"),
         pl.lit(len(ref_keep)).alias("n_reference"), pl.lit(emb.table).alias("embedding"),
     )
+
+
+def novel_regions(
+    ws: Workspace,
+    reference: Any,
+    current: Any = None,
+    *,
+    model: str | None = "imgstats",
+    pretrained: str | None = None,
+    alpha: float = 0.05,
+    k: int = 5,
+    n_clusters: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> pl.DataFrame:
+    """Regions of embedding space holding the current images the reference never showed.
+
+    Each current image gets a conformal novelty p-value (its kNN distance to the
+    reference against the reference's own leave-one-out kNN distances); the novel
+    ones (p <= alpha) are grouped by k-means. Returns one row per region, largest
+    first: cluster, size, image_ids (most novel first), exemplar (image id), mean_p.
+    """
+    from ._conformal import knn_distances, novel_clusters
+    from .drift import conformal_novelty
+    from .embeddings import embed, load_vectors
+
+    ref_ids = _reference_ids(ws, reference)
+    cur_ids = _current_ids(ws, current, ref_ids)
+    if len(ref_ids) <= k or not cur_ids:
+        raise WorkspaceError(f"novel regions need > {k} reference images and some current ones")
+    embed(ws, model=model, images=ref_ids + cur_ids, pretrained=pretrained, progress=progress)
+    vec = load_vectors(ws, model, images=ref_ids + cur_ids, pretrained=pretrained)
+    pos = {iid: i for i, iid in enumerate(vec.image_ids)}
+    ref_keep = [i for i in ref_ids if i in pos]
+    cur_keep = [i for i in cur_ids if i in pos]
+    ref_x, cur_x = vec.vectors[[pos[i] for i in ref_keep]], vec.vectors[[pos[i] for i in cur_keep]]
+    mu, sd = ref_x.mean(axis=0), ref_x.std(axis=0) + 1e-12  # scale-free distances for named statistics
+    ref_z, cur_z = (ref_x - mu) / sd, (cur_x - mu) / sd
+    loo = knn_distances(ref_z, k=k)
+    dist = knn_distances(cur_z, ref_z, k=k)
+    p = conformal_novelty(loo, dist)
+    regions = novel_clusters(cur_z, p, alpha=alpha, n_clusters=n_clusters, scores=dist, seed=seed)
+    ids = np.array(cur_keep, dtype=object)
+    return regions.select(
+        "cluster", "size",
+        pl.col("members").map_elements(lambda m: [str(ids[i]) for i in m], return_dtype=pl.List(pl.String))
+        .alias("image_ids"),
+        pl.col("exemplar").map_elements(lambda i: str(ids[i]), return_dtype=pl.String).alias("exemplar"),
+        "mean_p",
+    )

@@ -425,6 +425,18 @@ class Workspace:
 
         return workspace_drift(self, reference, current, by=by, **options)
 
+    def novel_regions(self, reference: Any, current: Any = None, **options: Any) -> pl.DataFrame:
+        """Clusters of current images unlike anything in the reference (conformal kNN novelty
+        + k-means): which images and which region of embedding space drive a drift.
+
+        Examples
+        --------
+        >>> ws.novel_regions("demo-train").select("cluster", "size", "exemplar")   # doctest: +SKIP
+        """
+        from ._drift_ws import novel_regions
+
+        return novel_regions(self, reference, current, **options)
+
     # -- review ----------------------------------------------------------------------
     def review_queue(self, filter: pl.Expr | None = None, **options: Any) -> pl.DataFrame:
         """Images ranked by annotator disagreement; see :func:`jupyter_cvops.reviews.review_queue`.

@@ -48,3 +48,16 @@ def test_drift_needs_a_reference(demo: tuple[Workspace, dict]) -> None:
     ws, _ = demo
     with pytest.raises(WorkspaceError, match="reference images"):
         ws.drift(pl.col("image_id") == "nope")
+
+
+def test_novel_regions_come_from_the_drifted_days(demo: tuple[Workspace, dict]) -> None:
+    ws, truth = demo
+    regions = ws.novel_regions("demo-train", progress=False)
+    assert regions.height >= 1
+    members = [i for ids in regions["image_ids"].to_list() for i in ids]
+    assert regions["size"].sum() == len(members) and all(e in members for e in regions["exemplar"])
+    start = ws.images().filter(pl.col("source").is_not_null())
+    lit = truth["production_drift"][0]["from"]
+    times = dict(zip(start["image_id"], start["captured_at"]))
+    after = sum(times[i] >= lit for i in members)
+    assert after / len(members) > 0.9  # novel images are the ones after the lighting change
