@@ -32,6 +32,7 @@ import numpy as np
 import xxhash
 
 from . import _image_stats
+from ._hashing import hash_bytes
 
 Metric = Literal["cosine", "l2"]
 T = TypeVar("T")
@@ -77,7 +78,7 @@ def read_image(path: str, image_id: str | None = None) -> Any:
         raise ImageReadError(f"cannot read file: {exc.strerror or exc}") from None
     if not data:
         raise ImageReadError("zero-byte file")
-    if image_id is not None and xxhash.xxh3_128_hexdigest(data) != image_id:
+    if image_id is not None and hash_bytes(data) != image_id:
         raise ImageReadError("file changed since it was registered (content hash differs); "
                              "register it again with ws.add_images")
     try:
@@ -508,8 +509,7 @@ def prefetch(items: Sequence[T], work: Callable[[Sequence[T]], R], *, batch_size
             yield work(chunk)
         return
     pool = ThreadPoolExecutor(num_workers, thread_name_prefix="cvops-embed",
-                              initializer=_lower_priority if nice > 0 else None,
-                              initargs=(nice,) if nice > 0 else ())
+                              initializer=(lambda: _lower_priority(nice)) if nice > 0 else None)
     pending: deque[Future[R]] = deque(pool.submit(work, c) for c in islice(chunks, depth or 2 * num_workers))
     try:
         while pending:

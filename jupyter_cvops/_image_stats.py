@@ -145,7 +145,8 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     >>> float(luma(np.full((1, 1, 3), 200, np.uint8))[0, 0])
     200.0
     """
-    return rgb.astype(np.float64) @ _LUMA
+    y: np.ndarray = rgb.astype(np.float64) @ _LUMA
+    return y
 
 
 def laplacian_variance(y: np.ndarray) -> float:
@@ -237,9 +238,9 @@ def orientation(y: np.ndarray, bins: int = 8) -> tuple[float, float, np.ndarray]
     phi = np.mod(np.arctan2(gy, gx) + math.pi / 2, math.pi)
     width = math.pi / bins
     idx = np.floor((phi + width / 2) / width).astype(np.int64) % bins
-    hist = np.bincount(idx.ravel(), weights=mag.ravel(), minlength=bins)
-    total = float(hist.sum())
-    return cos2, sin2, hist / total if total > 0 else hist
+    weighted = np.bincount(idx.ravel(), weights=mag.ravel(), minlength=bins).astype(np.float64)
+    total = float(weighted.sum())
+    return cos2, sin2, weighted / total if total > 0 else weighted
 
 
 def hsv_histograms(rgb: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:

@@ -45,6 +45,7 @@ from . import _embed_backends as eb
 from . import _embed_index as ix
 from ._embed_backends import EmbeddingBackend, EmbeddingError
 from ._embed_index import quote as _quote
+from ._hashing import hash_file
 from ._image_stats import feature_names
 from ._store import now_utc
 
@@ -449,7 +450,7 @@ def _query(ws: Workspace, rec: dict[str, Any], what: Any) -> tuple[np.ndarray, s
         if not p.is_file():
             raise EmbeddingError(f"{text!r} is neither a registered image id nor an image file")
         path = str(p.resolve())
-        image_id = eb.xxhash.xxh3_128_hexdigest(p.read_bytes())
+        image_id = hash_file(p)
     vec = _stored_vector(tbl, image_id)
     if vec is not None:
         return vec, image_id
