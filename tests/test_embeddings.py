@@ -387,3 +387,23 @@ def test_read_image_modes(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     with pytest.raises(eb.ImageReadError, match="zero-byte"):
         eb.read_image(str(empty))
+
+
+def test_imgstats_on_real_steel_images_follow_a_lighting_change(shared_data: Path, tmp_path: Path) -> None:
+    src = sorted((shared_data / "images" / "neu-surface-defects").glob("*.jpg"))[:12]
+    bright = tmp_path / "bright"
+    bright.mkdir()
+    for p in src:  # a copy under a brighter light, as a new camera batch would look
+        img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+        cv2.imwrite(str(bright / p.name), cv2.convertScaleAbs(img, alpha=1.0, beta=40))
+    ws = Workspace.create(tmp_path / "ws")
+    ws.add_images([str(p) for p in src], source="line-1", progress=False)
+    ws.add_images(bright, source="line-1-bright", progress=False)
+    rep = E.embed(ws, model="imgstats", progress=False)
+    assert rep.ok and rep.n_computed == 2 * len(src)
+    v = E.load_vectors(ws, "imgstats")
+    f = pl.DataFrame(v.vectors, schema=v.feature_names, orient="row").with_columns(
+        pl.Series("image_id", v.image_ids)).join(ws.images().select("image_id", "source"), on="image_id")
+    means = f.group_by("source").agg(pl.col("brightness", "saturation", "contrast").mean()).sort("source")
+    assert means["brightness"][1] > means["brightness"][0] + 0.1  # line-1-bright sorts after line-1
+    assert means["saturation"].max() < 0.01  # grayscale steel
