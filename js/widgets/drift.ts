@@ -7,20 +7,8 @@
 // Points are drawn by a small hand-written WebGL renderer (one gl.POINTS draw call, one
 // interleaved-free pair of buffers); without WebGL it falls back to Canvas 2D.
 import './drift.css';
+import type { AnyModel, RenderProps } from './_anywidget';
 
-interface AnyModel {
-  get(name: string): any;
-  set(name: string, value: unknown): void;
-  save_changes(): void;
-  on(event: string, callback: (...args: any[]) => void): void;
-  off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
-  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void;
-}
-
-interface RenderProps {
-  model: AnyModel;
-  el: HTMLElement;
-}
 
 interface WindowRow {
   label: string;

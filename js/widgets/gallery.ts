@@ -4,20 +4,8 @@
 // length. Clicks go back as messages: {kind: "open", image_id} for a tile (or null for the
 // "Open in review" button) and {kind: "more"} for "Show more".
 import './gallery.css';
+import type { AnyModel, RenderProps } from './_anywidget';
 
-interface AnyModel {
-  get(name: string): any;
-  set(name: string, value: unknown): void;
-  save_changes(): void;
-  on(event: string, callback: (...args: any[]) => void): void;
-  off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
-  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void;
-}
-
-interface RenderProps {
-  model: AnyModel;
-  el: HTMLElement;
-}
 
 interface Chip {
   annotator: string;

@@ -8,20 +8,8 @@
 // kernel echoes the last one it handled in `nav_seq`, so late answers to earlier
 // navigations never redraw an image the reviewer has already left.
 import './review.css';
+import type { AnyModel, RenderProps } from './_anywidget';
 
-interface AnyModel {
-  get(name: string): any;
-  set(name: string, value: unknown): void;
-  save_changes(): void;
-  on(event: string, callback: (...args: any[]) => void): void;
-  off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
-  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void;
-}
-
-interface RenderProps {
-  model: AnyModel;
-  el: HTMLElement;
-}
 
 interface Box {
   class_name: string;
