@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
+from ._report import ProblemReport
 from ._store import Store, current_user, now_utc
 from .annotations import LabelProblem, build_rows
 from .formats._types import AnnotationRecord, ImportResult
@@ -18,8 +17,8 @@ if TYPE_CHECKING:
     from .taxonomy import Taxonomy
 
 
-@dataclass
-class ImportReport:
+@dataclass(repr=False)
+class ImportReport(ProblemReport):
     """What an import or ``add_annotations`` call stored, and what it refused, record by record."""
 
     import_batch: str
@@ -34,17 +33,7 @@ class ImportReport:
     taxonomy_version: int = 0
     problems: list[LabelProblem] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        """True when nothing was refused."""
-        return not self.problems
-
-    def problems_frame(self) -> pl.DataFrame:
-        """Refused records as a frame (record, reason)."""
-        return pl.DataFrame(
-            {"record": [p.record for p in self.problems], "reason": [p.reason for p in self.problems]},
-            schema={"record": pl.String, "reason": pl.String},
-        )
+    _problem_key = "record"
 
     def to_dict(self) -> dict[str, Any]:
         """Counts and problems as plain JSON."""
@@ -59,20 +48,15 @@ class ImportReport:
             "labels_already_present": self.n_labels_already_present,
             "classes_added": self.classes_added,
             "taxonomy_version": self.taxonomy_version,
-            "problems": [{"record": p.record, "reason": p.reason} for p in self.problems],
+            "problems": self._problem_dicts(),
         }
 
-    def __repr__(self) -> str:
-        s = (
+    def _repr_head(self) -> str:
+        return (
             f"<ImportReport {self.format} {Path(self.source_file).name}: {self.n_labels_added} labels added "
             f"({self.n_labels_already_present} already present) on {self.n_images_found}/{self.n_images} "
             f"images, {len(self.classes_added)} new classes, {len(self.problems)} problems>"
         )
-        for p in self.problems[:10]:
-            s += f"\n  {p.record}: {p.reason}"
-        if len(self.problems) > 10:
-            s += f"\n  ... and {len(self.problems) - 10} more (see .problems_frame())"
-        return s
 
 
 def store_labels(

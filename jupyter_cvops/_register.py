@@ -9,16 +9,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Union
 
-import polars as pl
-
+from ._report import ProblemReport
 from ._store import Store, now_utc
 from .images import FileProblem, ScanResult
 
 CapturedAt = Union[Mapping[str, datetime], Callable[[Path], "datetime | None"], datetime, None]
 
 
-@dataclass
-class RegisterReport:
+@dataclass(repr=False)
+class RegisterReport(ProblemReport):
     """What ``ws.add_images`` did, file by file.
 
     ``paths`` maps every accepted file (absolute path) to its image id, duplicates
@@ -34,17 +33,7 @@ class RegisterReport:
     n_hashed: int = 0
     n_cached: int = 0
 
-    @property
-    def ok(self) -> bool:
-        """True when no file was refused."""
-        return not self.problems
-
-    def problems_frame(self) -> pl.DataFrame:
-        """The refused files as a frame (path, reason)."""
-        return pl.DataFrame(
-            {"path": [p.path for p in self.problems], "reason": [p.reason for p in self.problems]},
-            schema={"path": pl.String, "reason": pl.String},
-        )
+    _problem_key = "path"
 
     def to_dict(self) -> dict[str, Any]:
         """Counts and problems as plain JSON."""
@@ -55,21 +44,16 @@ class RegisterReport:
             "unchanged": len(self.unchanged),
             "hashed": self.n_hashed,
             "from_cache": self.n_cached,
-            "problems": [{"path": p.path, "reason": p.reason} for p in self.problems],
+            "problems": self._problem_dicts(),
         }
 
-    def __repr__(self) -> str:
+    def _repr_head(self) -> str:
         d = self.to_dict()
-        s = (
+        return (
             f"<RegisterReport added={d['added']} moved={d['moved']} updated={d['updated']} "
             f"unchanged={d['unchanged']} problems={len(self.problems)} (hashed {d['hashed']}, "
             f"from cache {d['from_cache']})>"
         )
-        for p in self.problems[:10]:
-            s += f"\n  {p.path}: {p.reason}"
-        if len(self.problems) > 10:
-            s += f"\n  ... and {len(self.problems) - 10} more (see .problems_frame())"
-        return s
 
 
 def _capture_time(captured_at: CapturedAt, path: str, exif: datetime | None) -> datetime | None:
