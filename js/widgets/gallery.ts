@@ -4,7 +4,7 @@
 // length. Clicks go back as messages: {kind: "open", image_id} for a tile (or null for the
 // "Open in review" button) and {kind: "more"} for "Show more".
 import './gallery.css';
-import type { AnyModel, RenderProps } from './_anywidget';
+import type { RenderProps } from './_anywidget';
 
 
 interface Chip {
