@@ -5,197 +5,17 @@
 // hit-tests the drawn points and sends their indices (a uint32 buffer) to the kernel.
 //
 // Points are drawn by a small hand-written WebGL renderer (one gl.POINTS draw call, one
-// interleaved-free pair of buffers); without WebGL it falls back to Canvas 2D.
+// interleaved-free pair of buffers); without WebGL it falls back to Canvas 2D. This file holds
+// the view itself (layout, data, view transform, pointer handling); the renderer lives in
+// _drift_gl.ts, colors and legend in _drift_colors.ts, the timeline/histogram panels in
+// _drift_panels.ts and the selection shape and hit tests in _drift_select.ts.
 import './drift.css';
 import type { AnyModel, RenderProps } from './_anywidget';
-
-
-interface WindowRow {
-  label: string;
-  n: number;
-  statistic: number | null;
-  p_value: number | null;
-  q_value: number | null;
-  drifted: boolean;
-  novel_frac: number | null;
-  top_features: string[];
-}
-
-interface Histogram {
-  feature?: string;
-  edges?: number[];
-  reference?: number[];
-  current?: number[];
-}
-
-const SVG = 'http://www.w3.org/2000/svg';
-const REF_RGB: [number, number, number] = [120, 144, 176];
-const CUR_RGB: [number, number, number] = [230, 115, 0];
-const SEL_RGB: [number, number, number] = [200, 0, 90];
-const PALETTE: [number, number, number][] = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75],
-  [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]
-];
-
-function bytesOf(v: unknown): Uint8Array {
-  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  return new Uint8Array(0);
-}
-
-function typed<T>(v: unknown, ctor: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }): T {
-  const u8 = bytesOf(v);
-  const copy = new Uint8Array(u8.byteLength - (u8.byteLength % ctor.BYTES_PER_ELEMENT));
-  copy.set(u8.subarray(0, copy.byteLength));
-  return new ctor(copy.buffer);
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
-}
-
-const VERT = `
-attribute vec2 a_pos;
-attribute vec4 a_color;
-uniform vec2 u_scale;
-uniform vec2 u_offset;
-uniform float u_size;
-varying vec4 v_color;
-void main() {
-  gl_Position = vec4(a_pos * u_scale + u_offset, 0.0, 1.0);
-  gl_PointSize = u_size;
-  v_color = a_color;
-}`;
-
-const FRAG = `
-precision mediump float;
-varying vec4 v_color;
-void main() {
-  vec2 d = gl_PointCoord - vec2(0.5);
-  if (dot(d, d) > 0.25) discard;
-  gl_FragColor = v_color;
-}`;
-
-/** One gl.POINTS draw of n points: positions (float32 pairs) and colors (rgba uint8). */
-class PointRenderer {
-  readonly kind: 'webgl' | 'canvas2d';
-  private gl: WebGLRenderingContext | null = null;
-  private ctx: CanvasRenderingContext2D | null = null;
-  private program: WebGLProgram | null = null;
-  private posBuf: WebGLBuffer | null = null;
-  private colBuf: WebGLBuffer | null = null;
-  private n = 0;
-  private pos: Float32Array = new Float32Array(0);
-  private col: Uint8Array = new Uint8Array(0);
-
-  constructor(private canvas: HTMLCanvasElement) {
-    const opts = { antialias: false, preserveDrawingBuffer: true, premultipliedAlpha: false };
-    const gl = (canvas.getContext('webgl', opts) || canvas.getContext('experimental-webgl', opts)) as
-      | WebGLRenderingContext
-      | null;
-    if (gl && this.init(gl)) {
-      this.gl = gl;
-      this.kind = 'webgl';
-    } else {
-      this.ctx = canvas.getContext('2d');
-      this.kind = 'canvas2d';
-    }
-  }
-
-  private init(gl: WebGLRenderingContext): boolean {
-    const compile = (type: number, src: string): WebGLShader | null => {
-      const s = gl.createShader(type);
-      if (!s) return null;
-      gl.shaderSource(s, src);
-      gl.compileShader(s);
-      return gl.getShaderParameter(s, gl.COMPILE_STATUS) ? s : null;
-    };
-    const vs = compile(gl.VERTEX_SHADER, VERT);
-    const fs = compile(gl.FRAGMENT_SHADER, FRAG);
-    const prog = gl.createProgram();
-    if (!vs || !fs || !prog) return false;
-    gl.attachShader(prog, vs);
-    gl.attachShader(prog, fs);
-    gl.linkProgram(prog);
-    if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) return false;
-    this.program = prog;
-    this.posBuf = gl.createBuffer();
-    this.colBuf = gl.createBuffer();
-    return true;
-  }
-
-  setPositions(pos: Float32Array): void {
-    this.pos = pos;
-    this.n = pos.length / 2;
-    const gl = this.gl;
-    if (gl) {
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.posBuf);
-      gl.bufferData(gl.ARRAY_BUFFER, pos, gl.STATIC_DRAW);
-    }
-  }
-
-  setColors(col: Uint8Array): void {
-    this.col = col;
-    const gl = this.gl;
-    if (gl) {
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.colBuf);
-      gl.bufferData(gl.ARRAY_BUFFER, col, gl.DYNAMIC_DRAW);
-    }
-  }
-
-  /** Draw with data -> clip transform clip = pos * scale + offset. */
-  draw(scale: [number, number], offset: [number, number], size: number): void {
-    const { canvas } = this;
-    const gl = this.gl;
-    if (gl && this.program) {
-      gl.viewport(0, 0, canvas.width, canvas.height);
-      gl.clearColor(1, 1, 1, 0);
-      gl.clear(gl.COLOR_BUFFER_BIT);
-      if (this.n === 0) return;
-      gl.useProgram(this.program);
-      gl.enable(gl.BLEND);
-      gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
-      const aPos = gl.getAttribLocation(this.program, 'a_pos');
-      const aCol = gl.getAttribLocation(this.program, 'a_color');
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.posBuf);
-      gl.enableVertexAttribArray(aPos);
-      gl.vertexAttribPointer(aPos, 2, gl.FLOAT, false, 0, 0);
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.colBuf);
-      gl.enableVertexAttribArray(aCol);
-      gl.vertexAttribPointer(aCol, 4, gl.UNSIGNED_BYTE, true, 0, 0);
-      gl.uniform2f(gl.getUniformLocation(this.program, 'u_scale'), scale[0], scale[1]);
-      gl.uniform2f(gl.getUniformLocation(this.program, 'u_offset'), offset[0], offset[1]);
-      gl.uniform1f(gl.getUniformLocation(this.program, 'u_size'), size);
-      gl.drawArrays(gl.POINTS, 0, this.n);
-      gl.finish();
-      return;
-    }
-    const ctx = this.ctx;
-    if (!ctx) return;
-    const w = canvas.width;
-    const h = canvas.height;
-    ctx.clearRect(0, 0, w, h);
-    const { pos, col } = this;
-    for (let i = 0; i < this.n; i++) {
-      const a = col[4 * i + 3];
-      if (a === 0) continue;
-      const px = ((pos[2 * i] * scale[0] + offset[0] + 1) / 2) * w;
-      const py = ((1 - (pos[2 * i + 1] * scale[1] + offset[1])) / 2) * h;
-      ctx.fillStyle = `rgba(${col[4 * i]},${col[4 * i + 1]},${col[4 * i + 2]},${a / 255})`;
-      ctx.fillRect(px - size / 2, py - size / 2, size, size);
-    }
-  }
-}
+import { bytesOf, el, typed, type WindowRow } from './_drift_common';
+import { CUR_RGB, PALETTE, REF_RGB, SEL_RGB, renderLegend } from './_drift_colors';
+import { PointRenderer } from './_drift_gl';
+import { renderFeatures, renderHist, renderTimeline } from './_drift_panels';
+import { clearOverlay, drawSelectionShape, pointsInBox, pointsInPolygon } from './_drift_select';
 
 class DriftView {
   private root: HTMLElement;
@@ -419,25 +239,7 @@ class DriftView {
   }
 
   private renderLegend(by: string): void {
-    this.legend.replaceChildren();
-    const item = (rgb: [number, number, number], text: string): void => {
-      const s = el('span', 'cvops-drift-legend-item');
-      const dot = el('i', '');
-      dot.style.background = `rgb(${rgb.join(',')})`;
-      s.append(dot, document.createTextNode(text));
-      this.legend.appendChild(s);
-    };
-    if (by === 'set') {
-      item(REF_RGB, 'reference');
-      item(CUR_RGB, 'current');
-    } else if (by === 'novelty') {
-      item([200, 200, 200], 'p = 1');
-      item([240, 0, 0], 'novel (p ≤ 0.001)');
-    } else {
-      item(REF_RGB, 'reference');
-      const wins = (this.model.get('windows') || []) as WindowRow[];
-      wins.slice(0, PALETTE.length).forEach((w, k) => item(PALETTE[k], w.label.slice(5, 10)));
-    }
+    renderLegend(this.legend, by, (this.model.get('windows') || []) as WindowRow[]);
   }
 
   // ------------------------------------------------------------------ view transform
@@ -562,65 +364,22 @@ class DriftView {
   }
 
   private clearOverlay(): void {
-    const ctx = this.overlay.getContext('2d');
-    ctx?.clearRect(0, 0, this.overlay.width, this.overlay.height);
+    clearOverlay(this.overlay);
   }
 
   private drawOverlay(x: number, y: number): void {
-    const ctx = this.overlay.getContext('2d');
-    const d = this.drag;
-    if (!ctx || !d) return;
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
-    ctx.strokeStyle = 'rgba(200,0,90,0.9)';
-    ctx.fillStyle = 'rgba(200,0,90,0.08)';
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    if (this.mode === 'box') {
-      ctx.rect(Math.min(d.x, x), Math.min(d.y, y), Math.abs(x - d.x), Math.abs(y - d.y));
-    } else {
-      d.path.forEach(([px, py], k) => (k ? ctx.lineTo(px, py) : ctx.moveTo(px, py)));
-      ctx.closePath();
-    }
-    ctx.fill();
-    ctx.stroke();
+    if (this.drag) drawSelectionShape(this.overlay, this.mode, this.drag, x, y);
   }
 
   private hitBox(ax: number, ay: number, bx: number, by: number): Uint32Array {
     const [x0, y0] = this.toData(Math.min(ax, bx), Math.max(ay, by));
     const [x1, y1] = this.toData(Math.max(ax, bx), Math.min(ay, by));
-    const out: number[] = [];
-    const n = this.pos.length / 2;
-    for (let i = 0; i < n; i++) {
-      if (!this.visible[i]) continue;
-      const x = this.pos[2 * i], y = this.pos[2 * i + 1];
-      if (x >= x0 && x <= x1 && y >= y0 && y <= y1) out.push(i);
-    }
-    return Uint32Array.from(out);
+    return pointsInBox(this.pos, this.visible, x0, y0, x1, y1);
   }
 
   private hitLasso(path: [number, number][]): Uint32Array {
     if (path.length < 3) return new Uint32Array(0);
-    const poly = path.map(([px, py]) => this.toData(px, py));
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-    for (const [x, y] of poly) {
-      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-    }
-    const out: number[] = [];
-    const n = this.pos.length / 2;
-    for (let i = 0; i < n; i++) {
-      if (!this.visible[i]) continue;
-      const x = this.pos[2 * i], y = this.pos[2 * i + 1];
-      if (x < x0 || x > x1 || y < y0 || y > y1) continue;
-      let inside = false;
-      for (let a = 0, b = poly.length - 1; a < poly.length; b = a++) {
-        const [xa, ya] = poly[a], [xb, yb] = poly[b];
-        if (ya > y !== yb > y && x < ((xb - xa) * (y - ya)) / (yb - ya) + xa) inside = !inside;
-      }
-      if (inside) out.push(i);
-    }
-    return Uint32Array.from(out);
+    return pointsInPolygon(this.pos, this.visible, path.map(([px, py]) => this.toData(px, py)));
   }
 
   private sendSelection(idx: Uint32Array, mode: string): void {
@@ -634,101 +393,15 @@ class DriftView {
 
   // ------------------------------------------------------------------ side panels
   private renderTimeline(): void {
-    const wins = (this.model.get('windows') || []) as WindowRow[];
-    const alpha = Number(this.model.get('alpha')) || 0.05;
-    const active = Number(this.model.get('active_window'));
-    const W = 360, H = 150, left = 30, bottom = 28, top = 8;
-    const node = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'cvops-drift-timeline-svg' }) as SVGSVGElement;
-    const score = (w: WindowRow): number => {
-      const q = w.q_value ?? w.p_value;
-      return q === null || q === undefined ? 0 : -Math.log10(Math.max(q, 1e-6));
-    };
-    const thr = -Math.log10(alpha);
-    const ymax = Math.max(thr * 1.5, ...wins.map(score), 1e-6);
-    const y = (v: number): number => top + (H - top - bottom) * (1 - v / ymax);
-    const bw = wins.length ? (W - left - 4) / wins.length : 0;
-    node.appendChild(svg('line', { x1: left, x2: W, y1: H - bottom, y2: H - bottom, class: 'cvops-drift-axis' }));
-    wins.forEach((w, k) => {
-      const v = score(w);
-      const x = left + k * bw;
-      const g = svg('g', { class: 'cvops-drift-win' + (w.drifted ? ' cvops-drift-alert' : '') + (k === active ? ' cvops-active' : '') });
-      (g as SVGElement).dataset.window = String(k);
-      (g as SVGElement).dataset.drifted = String(w.drifted);
-      const hit = svg('rect', { x, y: top, width: bw, height: H - top - bottom, class: 'cvops-drift-win-hit' });
-      const bar = svg('rect', { x: x + bw * 0.12, y: y(v), width: bw * 0.76, height: Math.max(1, H - bottom - y(v)), class: 'cvops-drift-win-fill' });
-      const title = svg('title', {});
-      const q = w.q_value === null ? 'n/a' : w.q_value.toPrecision(2);
-      title.textContent = `${w.label}: n=${w.n}, q=${q}${w.drifted ? ' ALERT' : ''}` +
-        (w.top_features.length ? `; top: ${w.top_features.join(', ')}` : '') + ' (click to filter)';
-      g.append(hit, bar, title);
-      if (k % Math.max(1, Math.ceil(wins.length / 7)) === 0) {
-        const t = svg('text', { x: x + bw / 2, y: H - bottom + 14, class: 'cvops-drift-tick', 'text-anchor': 'middle' });
-        t.textContent = w.label.slice(5, 10);
-        g.appendChild(t);
-      }
-      g.addEventListener('click', () => {
-        this.model.set('active_window', k === Number(this.model.get('active_window')) ? -1 : k);
-        this.model.save_changes();
-      });
-      node.appendChild(g);
-    });
-    node.appendChild(svg('line', { x1: left, x2: W, y1: y(thr), y2: y(thr), class: 'cvops-drift-threshold' }));
-    const lab = svg('text', { x: left + 2, y: y(thr) - 3, class: 'cvops-drift-tick' });
-    lab.textContent = `alert: q < ${alpha}`;
-    node.appendChild(lab);
-    const ylab = svg('text', { x: left - 3, y: top + 8, class: 'cvops-drift-tick', 'text-anchor': 'end' });
-    ylab.textContent = ymax.toFixed(1);
-    const y0lab = svg('text', { x: left - 3, y: H - bottom, class: 'cvops-drift-tick', 'text-anchor': 'end' });
-    y0lab.textContent = '0';
-    node.appendChild(y0lab);
-    node.appendChild(ylab);
-    this.timeline.replaceChildren(node);
-    this.root.dataset.alerts = String(wins.filter(w => w.drifted).length);
-    this.root.dataset.activeWindow = String(active);
+    renderTimeline(this.model, this.timeline, this.root);
   }
 
   private renderFeatures(): void {
-    const feats = (this.model.get('features') || []) as string[];
-    const cur = String(this.model.get('feature'));
-    if (this.featureSel.options.length !== feats.length) {
-      this.featureSel.replaceChildren(...feats.map(f => {
-        const o = el('option', '', f);
-        o.value = f;
-        return o;
-      }));
-    }
-    this.featureSel.value = cur;
+    renderFeatures(this.model, this.featureSel);
   }
 
   private renderHist(): void {
-    const h = (this.model.get('histogram') || {}) as Histogram;
-    const W = 360, H = 130, bottom = 18, top = 6;
-    const node = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'cvops-drift-hist-svg' });
-    const ref = h.reference || [], cur = h.current || [], edges = h.edges || [];
-    const sum = (a: number[]): number => a.reduce((s, v) => s + v, 0) || 1;
-    const rs = sum(ref), cs = sum(cur);
-    const dens = [...ref.map(v => v / rs), ...cur.map(v => v / cs)];
-    const ymax = Math.max(...dens, 1e-9);
-    const bw = ref.length ? W / ref.length : 0;
-    const bars = (arr: number[], total: number, cls: string): void => {
-      arr.forEach((v, k) => {
-        const hh = ((H - top - bottom) * (v / total)) / ymax;
-        node.appendChild(svg('rect', { x: k * bw, y: H - bottom - hh, width: Math.max(1, bw - 1), height: hh, class: cls }));
-      });
-    };
-    bars(ref, rs, 'cvops-drift-hist-ref');
-    bars(cur, cs, 'cvops-drift-hist-cur');
-    if (edges.length) {
-      const lo = svg('text', { x: 2, y: H - 4, class: 'cvops-drift-tick' });
-      lo.textContent = edges[0].toPrecision(3);
-      const hi = svg('text', { x: W - 2, y: H - 4, class: 'cvops-drift-tick', 'text-anchor': 'end' });
-      hi.textContent = edges[edges.length - 1].toPrecision(3);
-      const lg = svg('text', { x: W / 2, y: H - 4, class: 'cvops-drift-tick', 'text-anchor': 'middle' });
-      const k = Number(this.model.get('active_window'));
-      lg.textContent = `reference (blue) vs current${k >= 0 ? ' in window' : ''} (orange), density`;
-      node.append(lo, hi, lg);
-    }
-    this.hist.replaceChildren(node);
+    renderHist(this.model, this.hist);
   }
 
   private renderStatus(): void {
