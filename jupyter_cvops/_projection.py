@@ -23,6 +23,8 @@ __all__ = ["Projection", "pca", "project", "standardize", "umap_available"]
 
 Method = Literal["pca", "umap", "auto"]
 
+_UMAP_MIN_ROWS = 3  # fewer rows leave UMAP no neighbour graph (n_neighbors must be >= 2)
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -70,6 +72,36 @@ def umap_available() -> bool:
     True
     """
     return importlib.util.find_spec("umap") is not None
+
+
+def _import_umap(required: bool) -> Any:
+    """The ``umap`` module; ``None`` when it cannot be imported and is not ``required``."""
+    try:
+        import umap
+    except ImportError as exc:
+        if required:
+            raise ImportError("method='umap' needs the umap-learn package (pip install umap-learn); "
+                              "method='pca' needs nothing") from exc
+        return None
+    return umap
+
+
+def _umap_options(n: int, n_components: int, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+    """``umap.UMAP`` keywords that work for ``n`` rows and are quiet about the seed.
+
+    ``n_neighbors`` (default 15) is clipped to ``n - 1``, spectral initialisation needs
+    more than ``n_components + 1`` rows (else ``init="random"``), and a seed makes UMAP
+    single-threaded, so ``n_jobs=1`` is passed with it. Options the caller gives win,
+    except ``n_neighbors``, which is only ever lowered.
+    """
+    out = dict(options)
+    out["n_neighbors"] = min(int(out.get("n_neighbors", 15)), n - 1)
+    if n <= n_components + 1:
+        out.setdefault("init", "random")
+    out.setdefault("random_state", seed)
+    if out["random_state"] is not None:
+        out.setdefault("n_jobs", 1)
+    return out
 
 
 def standardize(x: Any, reference: Any = None) -> np.ndarray:
@@ -177,19 +209,22 @@ def project(
         (n, d) array of embeddings.
     method
         ``"pca"`` (default: fast at any n), ``"umap"`` (needs ``umap-learn``; raises
-        ``ImportError`` naming the package otherwise) or ``"auto"`` (UMAP when
-        installed, else PCA).
+        ``ImportError`` naming the package otherwise, ``ValueError`` below 3 rows) or
+        ``"auto"`` (UMAP when ``umap-learn`` is installed and importable and there are
+        at least 3 rows, else PCA).
     n_components
         Output dimensions.
     seed
-        Seed (PCA's fitting subset; UMAP's ``random_state``).
+        Seed (PCA's fitting subset; UMAP's ``random_state``: seeded UMAP is repeatable
+        but single-threaded; pass ``random_state=None`` for a parallel, unseeded fit).
     scale
         Z-score the columns first (named image statistics come in very different
         units). ``False`` for embeddings whose geometry matters as is.
     scale_reference
         Rows whose mean and std scale ``x`` (e.g. the reference set); default ``x``.
     **umap_options
-        Passed to ``umap.UMAP``.
+        Passed to ``umap.UMAP`` (e.g. ``n_neighbors``, ``min_dist``, ``n_epochs``).
+        ``n_neighbors`` is clipped to ``n - 1`` so small sets work.
 
     Returns
     -------
@@ -209,14 +244,17 @@ def project(
         raise ValueError(f"project needs an (n, d) array, got shape {arr.shape}")
     if scale:
         arr = standardize(arr, scale_reference)
-    use_umap = method == "umap" or (method == "auto" and umap_available())
-    if use_umap:
-        try:
-            import umap
-        except ImportError as exc:
-            raise ImportError("method='umap' needs the umap-learn package (pip install umap-learn); "
-                              "method='pca' needs nothing") from exc
-        reducer = umap.UMAP(n_components=n_components, random_state=seed, **umap_options)
+    if method == "umap" and arr.shape[0] < _UMAP_MIN_ROWS:
+        raise ValueError(f"method='umap' needs at least {_UMAP_MIN_ROWS} rows, got {arr.shape[0]}; "
+                         "use 'pca' or 'auto'")
+    umap = None
+    if method == "umap":
+        umap = _import_umap(required=True)
+    elif method == "auto" and arr.shape[0] >= _UMAP_MIN_ROWS and umap_available():
+        umap = _import_umap(required=False)  # None (PCA) when installed but broken, e.g. numba vs numpy
+    if umap is not None:
+        options = _umap_options(arr.shape[0], n_components, seed, umap_options)
+        reducer = umap.UMAP(n_components=n_components, **options)
         coords = np.ascontiguousarray(reducer.fit_transform(arr), dtype=np.float32)
         return Projection(coords, "umap", np.zeros(0))
     coords, ratio = pca(arr, n_components, seed=seed)
