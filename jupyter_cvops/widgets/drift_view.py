@@ -178,7 +178,9 @@ class DriftView:
     drift
         A frame ``ws.drift`` already returned for the same arguments (skips recomputing).
     projection
-        ``"pca"`` (default), ``"umap"`` (needs umap-learn) or ``"auto"``.
+        ``"pca"`` (default: fast at any size), ``"umap"`` (needs umap-learn:
+        ``pip install 'jupyter-cvops[umap]'``; seeded, so repeatable but single-threaded)
+        or ``"auto"`` (UMAP when umap-learn is installed, else PCA).
     color_by
         Initial coloring: ``"set"``, ``"window"`` or ``"novelty"``.
     feature
