@@ -240,8 +240,8 @@ def project(
     if method not in ("pca", "umap", "auto"):
         raise ValueError(f"method must be 'pca', 'umap' or 'auto', got {method!r}")
     arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"project needs an (n, d) array, got shape {arr.shape}")
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise ValueError(f"project needs a non-empty (n, d) array, got shape {arr.shape}")
     if scale:
         arr = standardize(arr, scale_reference)
     if method == "umap" and arr.shape[0] < _UMAP_MIN_ROWS:

@@ -78,6 +78,8 @@ def test_project_rejects_unknown_methods_and_bad_shapes() -> None:
         project(np.zeros(3))
     with pytest.raises(ValueError, match="non-empty"):
         pca(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="non-empty"):  # before standardize warns on an empty mean
+        project(np.zeros((0, 3)))
 
 
 def test_umap_missing_names_the_package_and_auto_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
