@@ -21,12 +21,8 @@ import io
 import json
 import os
 import threading
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import xxhash
@@ -35,8 +31,6 @@ from . import _image_stats
 from ._hashing import hash_bytes
 
 Metric = Literal["cosine", "l2"]
-T = TypeVar("T")
-R = TypeVar("R")
 
 DECODE = "PIL.Image.open -> ImageOps.exif_transpose -> RGB (16-bit scaled by 1/257, alpha dropped)"
 """How every backend decodes a file before its own preprocessing (recorded per table)."""
@@ -475,77 +469,3 @@ def fingerprint(backend: EmbeddingBackend) -> str:
     """
     desc = backend.describe()
     return xxhash.xxh3_64_hexdigest(json.dumps(desc.get("fingerprint", desc), sort_keys=True, default=str).encode())
-
-
-# --------------------------------------------------------------------------- pipeline
-def _lower_priority(nice: int) -> None:
-    """Raise this thread's nice value (Linux: a per-thread attribute); a no-op elsewhere."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except (AttributeError, OSError):
-        pass
-
-
-def prefetch(items: Sequence[T], work: Callable[[Sequence[T]], R], *, batch_size: int,
-             num_workers: int, depth: int | None = None, nice: int = 0) -> Iterator[R]:
-    """``work(chunk)`` for consecutive chunks of ``items``, computed ahead by a thread pool.
-
-    Results come back in input order; up to ``depth`` chunks (default ``2 * num_workers``)
-    are in flight while the caller consumes the current one, so decoding and
-    preprocessing overlap the model. ``num_workers=0`` runs everything inline.
-    ``nice > 0`` lowers the workers' scheduling priority: when the model itself keeps
-    every core busy (a CPU forward pass), loading then fills idle time instead of
-    stalling the model's threads, and never costs more than loading in turn would.
-
-    Examples
-    --------
-    >>> list(prefetch(list(range(5)), sum, batch_size=2, num_workers=2))
-    [1, 5, 4]
-    """
-    chunks = (items[i:i + batch_size] for i in range(0, len(items), batch_size))
-    if num_workers <= 0:
-        for chunk in chunks:
-            yield work(chunk)
-        return
-    pool = ThreadPoolExecutor(num_workers, thread_name_prefix="cvops-embed",
-                              initializer=(lambda: _lower_priority(nice)) if nice > 0 else None)
-    pending: deque[Future[R]] = deque(pool.submit(work, c) for c in islice(chunks, depth or 2 * num_workers))
-    try:
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(chunks, None)
-            if nxt is not None:
-                pending.append(pool.submit(work, nxt))
-            yield result
-    finally:
-        for fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def load_batch(backend: EmbeddingBackend, chunk: Sequence[tuple[str, str]]
-               ) -> tuple[list[str], Any, list[tuple[str, str, str]]]:
-    """Read, decode and preprocess ``(image_id, path)`` pairs: ``(ok_ids, batch, failures)``.
-
-    A failure is ``(image_id, path, reason)``; the batch holds the good images only
-    (``None`` when there are none).
-
-    Examples
-    --------
-    >>> ids, batch, bad = load_batch(ImageStatsBackend(), [("x", "/no/such.png")])
-    >>> ids, batch, bad
-    ([], None, [('x', '/no/such.png', 'file not found')])
-    """
-    ids: list[str] = []
-    items: list[Any] = []
-    failures: list[tuple[str, str, str]] = []
-    for image_id, path in chunk:
-        try:
-            items.append(backend.load(read_image(path, image_id)))
-            ids.append(image_id)
-        except ImageReadError as exc:
-            failures.append((image_id, path, str(exc)))
-        except Exception as exc:  # a preprocessing failure on one image must not stop the run
-            failures.append((image_id, path, f"preprocessing failed: {type(exc).__name__}: {exc}"))
-    return ids, (backend.collate(items) if items else None), failures

@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from . import _embed_backends as eb
 from . import _embed_index as ix
+from . import _embed_pipeline as pipeline
 from ._embed_backends import EmbeddingBackend, EmbeddingError
 from ._embed_index import quote as _quote
 from ._hashing import hash_file
@@ -196,7 +197,8 @@ def _resolve(ws: Workspace, model: str | EmbeddingBackend | None, pretrained: st
 
 
 def list_embeddings(ws: Workspace) -> pl.DataFrame:
-    """Embedding tables of a workspace: table, model, dim, metric, rows, indexed, updated_at.
+    """Embedding tables of a workspace: table, model, dim, metric, rows, indexed, index
+    parameters (type, partitions, tuned ``nprobes`` and the recall@10 it reached), updated_at.
 
     Examples
     --------
@@ -205,11 +207,15 @@ def list_embeddings(ws: Workspace) -> pl.DataFrame:
     rows = []
     for name, rec in sorted(ix.records(ws).items()):
         tbl = ws.store.table(name)
+        indexed = ix.vector_index(tbl) is not None
+        idx = (rec.get("index") or {}) if indexed else {}
         rows.append({"table": name, "model": rec["model"], "dim": rec["dim"], "metric": rec["metric"],
-                     "rows": tbl.count_rows(), "indexed": ix.vector_index(tbl) is not None,
-                     "updated_at": rec.get("updated_at")})
+                     "rows": tbl.count_rows(), "indexed": indexed, "index_type": idx.get("type"),
+                     "partitions": idx.get("num_partitions"), "nprobes": idx.get("nprobes"),
+                     "tuned_recall": idx.get("tuned_recall"), "updated_at": rec.get("updated_at")})
     schema = {"table": pl.String, "model": pl.String, "dim": pl.Int64, "metric": pl.String, "rows": pl.Int64,
-              "indexed": pl.Boolean, "updated_at": pl.String}
+              "indexed": pl.Boolean, "index_type": pl.String, "partitions": pl.Int64, "nprobes": pl.Int64,
+              "tuned_recall": pl.Float64, "updated_at": pl.String}
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -369,9 +375,8 @@ def _compute(ws: Workspace, backend: EmbeddingBackend, table: str, fp: str, todo
     bar = tqdm(total=len(pairs), desc=f"embed {backend.model_id}", unit="img", disable=not progress)
     try:
         cpu_model = backend.device.startswith("cpu") and not isinstance(backend, eb.ImageStatsBackend)
-        for ids, batch, failures in eb.prefetch(pairs, lambda c: eb.load_batch(backend, c),
-                                                batch_size=batch_size, num_workers=workers,
-                                                nice=19 if cpu_model else 0):
+        for ids, batch, failures in pipeline.batches(backend, pairs, batch_size=batch_size,
+                                                     num_workers=workers, nice=19 if cpu_model else 0):
             report.failures += failures
             if ids:
                 vecs = np.asarray(backend.forward(batch), dtype=np.float32)
@@ -460,7 +465,7 @@ def _query(ws: Workspace, rec: dict[str, Any], what: Any) -> tuple[np.ndarray, s
     backend, _ = eb.backend_from_spec(spec.pop("model"), spec.pop("pretrained", None))
     if eb.fingerprint(backend) != rec["fingerprint"]:
         raise EmbeddingError(f"the model of {rec['table']} now preprocesses differently; re-run ws.embed first")
-    _, batch, bad = eb.load_batch(backend, [(image_id, path)])
+    _, batch, bad = pipeline.load_batch(backend, [(image_id, path)])
     if bad:
         raise EmbeddingError(f"{path}: {bad[0][2]}")
     return backend.forward(batch)[0], image_id
@@ -500,8 +505,11 @@ def neighbors(
     include_self
         Keep the query image itself in the result (default: left out).
     nprobes, refine_factor
-        ANN search knobs (IVF partitions visited; candidates re-ranked per result);
-        defaults give recall@10 >= 0.95 at 1M vectors.
+        ANN search knobs (IVF partitions visited; candidates re-ranked per result).
+        Default ``nprobes``: the value tuned when the index was built, the fewest
+        partitions that reach recall@10 >= 0.97 on a sample of the table's own vectors
+        (see :func:`jupyter_cvops._embed_index.tune_nprobes`; ``list_embeddings`` shows
+        it); default ``refine_factor``: 10.
 
     Returns
     -------
@@ -524,9 +532,9 @@ def neighbors(
     index = rec.get("index")
     if index and ix.vector_index(tbl) is not None:
         parts = int(index["num_partitions"])
-        q = q.nprobes(nprobes or ix.default_nprobes(parts))
+        q = q.nprobes(nprobes or int(index.get("nprobes") or ix.default_nprobes(parts)))
         if index["type"] == "IVF_PQ":
-            q = q.refine_factor(refine_factor or 10)
+            q = q.refine_factor(refine_factor or ix.REFINE_FACTOR)
     got = pl.from_arrow(q.select(["image_id", "_distance"]).to_arrow())
     assert isinstance(got, pl.DataFrame)
     multi = vec.ndim == 2

@@ -17,6 +17,7 @@ import pytest
 from jupyter_cvops import Workspace
 from jupyter_cvops import _embed_backends as eb
 from jupyter_cvops import _embed_index as ix
+from jupyter_cvops import _embed_pipeline as pipeline
 from jupyter_cvops import embeddings as E
 from jupyter_cvops._image_stats import image_stats
 
@@ -363,18 +364,60 @@ def test_interrupted_run_keeps_committed_vectors(ws: Workspace) -> None:
 
 # --------------------------------------------------------------------------- pipeline
 def test_prefetch_keeps_order_and_propagates_errors() -> None:
-    def work(chunk: list[int]) -> list[int]:
-        time.sleep(0.01 * (3 - chunk[0] % 3))  # later chunks finish first
-        if chunk[0] == 12:
+    def load(x: int) -> int:
+        time.sleep(0.002 * (3 - x % 3))  # later items finish first
+        if x == 12:
             raise RuntimeError("boom")
-        return chunk
+        return x
 
-    assert [c[0] for c in eb.prefetch(list(range(12)), work, batch_size=2, num_workers=3)] == [0, 2, 4, 6, 8, 10]
+    got = list(pipeline.prefetch(list(range(12)), load, batch_size=2, num_workers=3))
+    assert got == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
     with pytest.raises(RuntimeError, match="boom"):
-        list(eb.prefetch(list(range(14)), work, batch_size=2, num_workers=3))
-    gen = eb.prefetch(list(range(100)), work, batch_size=2, num_workers=2)
+        list(pipeline.prefetch(list(range(14)), load, batch_size=2, num_workers=3))
+    gen = pipeline.prefetch(list(range(100)), load, batch_size=2, num_workers=2)
     next(gen)
     gen.close()  # early exit does not hang
+    assert list(pipeline.prefetch([], load, batch_size=2, num_workers=2)) == []
+    assert list(pipeline.prefetch([1, 2, 3], load, batch_size=2, num_workers=0)) == [[1, 2], [3]]
+
+
+def test_prefetch_never_waits_on_a_stalled_worker() -> None:
+    """A worker stuck on an item (starved of CPU) does not hold up the consumer: it loads
+    that item itself, and every item comes back exactly once, in order."""
+    import threading
+
+    release = threading.Event()
+    calls: list[tuple[int, str]] = []
+
+    def load(x: int) -> int:
+        calls.append((x, threading.current_thread().name))
+        if x == 1 and threading.current_thread().name.startswith("cvops-embed"):
+            release.wait(10)  # this worker is stuck until the test ends
+        return x * 2
+
+    t0 = time.perf_counter()
+    gen = pipeline.prefetch(list(range(40)), load, batch_size=4, num_workers=1)
+    got = [next(gen) for _ in range(10)]
+    waited = time.perf_counter() - t0
+    release.set()
+    assert list(gen) == []  # then it ends, joining the worker
+    assert [v for b in got for v in b] == [2 * i for i in range(40)]
+    assert waited < 5  # the consumer never waited for the stuck worker
+    assert (1, threading.current_thread().name) in calls  # item 1 was loaded by the consumer
+
+
+def test_prefetch_workers_stay_within_depth() -> None:
+    seen: list[int] = []
+
+    def load(x: int) -> int:
+        seen.append(x)
+        return x
+
+    gen = pipeline.prefetch(list(range(100)), load, batch_size=5, num_workers=2, depth=2)
+    first = next(gen)
+    time.sleep(0.2)  # workers run ahead while the "model" works on the first batch
+    assert first == [0, 1, 2, 3, 4] and max(seen) < 15  # at most 2 batches past the current one
+    gen.close()
 
 
 def test_read_image_modes(tmp_path: Path) -> None:
