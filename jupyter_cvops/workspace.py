@@ -383,6 +383,17 @@ class Workspace:
 
         return embed(self, model=model, images=images, batch_size=batch_size, **options)
 
+    def embeddings(self) -> pl.DataFrame:
+        """Embedding tables: model, dim, rows, and the ANN index (type, partitions, tuned nprobes).
+
+        Examples
+        --------
+        >>> ws.embeddings().select("table", "rows", "nprobes")   # doctest: +SKIP
+        """
+        from .embeddings import list_embeddings
+
+        return list_embeddings(self)
+
     def neighbors(self, image_or_vector: Any, k: int = 10, model: str | None = None, **options: Any) -> pl.DataFrame:
         """The ``k`` most similar images (image id, path or vector); ANN index when large.
 

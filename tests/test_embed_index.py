@@ -99,7 +99,7 @@ def test_nprobes_tuned_per_table_reaches_recall_on_held_out_queries(tmp_path: Pa
             got = E.neighbors(ws, q, k=10, model=table)
             hits += len({f"{name}-{i:06d}" for i in exact} & set(got["image_id"]))
         assert hits / (10 * len(queries)) >= 0.95, (name, params)
-    frame = E.list_embeddings(ws)
+    frame = ws.embeddings()
     assert frame.filter(frame["table"] == "emb_diffuse")["nprobes"][0] == tuned["diffuse"]
     assert tuned["diffuse"] > tuned["tight"]  # diffuse data needs more partitions searched
 
