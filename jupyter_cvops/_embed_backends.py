@@ -47,12 +47,15 @@ class ImageReadError(Exception):
 
 
 # --------------------------------------------------------------------------- decoding
-def read_image(path: str, image_id: str | None = None) -> Any:
+def read_image(path: str, image_id: str | None = None, min_side: int | None = None) -> Any:
     """Read, verify and decode one image file to an RGB ``PIL.Image``.
 
     Raises :class:`ImageReadError` with a one-line reason when the file is missing,
     unreadable, changed since registration (``image_id`` given and the XXH3-128 of its
-    bytes differs) or not decodable.
+    bytes differs) or not decodable. With ``min_side``, a JPEG at least twice that size
+    is decoded at a reduced scale (1/2 to 1/8, by the decoder's DCT scaling) that keeps
+    both sides >= ``min_side``: a 12-megapixel photo headed for a 224-pixel model decodes
+    ~3x faster, and the model input changes by a fraction of a grey level.
 
     Examples
     --------
@@ -77,6 +80,8 @@ def read_image(path: str, image_id: str | None = None) -> Any:
                              "register it again with ws.add_images")
     try:
         with Image.open(io.BytesIO(data)) as im:
+            if min_side and im.format == "JPEG" and min(im.size) >= 2 * min_side:
+                im.draft("RGB", (min_side, min_side))
             im.load()
             ImageOps.exif_transpose(im, in_place=True)
             if im.mode == "RGB":
@@ -146,6 +151,9 @@ class EmbeddingBackend(Protocol):
         Distance the vectors are meant for (used by the ANN index and ``neighbors``).
     device : str
         Where ``forward`` runs.
+
+    An optional ``decode_min_side: int`` lets large JPEGs decode at a reduced scale that
+    keeps both sides at least that long (see :func:`read_image`); say so in ``describe``.
     """
 
     model_id: str
@@ -167,7 +175,7 @@ class EmbeddingBackend(Protocol):
         ...
 
     def collate(self, items: list[Any]) -> Any:
-        """Stack preprocessed items into a batch (runs in a worker thread)."""
+        """Stack preprocessed items into a batch (runs on the calling thread)."""
         ...
 
     def forward(self, batch: Any) -> np.ndarray:
@@ -355,6 +363,7 @@ class OpenClipBackend:
         self._pretrained = pretrained
         size = getattr(model.visual, "image_size", (224, 224))
         self.image_size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+        self.decode_min_side = 2 * int(max(self.image_size))  # JPEGs decode at reduced scale down to this
         out_dim = getattr(model.visual, "output_dim", None)
         if not isinstance(out_dim, int):
             with torch.inference_mode():
@@ -368,7 +377,7 @@ class OpenClipBackend:
             "open_clip_version": self.open_clip_version,
             "arch": self.arch,
             "fingerprint": {
-                "decode": DECODE,
+                "decode": f"{DECODE}; JPEG >= 2x{self.decode_min_side}px: DCT-scaled to >= {self.decode_min_side}px",
                 "transform": repr(self.preprocess),
                 "weights": {k: v for k, v in self.weights.items() if k != "file"},
                 "output": "encode_image, L2-normalised",

@@ -135,7 +135,7 @@ def load_one(backend: EmbeddingBackend, pair: tuple[str, str]) -> Loaded:
     """
     image_id, path = pair
     try:
-        return image_id, backend.load(read_image(path, image_id)), None
+        return image_id, backend.load(read_image(path, image_id, getattr(backend, "decode_min_side", None))), None
     except ImageReadError as exc:
         return image_id, None, str(exc)
     except Exception as exc:  # a preprocessing failure on one image must not stop the run

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+from PIL import Image
 
 from jupyter_cvops import Workspace
 from jupyter_cvops import _embed_backends as eb
@@ -450,3 +451,29 @@ def test_imgstats_on_real_steel_images_follow_a_lighting_change(shared_data: Pat
     means = f.group_by("source").agg(pl.col("brightness", "saturation", "contrast").mean()).sort("source")
     assert means["brightness"][1] > means["brightness"][0] + 0.1  # line-1-bright sorts after line-1
     assert means["saturation"].max() < 0.01  # grayscale steel
+
+
+def test_large_jpegs_decode_at_reduced_scale_close_to_full_decode(tmp_path: Path) -> None:
+    """A JPEG >= 2x ``min_side`` decodes DCT-scaled (both sides >= min_side); after the model's
+    resize the pixels stay within a few grey levels of a full decode. PNGs and small JPEGs decode whole."""
+    yy, xx = np.mgrid[0:1200, 0:1600].astype(np.float32)
+    img = np.stack([127 + 100 * np.sin(xx / (37 + 5 * c)) * np.cos(yy / (23 + 3 * c)) for c in range(3)], axis=2)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "big.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(str(tmp_path / "big.png"), img)
+    cv2.imwrite(str(tmp_path / "small.jpg"), img[:500, :700], [cv2.IMWRITE_JPEG_QUALITY, 92])
+    reduced = eb.read_image(str(tmp_path / "big.jpg"), min_side=448)
+    full = eb.read_image(str(tmp_path / "big.jpg"))
+    assert full.size == (1600, 1200) and reduced.size == (800, 600)  # 1/2: 1/4 would be < 448
+    assert eb.read_image(str(tmp_path / "big.png"), min_side=448).size == (1600, 1200)
+    assert eb.read_image(str(tmp_path / "small.jpg"), min_side=448).size == (700, 500)
+    a = np.asarray(full.resize((299, 224), Image.BICUBIC), dtype=np.float32)
+    b = np.asarray(reduced.resize((299, 224), Image.BICUBIC), dtype=np.float32)
+    assert np.abs(a - b).mean() < 1.5 and np.abs(a - b).max() < 40
+
+
+def test_open_clip_fingerprint_records_reduced_decoding(tiny_clip: tuple[str, Path, object]) -> None:
+    arch, ckpt, _ = tiny_clip
+    backend, _ = eb.backend_from_spec(f"open_clip:{arch}", str(ckpt))
+    assert backend.decode_min_side == 2 * max(backend.image_size)  # type: ignore[attr-defined]
+    assert "DCT-scaled" in backend.describe()["fingerprint"]["decode"]
