@@ -7,120 +7,16 @@
 // kernel's own state update then confirms it. Each navigation is numbered (seq) and the
 // kernel echoes the last one it handled in `nav_seq`, so late answers to earlier
 // navigations never redraw an image the reviewer has already left.
+//
+// The DOM is built in _review_layout.ts, the box overlay drawn by _review_boxes.ts and the
+// side panel and filters by _review_panels.ts; this file holds the view's state and logic.
 import './review.css';
 import type { AnyModel, RenderProps } from './_anywidget';
-
-
-interface Box {
-  class_name: string;
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
-}
-
-interface AnnotatorLabels {
-  name: string;
-  verdict: string;
-  image_classes: string[];
-  boxes: Box[];
-  in_majority: boolean;
-}
-
-interface DecisionState {
-  decision: string;
-  label: string;
-  reviewer?: string | null;
-}
-
-interface Item {
-  image_id: string;
-  index: number;
-  queue_id: number;
-  path: string;
-  file_name: string;
-  width: number;
-  height: number;
-  source_width: number;
-  source_height: number;
-  error: string | null;
-  annotators: AnnotatorLabels[];
-  majority: string | null;
-  disagreement: number | null;
-  disputed: boolean;
-  state: DecisionState | null;
-}
-
-interface ClassInfo {
-  name: string;
-  color: string;
-  definition: string;
-  key: number | null;
-}
-
-interface Prefetched {
-  item: Item;
-  bitmap: Promise<ImageBitmap | null>;
-}
-
-interface Measure {
-  queue_id: number;
-  index: number;
-  t0: number;
-}
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-const DASHES = ['', '7 4', '2 3', '10 3 2 3', '4 4'];
-const CACHE_LIMIT = 12;
-const LOG_LIMIT = 100;
-const NEUTRAL = '#9e9e9e';
-
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    node.setAttribute(k, String(v));
-  }
-  return node;
-}
-
-async function decode(buffer: DataView | ArrayBuffer | undefined, mime: string): Promise<ImageBitmap | null> {
-  if (!buffer || buffer.byteLength === 0) {
-    return null;
-  }
-  try {
-    return await createImageBitmap(new Blob([buffer as ArrayBuffer], { type: mime || 'image/jpeg' }));
-  } catch (error) {
-    console.warn('cvops-review: cannot decode image', error);
-    return null;
-  }
-}
-
-function itemKey(item: Item): string {
-  return `${item.queue_id}:${item.index}:${item.image_id}`;
-}
-
-function isTextEntry(target: EventTarget | null): boolean {
-  const el = target as HTMLElement | null;
-  if (!el || !el.closest) {
-    return false;
-  }
-  return el.closest('select, textarea, input:not([type="checkbox"])') !== null;
-}
+import { drawBoxes } from './_review_boxes';
+import { CACHE_LIMIT, LOG_LIMIT, decode, h, isTextEntry, itemKey } from './_review_common';
+import type { ClassInfo, Item, Measure, Prefetched } from './_review_common';
+import { buildReviewDom } from './_review_layout';
+import { annotatorOrder, colorMap, renderAnnotators, renderClasses, renderDecision, renderFilters } from './_review_panels';
 
 class ReviewView {
   private readonly model: AnyModel;
@@ -156,89 +52,21 @@ class ReviewView {
     this.model = model;
     this.sentSeq = Number(model.get('nav_seq')) || 0;
 
-    this.root = h('div', 'cvops-review');
-    this.root.tabIndex = 0;
-    this.root.setAttribute('role', 'application');
-    this.root.setAttribute('aria-label', 'Label review: click, then use the keys listed below');
-
-    const bar = h('div', 'cvops-review-bar');
-    const progress = h('div', 'cvops-review-progress');
-    this.progressText = h('span', 'cvops-review-progress-text');
-    const track = h('div', 'cvops-review-progress-track');
-    this.progressBar = h('div', 'cvops-review-progress-fill');
-    track.append(this.progressBar);
-    progress.append(this.progressText, track);
-
-    const filters = h('div', 'cvops-review-filters');
-    this.classSelect = h('select', 'cvops-review-filter-class');
-    this.classSelect.title = 'Only images where some annotator used this class';
-    this.annotatorSelect = h('select', 'cvops-review-filter-annotator');
-    this.annotatorSelect.title = 'Only images this annotator labelled';
-    const disputedLabel = h('label', 'cvops-review-filter-disputed');
-    this.disputedBox = h('input');
-    this.disputedBox.type = 'checkbox';
-    disputedLabel.append(this.disputedBox, document.createTextNode(' disputed only'));
-    filters.append(this.classSelect, this.annotatorSelect, disputedLabel);
-    for (const control of [this.classSelect, this.annotatorSelect, this.disputedBox]) {
-      control.addEventListener('change', () => this.sendFilters());
-    }
-    bar.append(progress, filters);
-
-    const main = h('div', 'cvops-review-main');
-    const stage = h('div', 'cvops-review-stage');
-    this.frame = h('div', 'cvops-review-frame');
-    this.canvas = h('canvas', 'cvops-review-canvas');
-    this.svg = s('svg', { class: 'cvops-review-overlay', preserveAspectRatio: 'none' });
-    this.placeholder = h('div', 'cvops-review-placeholder', 'loading…');
-    this.frame.append(this.canvas, this.svg, this.placeholder);
-    this.caption = h('div', 'cvops-review-caption');
-    const nav = h('div', 'cvops-review-buttons');
-    const button = (label: string, title: string, action: () => void): HTMLButtonElement => {
-      const b = h('button', 'cvops-review-button', label);
-      b.type = 'button';
-      b.title = title;
-      b.addEventListener('click', () => {
-        action();
-        this.root.focus({ preventScroll: true });
-      });
-      return b;
-    };
-    this.undoButton = button('Undo (Z)', 'Undo the last decision of this session', () => this.undo());
-    nav.append(
-      button('◀ Prev (K)', 'Previous image', () => this.go(-1, performance.now())),
-      button('Next (J) ▶', 'Next image', () => this.go(1, performance.now())),
-      button('Accept majority (A)', "Accept the majority annotators' labels", () => this.accept(performance.now())),
-      button('Flag (F)', 'Flag as a bad image', () => this.flag(performance.now())),
-      this.undoButton
-    );
-    stage.append(this.frame, this.caption, nav);
-
-    const side = h('div', 'cvops-review-side');
-    const annSection = h('section', 'cvops-review-section');
-    annSection.append(h('h4', '', 'Annotators'));
-    this.annotatorList = h('div', 'cvops-review-annotators');
-    annSection.append(this.annotatorList);
-    const decSection = h('section', 'cvops-review-section');
-    decSection.append(h('h4', '', 'Decision'));
-    this.decisionBox = h('div', 'cvops-review-decision');
-    decSection.append(this.decisionBox);
-    const clsSection = h('section', 'cvops-review-section');
-    clsSection.append(h('h4', '', 'Classes'));
-    this.classList = h('ol', 'cvops-review-classes');
-    clsSection.append(this.classList);
-    side.append(annSection, decSection, clsSection);
-    main.append(stage, side);
-
-    this.statusLine = h('div', 'cvops-review-status');
-    this.statusLine.setAttribute('aria-live', 'polite');
-    const keys = h(
-      'div',
-      'cvops-review-keys',
-      '1–9 set class · A accept majority · F flag · J/K or arrows navigate · Z undo'
-    );
-    const hint = h('span', 'cvops-review-focus-hint', 'click here to use the keys');
-    keys.append(hint);
-    this.root.append(bar, main, this.statusLine, keys);
+    // The elements the view updates, from the layout module.
+    ({
+      root: this.root, canvas: this.canvas, svg: this.svg, frame: this.frame, placeholder: this.placeholder,
+      progressText: this.progressText, progressBar: this.progressBar, statusLine: this.statusLine,
+      caption: this.caption, annotatorList: this.annotatorList, decisionBox: this.decisionBox,
+      classList: this.classList, classSelect: this.classSelect, annotatorSelect: this.annotatorSelect,
+      disputedBox: this.disputedBox, undoButton: this.undoButton
+    } = buildReviewDom({
+      prev: () => this.go(-1, performance.now()),
+      next: () => this.go(1, performance.now()),
+      accept: () => this.accept(performance.now()),
+      flag: () => this.flag(performance.now()),
+      undo: () => this.undo(),
+      filtersChanged: () => this.sendFilters()
+    }));
     el.append(this.root);
 
     // Keys reach the view only while it has focus; a click anywhere outside form controls focuses it.
@@ -506,52 +334,7 @@ class ReviewView {
   }
 
   private drawBoxes(item: Item): void {
-    const w = item.source_width || item.width;
-    const hgt = item.source_height || item.height;
-    this.svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
-    const fontSize = Math.max(hgt / 34, 1);
-    const colors = this.colorMap();
-    item.annotators.forEach((ann, j) => {
-      const i = this.annotatorOrder(ann.name, j);
-      const group = s('g', {
-        class: 'cvops-review-ann',
-        'data-annotator': ann.name,
-        'stroke-dasharray': DASHES[i % DASHES.length]
-      });
-      for (const box of ann.boxes) {
-        const color = colors.get(box.class_name) ?? NEUTRAL;
-        const rect = s('rect', {
-          x: box.x0,
-          y: box.y0,
-          width: Math.max(box.x1 - box.x0, 0),
-          height: Math.max(box.y1 - box.y0, 0),
-          stroke: color,
-          fill: color,
-          'fill-opacity': 0.08,
-          'stroke-width': 2,
-          'vector-effect': 'non-scaling-stroke'
-        });
-        // Annotators often draw the same object: each puts its label at another corner.
-        const corner = i % 4;
-        const below = corner === 1 || corner === 3;
-        const right = corner >= 2;
-        const y = below ? box.y1 + fontSize : box.y0 - fontSize * 0.25;
-        const label = s('text', {
-          x: right ? box.x1 : box.x0,
-          y: Math.min(Math.max(y, fontSize), hgt),
-          fill: color,
-          'font-size': fontSize,
-          'text-anchor': right ? 'end' : 'start',
-          class: 'cvops-review-box-label'
-        });
-        label.textContent = `${ann.name}: ${box.class_name}`;
-        const title = s('title', {});
-        title.textContent = `${ann.name}: ${box.class_name}`;
-        rect.append(title);
-        group.append(rect, label);
-      }
-      this.svg.append(group);
-    });
+    drawBoxes(this.svg, item, this.colorMap(), (name, fallback) => this.annotatorOrder(name, fallback));
     this.applyVisibility();
   }
 
@@ -579,66 +362,19 @@ class ReviewView {
 
   // -- panels ---------------------------------------------------------------------------------
   private colorMap(): Map<string, string> {
-    const out = new Map<string, string>();
-    for (const c of (this.model.get('classes') as ClassInfo[]) ?? []) {
-      out.set(c.name, c.color);
-    }
-    return out;
+    return colorMap(this.model.get('classes') as ClassInfo[]);
   }
 
   /** An annotator's place among all annotators: the same dash and label corner on every image. */
   private annotatorOrder(name: string, fallback: number): number {
-    const all = ((this.model.get('filter_options') as { annotators?: string[] }) ?? {}).annotators ?? [];
-    const i = all.indexOf(name);
-    return i >= 0 ? i : fallback;
-  }
-
-  private chip(name: string, colors: Map<string, string>): HTMLSpanElement {
-    const chip = h('span', 'cvops-review-chip', name);
-    chip.style.setProperty('--cvops-chip', colors.get(name) ?? NEUTRAL);
-    return chip;
+    return annotatorOrder(this.model.get('filter_options') as { annotators?: string[] }, name, fallback);
   }
 
   private renderAnnotators(): void {
-    const item = this.shown;
-    this.annotatorList.replaceChildren();
-    if (!item) {
-      return;
-    }
     const hidden = new Set<string>((this.model.get('hidden_annotators') as string[]) ?? []);
-    const colors = this.colorMap();
-    item.annotators.forEach((ann, j) => {
-      const i = this.annotatorOrder(ann.name, j);
-      const row = h('label', 'cvops-review-annotator');
-      row.dataset.annotator = ann.name;
-      const toggle = h('input');
-      toggle.type = 'checkbox';
-      toggle.checked = !hidden.has(ann.name);
-      toggle.title = `Show ${ann.name}'s boxes`;
-      toggle.addEventListener('change', () => this.toggleAnnotator(ann.name, toggle.checked));
-      const dash = s('svg', { class: 'cvops-review-dash', viewBox: '0 0 28 6' });
-      dash.append(
-        s('line', { x1: 1, y1: 3, x2: 27, y2: 3, 'stroke-dasharray': DASHES[i % DASHES.length] })
-      );
-      const name = h('span', 'cvops-review-annotator-name', ann.name);
-      const verdict = h('span', 'cvops-review-verdict');
-      const classes = ann.image_classes.length ? ann.image_classes : null;
-      if (classes) {
-        for (const c of classes) {
-          verdict.append(this.chip(c, colors));
-        }
-      } else {
-        verdict.append(h('span', 'cvops-review-verdict-text', ann.verdict));
-      }
-      if (ann.boxes.length) {
-        verdict.append(h('span', 'cvops-review-nboxes', `${ann.boxes.length} box${ann.boxes.length > 1 ? 'es' : ''}`));
-      }
-      row.append(toggle, dash, name, verdict);
-      if (ann.in_majority) {
-        row.append(h('span', 'cvops-review-majority', 'majority'));
-      }
-      this.annotatorList.append(row);
-    });
+    renderAnnotators(this.annotatorList, this.shown, hidden, this.colorMap(),
+      (name, fallback) => this.annotatorOrder(name, fallback),
+      (name, visible) => this.toggleAnnotator(name, visible));
   }
 
   private toggleAnnotator(name: string, visible: boolean): void {
@@ -665,59 +401,20 @@ class ReviewView {
   }
 
   private renderDecision(item: Item): void {
-    this.decisionBox.replaceChildren();
-    const state = item.state;
-    if (!state) {
-      this.decisionBox.append(h('span', 'cvops-review-undecided', "none yet: the annotators' labels stand"));
-      return;
-    }
-    const text = h('span', `cvops-review-state cvops-review-state-${state.decision}`, state.label);
-    this.decisionBox.append(text);
-    if (state.reviewer) {
-      this.decisionBox.append(h('span', 'cvops-review-by', ` by ${state.reviewer}`));
-    }
+    renderDecision(this.decisionBox, item);
   }
 
   private renderClasses(): void {
-    this.classList.replaceChildren();
-    for (const c of (this.model.get('classes') as ClassInfo[]) ?? []) {
-      const li = h('li', 'cvops-review-class');
-      li.dataset.className = c.name;
-      const key = h('kbd', 'cvops-review-key', c.key === null ? '' : String(c.key));
-      const swatch = h('span', 'cvops-review-swatch');
-      swatch.style.background = c.color;
-      const name = h('span', 'cvops-review-class-name', c.name);
-      const def = h('div', 'cvops-review-definition', c.definition);
-      li.append(key, swatch, name, def);
-      if (c.key !== null) {
-        li.title = `Press ${c.key} (or click) to set "${c.name}"`;
-        li.addEventListener('click', () => {
-          this.setClass(c.name, performance.now());
-          this.root.focus({ preventScroll: true });
-        });
-      }
-      this.classList.append(li);
-    }
+    renderClasses(this.classList, this.model.get('classes') as ClassInfo[], name => {
+      this.setClass(name, performance.now());
+      this.root.focus({ preventScroll: true });
+    });
   }
 
   private renderFilters(): void {
     const options = (this.model.get('filter_options') as { classes?: string[]; annotators?: string[] }) ?? {};
     const filters = (this.model.get('filters') as Record<string, unknown>) ?? {};
-    const fill = (select: HTMLSelectElement, all: string, values: string[], current: string): void => {
-      select.replaceChildren();
-      const first = h('option', '', all);
-      first.value = '';
-      select.append(first);
-      for (const v of values) {
-        const o = h('option', '', v);
-        o.value = v;
-        select.append(o);
-      }
-      select.value = values.includes(current) ? current : '';
-    };
-    fill(this.classSelect, 'any class', options.classes ?? [], String(filters.class_name ?? ''));
-    fill(this.annotatorSelect, 'any annotator', options.annotators ?? [], String(filters.annotator ?? ''));
-    this.disputedBox.checked = Boolean(filters.disputed_only);
+    renderFilters(this.classSelect, this.annotatorSelect, this.disputedBox, options, filters);
   }
 
   private renderProgress(index: number, n: number): void {
