@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,27 @@ def lab(lab_root: Path) -> Iterator[JupyterProcess]:
         (ARTIFACTS / "jupyter-lab.log").write_text(proc.log())
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+def launch_chromium(playwright: Any, extra_args: Sequence[str] = ()) -> Any:
+    """Launch headless Debian Chromium (never a downloaded browser) with ``CHROMIUM_ARGS + extra_args``."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium chromium-driver (make browser-deps)")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args],
+                                      headless=True)
+
+
+@pytest.fixture(scope="module")
+def chromium_extra_args() -> Sequence[str]:
+    """Extra Chromium arguments for ``browser``; a test module overrides this fixture to add some."""
+    return ()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_extra_args: Sequence[str]) -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright, one per test module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        chromium = launch_chromium(p, chromium_extra_args)
         try:
             yield chromium
         finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from jupyter_process import JupyterProcess
 
 #: Screenshots and the server log of browser tests (gitignored).
@@ -57,3 +59,17 @@ def save(page: Any, name: str) -> None:
     ) as answer:
         page.keyboard.press("Control+s")
     assert answer.value.ok, answer.value.status
+
+
+def write_with_parameters(notebook: Path, dest: Path, parameters: str) -> None:
+    """Copy ``notebook`` to ``dest`` with its ``parameters`` cell replaced (as papermill would)."""
+    nb = nbformat.read(notebook, as_version=4)
+    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    cell.source = parameters
+    nbformat.write(nb, dest)
+
+
+def render_log(console: list[str], widget: str) -> list[dict[str, Any]]:
+    """The ``<widget> render {json}`` entries a widget logged to the browser console (e.g. ``cvops-drift``)."""
+    prefix = f"{widget} render "
+    return [json.loads(line[len(prefix):]) for line in console if line.startswith(prefix)]

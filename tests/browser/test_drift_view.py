@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS
 from jupyter_process import JupyterProcess
-from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, run_all_cells, wait_until_all_executed
+from notebook_ui import (ARTIFACTS, SLOW_MS, open_notebook, render_log, run_all_cells, wait_until_all_executed,
+                         write_with_parameters)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,25 +36,9 @@ NON_BLANK_JS = """el => {
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian Chromium with SwiftShader WebGL (overrides the shared fixture's arguments)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium chromium-driver (make browser-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + WEBGL_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _notebook_with_parameters(dest: Path) -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    cell.source = PARAMETERS
-    nbformat.write(nb, dest)
+def chromium_extra_args() -> list[str]:
+    """The shared ``browser`` fixture, with SwiftShader WebGL."""
+    return WEBGL_ARGS
 
 
 def _dismiss_toasts(page: Any) -> None:
@@ -63,13 +46,8 @@ def _dismiss_toasts(page: Any) -> None:
     page.add_style_tag(content="#react-toastify-container { display: none !important; }")
 
 
-def _renders(console: list[str]) -> list[dict[str, Any]]:
-    prefix = "cvops-drift render "
-    return [json.loads(line[len(prefix):]) for line in console if line.startswith(prefix)]
-
-
 def test_scatter_selection_timeline(page: Any, lab: JupyterProcess, lab_root: Path) -> None:
-    _notebook_with_parameters(lab_root / NAME)
+    write_with_parameters(NOTEBOOK, lab_root / NAME, PARAMETERS)
     console: list[str] = []
     page.on("console", lambda msg: console.append(msg.text))
     page_errors: list[str] = []
@@ -159,7 +137,8 @@ def test_scatter_selection_timeline(page: Any, lab: JupyterProcess, lab_root: Pa
     widget.locator(".cvops-drift-win").last.click()
     page.wait_for_function("el => el.dataset.nVisible === '330'", arg=widget.element_handle(), timeout=60_000)
 
-    renders = _renders(console)
+
+    renders = render_log(console, "cvops-drift")
     assert renders and renders[0]["n"] == 330, console
     (ARTIFACTS / "drift-view-render.json").write_text(json.dumps({"renderer": renderer, "renders": renders}, indent=2))
     assert not [e for e in page_errors if "drift" in e], page_errors
@@ -199,7 +178,7 @@ def test_hundred_thousand_points_render(page: Any, lab: JupyterProcess, lab_root
     local = int(widget.get_attribute("data-selected-local") or 0)
     assert local > 10_000  # (no facade here: the kernel round trip is the notebook test's)
     hit_ms = float(widget.get_attribute("data-hit-ms") or "nan")
-    renders = _renders(console)
+    renders = render_log(console, "cvops-drift")
     assert renders and renders[0]["n"] == 100_000, console
     ARTIFACTS.mkdir(exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / "drift-view-100k.png"))

@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 from playwright.sync_api import expect
 from jupyter_process import JupyterProcess
-from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, run_all_cells, wait_until_all_executed
+from notebook_ui import (ARTIFACTS, SLOW_MS, open_notebook, render_log, run_all_cells, wait_until_all_executed,
+                         write_with_parameters)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,19 +22,6 @@ NAME = NOTEBOOK.name
 #: 1024 x 1024 demo images: the 1-megapixel case of the latency target.
 PARAMETERS = 'WORKSPACE = "review-ws"\nN_TRAIN = 24\nIMAGE_SIZE = 1024\nSEED = 0'
 LATENCY_MS = 100.0
-
-
-def _notebook_with_parameters(dest: Path) -> None:
-    """Copy notebook 02 with its ``parameters`` cell replaced (as papermill would)."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    cell.source = PARAMETERS
-    nbformat.write(nb, dest)
-
-
-def _renders(console: list[str]) -> list[dict[str, Any]]:
-    prefix = "cvops-review render "
-    return [json.loads(line[len(prefix):]) for line in console if line.startswith(prefix)]
 
 
 def _state(widget: Any) -> dict[str, str]:
@@ -48,7 +36,7 @@ def test_keys_record_decisions_and_the_next_image_is_immediate(
 ) -> None:
     from jupyter_cvops import Workspace
 
-    _notebook_with_parameters(lab_root / NAME)
+    write_with_parameters(NOTEBOOK, lab_root / NAME, PARAMETERS)
     console: list[str] = []
     page.on("console", lambda msg: console.append(msg.text))
     page_errors: list[str] = []
@@ -122,7 +110,7 @@ def test_keys_record_decisions_and_the_next_image_is_immediate(
     expect(widget.locator(".cvops-review-progress-text")).to_have_text(f"3 / {queue.height} · 2 decided")
 
     # Latency: key press to image drawn, for the four navigations that followed a key.
-    renders = _renders(console)
+    renders = render_log(console, "cvops-review")
     assert len(renders) >= 4, console
     nav = renders[:4]
     assert [r["index"] for r in nav] == [1, 2, 3, 4]
@@ -174,7 +162,7 @@ def test_without_prefetch_the_kernel_round_trip_draws_the_next_image(
         page.wait_for_function("([el, i]) => el.dataset.index === String(i)", arg=[widget.element_handle(), i],
                                timeout=60_000)
     assert widget.evaluate("el => el.dataset.prefetched || ''") == ""
-    renders = _renders(console)
+    renders = render_log(console, "cvops-review")
     assert [r["index"] for r in renders] == [1, 2, 3] and {r["via"] for r in renders} == {"kernel"}
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "review-widget-latency-no-prefetch.json").write_text(json.dumps(
