@@ -5,14 +5,12 @@
 // hit-tests the drawn points and sends their indices (a uint32 buffer) to the kernel.
 //
 // Points are drawn by a small hand-written WebGL renderer (one gl.POINTS draw call, one
-// interleaved-free pair of buffers); without WebGL it falls back to Canvas 2D. This file holds
-// the view itself (layout, data, view transform, pointer handling); the renderer lives in
-// _drift_gl.ts, colors and legend in _drift_colors.ts, the timeline/histogram panels in
-// _drift_panels.ts and the selection shape and hit tests in _drift_select.ts.
+// interleaved-free pair of buffers, _drift_gl.ts); without WebGL it falls back to Canvas 2D.
+// Colors and legend: _drift_colors.ts; timeline/histogram: _drift_panels.ts; box/lasso: _drift_select.ts.
 import './drift.css';
 import type { AnyModel, RenderProps } from './_anywidget';
 import { bytesOf, el, typed, type WindowRow } from './_drift_common';
-import { CUR_RGB, PALETTE, REF_RGB, SEL_RGB, renderLegend } from './_drift_colors';
+import { CUR_RGB, REF_RGB, SEL_RGB, renderLegend, windowColor, windowColors } from './_drift_colors';
 import { PointRenderer } from './_drift_gl';
 import { renderFeatures, renderHist, renderTimeline } from './_drift_panels';
 import { clearOverlay, drawSelectionShape, pointsInBox, pointsInPolygon } from './_drift_select';
@@ -130,6 +128,9 @@ class DriftView {
       this.draw();
     });
     this.listen('change:windows change:alpha change:active_window', () => this.renderTimeline());
+    this.listen('change:windows', () => { // the number of windows picks the window colors
+      if (String(this.model.get('color_by')) === 'window') { this.recolor(); this.draw(); }
+    });
     this.listen('change:features change:feature', () => this.renderFeatures());
     this.listen('change:histogram', () => this.renderHist());
     this.listen('change:status change:n_selected change:tags change:projection', () => this.renderStatus());
@@ -204,11 +205,12 @@ class DriftView {
     const by = String(this.model.get('color_by'));
     const anySel = this.selected.some(v => v === 1);
     const alphaBase = n > 20000 ? 110 : 200;
+    const winColors = windowColors(((this.model.get('windows') || []) as WindowRow[]).length);
     for (let i = 0; i < n; i++) {
       let rgb: [number, number, number];
       const cur = this.setCode[i] === 1;
       if (by === 'window') {
-        rgb = cur ? PALETTE[Math.max(0, this.windowCode[i]) % PALETTE.length] : REF_RGB;
+        rgb = cur ? windowColor(winColors, this.windowCode[i]) : REF_RGB;
       } else if (by === 'novelty') {
         // conformal p-value: 1 -> light grey, small -> red
         const p = cur ? Math.max(this.novelty[i], 1e-4) : 1;

@@ -137,6 +137,18 @@ def test_scatter_selection_timeline(page: Any, lab: JupyterProcess, lab_root: Pa
     widget.locator(".cvops-drift-win").last.click()
     page.wait_for_function("el => el.dataset.nVisible === '330'", arg=widget.element_handle(), timeout=60_000)
 
+    # Colored by window: a categorical palette up to 10 windows, a viridis ramp (legend: a gradient) beyond.
+    widget.locator("select.cvops-drift-color").select_option("window")
+    legend = widget.locator(".cvops-drift-legend")
+    sequential = n_windows > 10
+    page.wait_for_function("([el, v]) => el.dataset.windowColors === v",
+                           arg=[legend.element_handle(), "sequential" if sequential else "categorical"], timeout=60_000)
+    if sequential:
+        assert legend.locator(".cvops-drift-legend-gradient").count() == 1
+    else:
+        assert legend.locator(".cvops-drift-legend-item").count() == n_windows + 1  # + reference
+    assert canvas.evaluate(NON_BLANK_JS) > 500
+    widget.screenshot(path=str(ARTIFACTS / "drift-view-by-window.png"))
 
     renders = render_log(console, "cvops-drift")
     assert renders and renders[0]["n"] == 330, console
