@@ -84,6 +84,7 @@ def workspace_drift(
     Windows are corrected with Holm's method by default: a monitoring alarm should
     control the chance of any false alarm, not the false-discovery share.
     """
+    from ._novelty import reference_novelty
     from .drift import drift_by_window
     from .embeddings import embed, load_vectors
 
@@ -115,8 +116,10 @@ def workspace_drift(
         .join(images, on="image_id", how="left")
         .select(pl.coalesce("captured_at", "registered_at").alias("t"))["t"]
     )
+    k = int(options.pop("k", 5))
+    nov = reference_novelty(ws, emb.table, ref_keep, ref_x, cur_x, k=k, seed=seed)  # kNN through LanceDB
     out = drift_by_window(
-        ref_x, cur_x, times, every=by,
+        ref_x, cur_x, times, every=by, k=k, ref_knn_dist_loo=nov.calibration, cur_knn_dist=nov.distances,
         ref_features=pl.DataFrame(ref_f, schema=names, orient="row"),
         cur_features=pl.DataFrame(cur_f, schema=names, orient="row"),
         alpha=alpha, n_permutations=n_permutations, seed=seed, correction=correction, **options,
@@ -152,12 +155,13 @@ def novel_regions(
     """Regions of embedding space holding the current images the reference never showed.
 
     Each current image gets a conformal novelty p-value (its kNN distance to the
-    reference against the reference's own leave-one-out kNN distances); the novel
+    reference against the reference's own leave-one-out kNN distances, searched in
+    LanceDB: see :func:`jupyter_cvops._novelty.reference_novelty`); the novel
     ones (p <= alpha) are grouped by k-means. Returns one row per region, largest
     first: cluster, size, image_ids (most novel first), exemplar (image id), mean_p.
     """
-    from ._conformal import knn_distances, novel_clusters
-    from .drift import conformal_novelty
+    from ._conformal import novel_clusters
+    from ._novelty import reference_novelty
     from .embeddings import embed, load_vectors
 
     ref_ids = _reference_ids(ws, reference)
@@ -170,12 +174,11 @@ def novel_regions(
     ref_keep = [i for i in ref_ids if i in pos]
     cur_keep = [i for i in cur_ids if i in pos]
     ref_x, cur_x = vec.vectors[[pos[i] for i in ref_keep]], vec.vectors[[pos[i] for i in cur_keep]]
-    mu, sd = ref_x.mean(axis=0), ref_x.std(axis=0) + 1e-12  # scale-free distances for named statistics
-    ref_z, cur_z = (ref_x - mu) / sd, (cur_x - mu) / sd
-    loo = knn_distances(ref_z, k=k)
-    dist = knn_distances(cur_z, ref_z, k=k)
-    p = conformal_novelty(loo, dist)
-    regions = novel_clusters(cur_z, p, alpha=alpha, n_clusters=n_clusters, scores=dist, seed=seed)
+    mu, sd = ref_x.mean(axis=0), ref_x.std(axis=0) + 1e-12  # scale-free coordinates for the clusters
+    cur_z = (cur_x - mu) / sd
+    nov = reference_novelty(ws, vec.table, ref_keep, ref_x, cur_x, k=k, seed=seed)  # kNN through LanceDB
+    regions = novel_clusters(cur_z, nov.p_values, alpha=alpha, n_clusters=n_clusters, scores=nov.distances,
+                             seed=seed)
     ids = np.array(cur_keep, dtype=object)
     return regions.select(
         "cluster", "size",

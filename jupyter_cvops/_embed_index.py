@@ -126,8 +126,8 @@ def recall_at_k(found: list[np.ndarray], truth_kth: np.ndarray, eps: float = 1e-
     return hits / max(1, k * len(found))
 
 
-def exact_kth(tbl: Any, queries: np.ndarray, query_ids: list[str], metric: str, k: int,
-              batch_rows: int = 65_536) -> np.ndarray:
+def exact_kth(tbl: Any, queries: np.ndarray, query_ids: list[Any], metric: str, k: int,
+              batch_rows: int = 65_536, id_column: str = "image_id") -> np.ndarray:
     """Distance from each query to its k-th nearest *other* row, by a full streamed scan.
 
     Distances are on LanceDB's scale: ``1 - cos`` for cosine, squared Euclidean for l2,
@@ -144,7 +144,7 @@ def exact_kth(tbl: Any, queries: np.ndarray, query_ids: list[str], metric: str, 
     best = np.full((len(q), k), np.inf, np.float32)
     qsq = np.sum(q * q, axis=1)[:, None]
     own = {rid: i for i, rid in enumerate(query_ids)}
-    for batch in tbl.to_lance().to_batches(columns=["image_id", "vector"], batch_size=batch_rows):
+    for batch in tbl.to_lance().to_batches(columns=[id_column, "vector"], batch_size=batch_rows):
         if not batch.num_rows:
             continue
         col = batch.column(1)
@@ -166,7 +166,8 @@ def exact_kth(tbl: Any, queries: np.ndarray, query_ids: list[str], metric: str, 
 
 
 def tune_nprobes(tbl: Any, params: dict[str, Any], metric: str, *, k: int = 10, sample: int = 100,
-                 target: float = TARGET_RECALL, seed: int = 0) -> dict[str, Any]:
+                 target: float = TARGET_RECALL, seed: int = 0, id_column: str = "image_id",
+                 refine_factor: int = 10) -> dict[str, Any]:
     """The fewest partitions to search for recall@k >= ``target`` on this table's own data.
 
     ``sample`` rows (seeded) serve as queries; their exact k nearest other rows come from a
@@ -189,21 +190,21 @@ def tune_nprobes(tbl: Any, params: dict[str, Any], metric: str, *, k: int = 10, 
     if m < 1 or n <= k:
         return {"nprobes": parts, "tuned_recall": 1.0, "tuned_on": 0}
     rows = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
-    got = ds.take(rows.tolist(), columns=["image_id", "vector"])
-    ids = got.column("image_id").to_pylist()
+    got = ds.take(rows.tolist(), columns=[id_column, "vector"])
+    ids = got.column(id_column).to_pylist()
     queries = np.asarray(got.column("vector").combine_chunks().values, dtype=np.float32).reshape(m, -1)
-    kth = exact_kth(tbl, queries, ids, metric, k)
+    kth = exact_kth(tbl, queries, ids, metric, k, id_column=id_column)
     own = pl.DataFrame({"query_index": np.arange(m, dtype=np.int32), "own": ids})
     candidates = sorted({min(parts, max(MIN_NPROBES, math.ceil(parts * s))) for s in TUNE_SHARES})
     recall = 0.0
     for probes in candidates:
         q = tbl.search(queries, vector_column_name="vector").distance_type(metric).limit(k + 1).nprobes(probes)
         if params["type"] == "IVF_PQ":
-            q = q.refine_factor(REFINE_FACTOR)
-        res = pl.from_arrow(q.select(["image_id", "_distance"]).to_arrow())
+            q = q.refine_factor(refine_factor)
+        res = pl.from_arrow(q.select([id_column, "_distance"]).to_arrow())
         assert isinstance(res, pl.DataFrame)
         res = res.join(own, on="query_index", how="left") \
-            .filter(pl.col("image_id") != pl.col("own")).sort("query_index", "_distance")
+            .filter(pl.col(id_column) != pl.col("own")).sort("query_index", "_distance")
         per = res.group_by("query_index", maintain_order=True).agg(pl.col("_distance").head(k))
         found = {int(r[0]): np.asarray(r[1], dtype=np.float32) for r in per.iter_rows()}
         lists = [np.pad(found.get(i, np.empty(0, np.float32)), (0, k - len(found.get(i, ()))),
@@ -214,6 +215,35 @@ def tune_nprobes(tbl: Any, params: dict[str, Any], metric: str, *, k: int = 10, 
     return {"nprobes": candidates[-1], "tuned_recall": round(recall, 4), "tuned_on": m}
 
 
+def index_table(tbl: Any, dim: int, metric: str, id_column: str = "image_id",
+                target: float = TARGET_RECALL, refine_factor: int = REFINE_FACTOR) -> dict[str, Any]:
+    """Build (or replace) the IVF index on a LanceDB table's ``vector`` column and tune its
+    ``nprobes`` (:func:`tune_nprobes`); the parameters, with ``rows_at_build``.
+
+    Examples
+    --------
+    >>> index_table(ws.store.table("emb_imgstats_v1"), 33, "l2")["type"]   # doctest: +SKIP
+    'IVF_FLAT'
+    """
+    from lancedb.index import IvfFlat, IvfPq
+
+    n = tbl.count_rows()
+    if n < 2:
+        raise EmbeddingError(f"{tbl.name} has {n} rows: too few to index")
+    params = index_params(n, int(dim))
+    knobs = {k: params[k] for k in ("num_partitions", "sample_rate", "max_iterations")}
+    config = (IvfFlat(distance_type=metric, **knobs) if params["type"] == "IVF_FLAT" else
+              IvfPq(distance_type=metric, num_sub_vectors=params["num_sub_vectors"], **knobs))
+    # Not under the write lock: training takes minutes at 1M rows and Lance commits an
+    # index concurrently with appends (rows added meanwhile are searched exactly).
+    tbl.create_index("vector", config=config, replace=True)
+    params["rows_at_build"] = n
+    if params["type"] == "IVF_PQ":
+        params["refine_factor"] = refine_factor
+    return params | tune_nprobes(tbl, params, metric, id_column=id_column, target=target,
+                                 refine_factor=refine_factor)
+
+
 def create_index(ws: Workspace, rec: dict[str, Any]) -> dict[str, Any]:
     """(Re)build the vector index of ``rec["table"]`` (plus a BTREE on ``image_id``); its parameters.
 
@@ -222,24 +252,10 @@ def create_index(ws: Workspace, rec: dict[str, Any]) -> dict[str, Any]:
     >>> create_index(ws, records(ws)["emb_imgstats_v1"])["type"]   # doctest: +SKIP
     'IVF_FLAT'
     """
-    from lancedb.index import IvfFlat, IvfPq
-
     tbl = ws.store.table(rec["table"])
-    n = tbl.count_rows()
-    if n < 2:
-        raise EmbeddingError(f"{rec['table']} has {n} rows: too few to index")
-    params = index_params(n, int(rec["dim"]))
-    metric = rec["metric"]
-    knobs = {k: params[k] for k in ("num_partitions", "sample_rate", "max_iterations")}
-    config = (IvfFlat(distance_type=metric, **knobs) if params["type"] == "IVF_FLAT" else
-              IvfPq(distance_type=metric, num_sub_vectors=params["num_sub_vectors"], **knobs))
-    # Not under the write lock: training takes minutes at 1M rows and Lance commits an
-    # index concurrently with appends (rows added meanwhile are searched exactly).
-    tbl.create_index("vector", config=config, replace=True)
+    params = index_table(tbl, int(rec["dim"]), rec["metric"])
     if not any(list(i.columns) == ["image_id"] for i in tbl.list_indices()):
         tbl.create_scalar_index("image_id", index_type="BTREE")
-    params["rows_at_build"] = n
-    params |= tune_nprobes(tbl, params, metric)
     put_record(ws, rec | {"index": params})
     return params
 

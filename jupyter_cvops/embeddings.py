@@ -534,7 +534,7 @@ def neighbors(
         parts = int(index["num_partitions"])
         q = q.nprobes(nprobes or int(index.get("nprobes") or ix.default_nprobes(parts)))
         if index["type"] == "IVF_PQ":
-            q = q.refine_factor(refine_factor or ix.REFINE_FACTOR)
+            q = q.refine_factor(refine_factor or int(index.get("refine_factor") or ix.REFINE_FACTOR))
     got = pl.from_arrow(q.select(["image_id", "_distance"]).to_arrow())
     assert isinstance(got, pl.DataFrame)
     multi = vec.ndim == 2

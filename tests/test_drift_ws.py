@@ -42,6 +42,11 @@ def test_demo_drift_is_found_where_it_was_planted(demo: tuple[Workspace, dict]) 
     assert not any(f.startswith("orient") for k in range(lighting_day, tilt_day) for f in rows[k]["new_features"])
     novel = rows[lighting_day]["top_novel"]
     assert novel and all(len(i) == 32 for i in novel)
+    # per-image novelty (kNN through LanceDB): about alpha on clean days, most images after the change
+    clean = d.filter(pl.col("window").is_in([w for w, k in day.items() if k in truth["clean_days"]]))
+    assert clean["novel_frac"].mean() < 0.12
+    assert rows[lighting_day + 1]["novel_frac"] > 0.5
+    assert any(t.startswith("knnref_") for t in ws.store.table_names())
 
 
 def test_drift_needs_a_reference(demo: tuple[Workspace, dict]) -> None:

@@ -214,6 +214,29 @@ class Store:
         self._tables[name] = tbl
         return tbl
 
+    def drop_table(self, name: str) -> None:
+        """Delete a table outside the fixed set (e.g. a rebuildable cache); a no-op if absent.
+
+        Examples
+        --------
+        >>> import tempfile, pyarrow as pa
+        >>> st = Store.create(tempfile.mkdtemp() + "/ws")
+        >>> _ = st.ensure_table("cache_x", pa.schema([pa.field("a", pa.int32())]))
+        >>> st.drop_table("cache_x"); st.has_table("cache_x")
+        False
+        """
+        if name in TABLES:
+            raise WorkspaceError(f"{name!r} is a built-in table")
+        with self.lock:
+            if name in self._table_names():
+                self._db.drop_table(name)
+            self._schemas.pop(name, None)
+            self._tables.pop(name, None)
+
+    def table_names(self) -> set[str]:
+        """Names of every table of the workspace, the dynamic ones included."""
+        return self._table_names()
+
     def has_table(self, name: str) -> bool:
         """Whether table ``name`` exists in this workspace."""
         return name in self._table_names()

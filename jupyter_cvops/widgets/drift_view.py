@@ -53,7 +53,7 @@ import numpy as np
 import polars as pl
 import traitlets
 
-from .._projection import Method, project, standardize
+from .._projection import Method, project
 from .._thumbs import Thumbnail, make_thumbnail
 from .review import _Bundle
 
@@ -227,8 +227,7 @@ class DriftView:
         **drift_options: Any,
     ) -> None:
         from .._drift_ws import _current_ids, _reference_ids
-        from .._conformal import knn_distances
-        from ..drift import conformal_novelty
+        from .._novelty import reference_novelty
         from ..embeddings import load_vectors
 
         self.ws = ws
@@ -267,10 +266,9 @@ class DriftView:
                              f"with by={by!r} and the same reference and current images?")
 
         novelty = np.ones(len(ids), np.float64)
-        if n_ref >= 2 and cur_keep:
-            z = standardize(x, x[:n_ref])
-            k = min(5, n_ref - 1)
-            novelty[n_ref:] = conformal_novelty(knn_distances(z[:n_ref], k=k), knn_distances(z[n_ref:], z[:n_ref], k=k))
+        if n_ref >= 2 and cur_keep:  # conformal kNN novelty, searched in LanceDB
+            novelty[n_ref:] = reference_novelty(ws, emb.table, ref_keep, x[:n_ref], x[n_ref:],
+                                                k=min(5, n_ref - 1), seed=seed).p_values
         self._novelty = novelty
 
         spos = {iid: i for i, iid in enumerate(stats.image_ids)}

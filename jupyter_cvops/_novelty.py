@@ -1,0 +1,197 @@
+"""Per-image novelty through LanceDB: kNN distances of current images to a reference set,
+calibrated by the reference's own leave-one-out kNN distances (conformal p-values).
+
+The reference vectors (z-scored against the reference for image statistics, as stored
+for cosine models) are written once to a LanceDB table named after their content
+(embedding table, preprocessing fingerprint, reference ids), so drift runs, novel
+regions and the drift explorer over the same reference share it. Past
+:data:`~jupyter_cvops.embeddings.INDEX_THRESHOLD` rows it gets an IVF index with tuned
+``nprobes``, so scoring stays sublinear in the reference size; below, LanceDB searches
+exactly. At most :data:`CALIBRATION_MAX` reference rows (seeded) are scored
+leave-one-out: a random subset of exchangeable scores keeps the p-values valid.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import xxhash
+
+from . import _embed_index as ix
+from ._conformal import conformal_p_values
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+PREFIX = "knnref_"
+CALIBRATION_MAX = 2000
+KEEP = 4  # reference tables kept per workspace; older ones are dropped
+QUERY_CHUNK = 1024
+META_PREFIX = "knnref:"
+TARGET_RECALL = 0.99
+REFINE_FACTOR = 40  # PQ candidates re-ranked per neighbour: the k-th distance comes out exact
+
+
+@dataclass(frozen=True)
+class Novelty:
+    """kNN novelty of current images against a reference.
+
+    Attributes
+    ----------
+    calibration : numpy.ndarray
+        Leave-one-out k-th neighbour distances of (up to :data:`CALIBRATION_MAX`)
+        reference rows.
+    distances : numpy.ndarray
+        k-th neighbour distance of every current row to the reference.
+    p_values : numpy.ndarray
+        Conformal p-values of the current rows (small: unlike the reference).
+    table : str
+        The LanceDB table holding the reference vectors.
+    """
+
+    calibration: np.ndarray
+    distances: np.ndarray
+    p_values: np.ndarray
+    table: str
+
+
+def _scaled(metric: str, ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors as searched: z-scored by the reference for l2 (named statistics live on very
+    different scales), unchanged for cosine."""
+    if metric == "cosine":
+        return ref.astype(np.float32), cur.astype(np.float32)
+    mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-12
+    return ((ref - mu) / sd).astype(np.float32), ((cur - mu) / sd).astype(np.float32)
+
+
+def reference_table(ws: Workspace, key: dict[str, Any], vectors: np.ndarray, metric: str,
+                    index_threshold: int) -> tuple[str, dict[str, Any] | None]:
+    """The LanceDB table of these reference ``vectors`` (created on first use, indexed past
+    ``index_threshold`` rows) and its index parameters.
+
+    Examples
+    --------
+    >>> reference_table(ws, {"ids": ids}, vecs, "l2", 100_000)   # doctest: +SKIP
+    ('knnref_3f2a...', None)
+    """
+    digest = xxhash.xxh3_64_hexdigest(json.dumps(key, sort_keys=True).encode())
+    name = PREFIX + digest
+    store = ws.store
+    n, dim = vectors.shape
+    schema = pa.schema([pa.field("row", pa.int32()), pa.field("vector", pa.list_(pa.float32(), dim))])
+    meta_key = META_PREFIX + name
+    with store.lock:
+        if store.has_table(name) and store.count(name) != n:
+            store.drop_table(name)  # half-written by an interrupted run: rebuild
+        if not store.has_table(name):
+            store.ensure_table(name, schema)
+            flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
+            store.append(name, pa.table({"row": pa.array(np.arange(n, dtype=np.int32)),
+                                         "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}))
+        got = store.read("meta", where=f"key = {ix.quote(meta_key)}")
+        info: dict[str, Any] = json.loads(got["value"][0]) if got.height else {}
+        if n >= index_threshold and not info.get("index"):
+            # the k-th distance needs all k neighbours: tune for a stricter recall than ws.neighbors
+            info["index"] = ix.index_table(store.table(name), dim, metric, id_column="row", target=TARGET_RECALL,
+                                           refine_factor=REFINE_FACTOR)
+            store.upsert("meta", "key", [{"key": meta_key, "value": json.dumps(info)}])
+        _prune(ws, keep=name)
+    return name, info.get("index")
+
+
+def _prune(ws: Workspace, keep: str) -> None:
+    """Drop all but the :data:`KEEP` most recently created reference tables."""
+    store = ws.store
+    names = sorted(t for t in store.table_names() if t.startswith(PREFIX) and t != keep)
+    if len(names) < KEEP:
+        return
+    created = {t: store.table(t).list_versions()[0]["timestamp"] for t in names}
+    for t in sorted(names, key=lambda t: created[t])[: len(names) - (KEEP - 1)]:
+        store.drop_table(t)
+        store.upsert("meta", "key", [{"key": META_PREFIX + t, "value": "{}"}])
+
+
+def _kth(tbl: Any, queries: np.ndarray, k: int, metric: str, index: dict[str, Any] | None,
+         own: np.ndarray | None) -> np.ndarray:
+    """k-th neighbour distance of each query row (leaving out row ``own[i]`` when given)."""
+    extra = 0 if own is None else 1
+    out = np.empty(len(queries), np.float64)
+    for start in range(0, len(queries), QUERY_CHUNK):
+        chunk = queries[start:start + QUERY_CHUNK]
+        q = tbl.search(chunk, vector_column_name="vector").distance_type(metric).limit(k + extra)
+        if index:
+            q = q.nprobes(int(index["nprobes"]))
+            if index["type"] == "IVF_PQ":
+                q = q.refine_factor(int(index.get("refine_factor") or REFINE_FACTOR))
+        res = pl.from_arrow(q.select(["row", "_distance"]).to_arrow())
+        assert isinstance(res, pl.DataFrame)
+        if len(chunk) == 1 and "query_index" not in res.columns:
+            res = res.with_columns(pl.lit(0, pl.Int32).alias("query_index"))
+        if own is not None:
+            mine = pl.DataFrame({"query_index": np.arange(len(chunk), dtype=np.int32),
+                                 "own": own[start:start + len(chunk)].astype(np.int32)})
+            res = res.join(mine, on="query_index", how="left").filter(pl.col("row") != pl.col("own"))
+        kth = (res.sort("query_index", "_distance").group_by("query_index", maintain_order=True)
+               .agg(pl.col("_distance")).select(
+                   "query_index", pl.col("_distance").list.get(k - 1, null_on_oob=True).fill_null(np.inf).alias("d")))
+        d = np.full(len(chunk), np.inf)  # a query with fewer than k results counts as far away
+        d[kth["query_index"].to_numpy()] = kth["d"].to_numpy()
+        out[start:start + len(chunk)] = d
+    out = np.maximum(out, 0.0)
+    return np.sqrt(out) if metric == "l2" else out
+
+
+def reference_novelty(ws: Workspace, table: str, ref_ids: list[str], ref_x: np.ndarray, cur_x: np.ndarray, *,
+                      k: int = 5, seed: int = 0, index_threshold: int | None = None) -> Novelty:
+    """Conformal kNN novelty of ``cur_x`` against ``ref_x`` (rows of embedding ``table``), via LanceDB.
+
+    Parameters
+    ----------
+    ws
+        The workspace (the reference table is cached there).
+    table
+        The embedding table the vectors come from (its metric and fingerprint key the cache).
+    ref_ids
+        Image ids of the reference rows, in row order.
+    ref_x, cur_x
+        Reference and current vectors.
+    k
+        The score is the distance to the k-th nearest reference image.
+    seed
+        Picks the calibration rows when the reference is larger than :data:`CALIBRATION_MAX`.
+    index_threshold
+        Index the reference table from this many rows (default: the embeddings' threshold).
+
+    Returns
+    -------
+    Novelty
+
+    Examples
+    --------
+    >>> nov = reference_novelty(ws, "emb_imgstats_v1", ref_ids, ref_x, cur_x, k=5)  # doctest: +SKIP
+    >>> (nov.p_values <= 0.05).mean()                                             # doctest: +SKIP
+    """
+    from .embeddings import INDEX_THRESHOLD
+
+    rec = ix.records(ws)[table]
+    metric = rec["metric"]
+    n = len(ref_ids)
+    if ref_x.shape[0] != n:
+        raise ValueError(f"{len(ref_ids)} reference ids for {ref_x.shape[0]} vectors")
+    if not 1 <= k < n:
+        raise ValueError(f"k must be between 1 and {n - 1} (reference rows - 1), got {k}")
+    ref_s, cur_s = _scaled(metric, np.asarray(ref_x, np.float32), np.asarray(cur_x, np.float32))
+    key = {"table": table, "fingerprint": rec["fingerprint"], "metric": metric, "ids": ref_ids}
+    name, index = reference_table(ws, key, ref_s, metric,
+                                  INDEX_THRESHOLD if index_threshold is None else index_threshold)
+    tbl = ws.store.table(name)
+    rows = np.arange(n) if n <= CALIBRATION_MAX else \
+        np.sort(np.random.default_rng([seed, 7]).choice(n, CALIBRATION_MAX, replace=False))
+    calibration = _kth(tbl, ref_s[rows], k, metric, index, own=rows)
+    distances = _kth(tbl, cur_s, k, metric, index, own=None) if len(cur_s) else np.zeros(0)
+    return Novelty(calibration, distances, conformal_p_values(calibration, distances), name)
