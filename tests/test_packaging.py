@@ -26,6 +26,18 @@ def _jupyter(*args: str) -> str:
     return ANSI.sub("", done.stdout + done.stderr)
 
 
+def test_typescript_type_checks() -> None:
+    """The labextension (js/src) and the widget bundles (js/widgets, built by esbuild, which
+    does not type-check) pass ``tsc`` under the strict project settings."""
+    tsc = REPO / "node_modules" / ".bin" / "tsc"
+    if not tsc.exists():
+        pytest.fail("node_modules missing: run make setup (npm install)")
+    for project in ("tsconfig.json", "js/widgets/tsconfig.json"):
+        done = subprocess.run([str(tsc), "--noEmit", "-p", project], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, f"tsc -p {project}:\n{done.stdout}{done.stderr}"
+
+
 def test_labextension_is_enabled_and_ok() -> None:
     out = _jupyter("labextension", "list")
     assert re.search(rf"^\s*jupyter-cvops v{re.escape(__version__)} enabled\s+OK\b", out, re.M), out
