@@ -12,6 +12,7 @@ from ._store import WorkspaceError
 
 if TYPE_CHECKING:
     from .datasets import DatasetVersion
+    from .drift import Correction
     from .workspace import Workspace
 
 
@@ -19,10 +20,11 @@ def _reference_ids(ws: Workspace, reference: DatasetVersion | str | pl.Expr | It
     from .datasets import DatasetVersion
 
     if isinstance(reference, str):
+        name = reference
         try:
-            reference = ws.version(reference)
+            reference = ws.version(name)
         except WorkspaceError:
-            return [reference]
+            return [name]  # a single image id
     if isinstance(reference, DatasetVersion):
         return reference.items()["image_id"].to_list()
     if isinstance(reference, pl.Expr):
@@ -75,7 +77,7 @@ def workspace_drift(
     alpha: float = 0.05,
     n_permutations: int | None = None,
     seed: int = 0,
-    correction: str = "holm",
+    correction: Correction = "holm",
     progress: bool = True,
     **options: Any,
 ) -> pl.DataFrame:

@@ -232,8 +232,9 @@ def index_table(tbl: Any, dim: int, metric: str, id_column: str = "image_id",
         raise EmbeddingError(f"{tbl.name} has {n} rows: too few to index")
     params = index_params(n, int(dim))
     knobs = {k: params[k] for k in ("num_partitions", "sample_rate", "max_iterations")}
-    config = (IvfFlat(distance_type=metric, **knobs) if params["type"] == "IVF_FLAT" else
-              IvfPq(distance_type=metric, num_sub_vectors=params["num_sub_vectors"], **knobs))
+    dist: Any = metric  # "l2" | "cosine" | "dot"
+    config = (IvfFlat(distance_type=dist, **knobs) if params["type"] == "IVF_FLAT" else
+              IvfPq(distance_type=dist, num_sub_vectors=params["num_sub_vectors"], **knobs))
     # Not under the write lock: training takes minutes at 1M rows and Lance commits an
     # index concurrently with appends (rows added meanwhile are searched exactly).
     tbl.create_index("vector", config=config, replace=True)

@@ -104,7 +104,7 @@ def prefetch(items: Sequence[T], load: Callable[[T], R], *, batch_size: int, num
             for i in range(start, end):
                 with cond:
                     ready = state[i] == _DONE
-                    value = results[i] if ready else None
+                    value: Any = results[i] if ready else None
                     results[i], state[i] = None, _CONSUMER
                 if not ready:
                     value = load(items[i])  # not started, or a worker is still on it: do it here
