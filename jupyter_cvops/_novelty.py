@@ -93,14 +93,15 @@ def reference_table(ws: Workspace, key: dict[str, Any], vectors: np.ndarray, met
             flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
             store.append(name, pa.table({"row": pa.array(np.arange(n, dtype=np.int32)),
                                          "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}))
-        got = store.read("meta", where=f"key = {ix.quote(meta_key)}")
-        info: dict[str, Any] = json.loads(got["value"][0]) if got.height else {}
-        if n >= index_threshold and not info.get("index"):
-            # the k-th distance needs all k neighbours: tune for a stricter recall than ws.neighbors
-            info["index"] = ix.index_table(store.table(name), dim, metric, id_column="row", target=TARGET_RECALL,
-                                           refine_factor=REFINE_FACTOR)
-            store.upsert("meta", "key", [{"key": meta_key, "value": json.dumps(info)}])
         _prune(ws, keep=name)
+    got = store.read("meta", where=f"key = {ix.quote(meta_key)}")
+    info: dict[str, Any] = json.loads(got["value"][0]) if got.height else {}
+    if n >= index_threshold and not (info.get("index") and ix.vector_index(store.table(name)) is not None):
+        # Outside the lock (minutes at 1M rows); the k-th distance needs all k neighbours, so
+        # tune for a stricter recall than ws.neighbors and re-rank more PQ candidates.
+        info["index"] = ix.index_table(store.table(name), dim, metric, id_column="row", target=TARGET_RECALL,
+                                       refine_factor=REFINE_FACTOR)
+        store.upsert("meta", "key", [{"key": meta_key, "value": json.dumps(info)}])
     return name, info.get("index")
 
 
