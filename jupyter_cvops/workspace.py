@@ -425,8 +425,11 @@ class Workspace:
         Returns
         -------
         polars.DataFrame
-            window, n, statistic (MMD^2), p_value, q_value, drifted, novel_frac,
-            top_novel / top_witness (image ids), top_features (drifted image statistics).
+            window, n, statistic (MMD^2), p_value, q_value (Holm-corrected across
+            windows), drifted, novel_frac (share of the window's images whose conformal kNN
+            novelty p-value is <= alpha, searched in LanceDB; about alpha without drift),
+            top_novel / top_witness (image ids), top_features (drifted image statistics vs
+            the reference), new_features (vs the 3 windows before), n_reference, embedding.
 
         Examples
         --------
