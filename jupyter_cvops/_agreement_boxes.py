@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -51,7 +51,8 @@ def iou_matrix(a: Any, b: Any) -> np.ndarray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    iou: np.ndarray = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return iou
 
 
 def match_boxes(a: Any, b: Any, *, iou_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,7 +195,7 @@ def box_agreement(labels: pl.DataFrame, *, iou_threshold: float = 0.5, item: str
     >>> box_agreement(df).pairs.select("n_matched", "f1").rows()
     [(1, 0.6666666666666666)]
     """
-    from ._agreement_stats import _ITEM_COLS, _LABEL_COLS, _pick
+    from ._agreement_encode import _ITEM_COLS, _LABEL_COLS, _pick
 
     if not isinstance(labels, pl.DataFrame):
         raise TypeError(f"labels must be a polars DataFrame, got {type(labels).__name__}")
@@ -285,7 +286,8 @@ def _pair_frame(names: list[str], stat: np.ndarray, matches: pl.DataFrame) -> pl
             np.add.at(conf, ([idx[c] for c in ca], [idx[c] for c in cb]), 1.0)
             kappa, kwhy = kappa_detail(conf, None)
             why = why or (f"class kappa: {kwhy}" if kwhy else "")
-            mean, med = float(mm["iou"].mean()), float(mm["iou"].median())
+            # polars types mean()/median() as any literal; on a non-empty Float64 column they are floats
+            mean, med = float(cast(float, mm["iou"].mean())), float(cast(float, mm["iou"].median()))
         rows.append((names[a], names[b], n_img, n_a, n_b, n_m, f1, agree, kappa, mean, med, why))
     return pl.DataFrame(rows, orient="row", schema={
         "annotator_a": pl.String, "annotator_b": pl.String, "n_images": pl.Int64, "n_a": pl.Int64,
@@ -333,11 +335,13 @@ def _overall(objects: pl.DataFrame, saw: np.ndarray, names: list[str], items: pl
     else:
         rows += [("alpha_matched", math.nan, 0, "no boxes"), ("alpha_with_absent", math.nan, 0, "no boxes")]
     f1 = pairs.filter(pl.col("f1").is_not_nan())
-    rows.append(("mean_f1", float(f1["f1"].mean()) if f1.height else math.nan, f1.height,
+    # mean() of a non-empty Float64 or Boolean column is a float (polars types it as any literal)
+    rows.append(("mean_f1", float(cast(float, f1["f1"].mean())) if f1.height else math.nan, f1.height,
                  "" if f1.height else "no annotator pair with boxes on shared images"))
     n = matches.height
-    rows.append(("class_agreement", float((matches["class_a"] == matches["class_b"]).mean()) if n else math.nan,
-                 n, "" if n else "no matched boxes"))
-    rows.append(("mean_iou", float(matches["iou"].mean()) if n else math.nan, n, "" if n else "no matched boxes"))
+    same_class = float(cast(float, (matches["class_a"] == matches["class_b"]).mean())) if n else math.nan
+    rows.append(("class_agreement", same_class, n, "" if n else "no matched boxes"))
+    mean_iou = float(cast(float, matches["iou"].mean())) if n else math.nan
+    rows.append(("mean_iou", mean_iou, n, "" if n else "no matched boxes"))
     return pl.DataFrame(rows, orient="row", schema={"metric": pl.String, "value": pl.Float64, "n": pl.Int64,
                                                    "reason": pl.String})

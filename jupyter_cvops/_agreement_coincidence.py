@@ -60,9 +60,9 @@ def _pattern_coincidence(pat: np.ndarray, cnt: np.ndarray, k: int) -> np.ndarray
     """Coincidence matrix from distinct patterns and their multiplicities."""
     tp = pattern_counts(pat, k)
     m_p = tp.sum(1)
-    w = np.divide(cnt, m_p - 1.0, out=np.zeros_like(m_p), where=m_p >= 2)
+    w: np.ndarray = np.divide(cnt, m_p - 1.0, out=np.zeros_like(m_p), where=m_p >= 2)
     tw = tp * w[:, None]
-    o = tw.T @ tp
+    o: np.ndarray = tw.T @ tp
     o[np.diag_indices_from(o)] -= tw.sum(0)
     return o
 
@@ -85,9 +85,9 @@ def coincidence(counts: np.ndarray) -> np.ndarray:
     """``o[c, k] = sum_u n_uc (n_uk - [c == k]) / (m_u - 1)`` over units with ``m_u >= 2``."""
     t = np.asarray(counts, dtype=np.float64)
     m = t.sum(1)
-    inv = np.divide(1.0, m - 1.0, out=np.zeros_like(m), where=m >= 2)
+    inv: np.ndarray = np.divide(1.0, m - 1.0, out=np.zeros_like(m), where=m >= 2)
     tw = t * inv[:, None]
-    o = tw.T @ t
+    o: np.ndarray = tw.T @ t
     o[np.diag_indices_from(o)] -= tw.sum(0)
     return o
 
@@ -112,7 +112,8 @@ def delta(level: str, values: np.ndarray, n_v: np.ndarray) -> np.ndarray:
         idx = np.arange(k)
         lo, hi = np.minimum.outer(idx, idx), np.maximum.outer(idx, idx)
         between = cs[hi] - cs[lo] + n_v[lo]
-        return (between - (n_v[:, None] + n_v[None, :]) / 2.0) ** 2
+        d: np.ndarray = (between - (n_v[:, None] + n_v[None, :]) / 2.0) ** 2
+        return d
     try:
         v = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):

@@ -100,12 +100,12 @@ class Ratings:
     @property
     def n_annotators(self) -> int:
         """Number of annotators (rows)."""
-        return self.codes.shape[0]
+        return int(self.codes.shape[0])
 
     @property
     def n_items(self) -> int:
         """Number of items (columns)."""
-        return self.codes.shape[1]
+        return int(self.codes.shape[1])
 
     @property
     def n_classes(self) -> int:
@@ -286,7 +286,7 @@ def ratings_from_labels(labels: pl.DataFrame, *, item: str | None = None, annota
         codes[flat[keep]] = cls_codes[keep]
         notes.append(f"{flat.size - keep.size} repeated labels (same annotator and item) replaced by "
                      "the latest")
-    times = None
+    times: np.ndarray | None = None
     if time is not None:
         us = df[time].cast(pl.Datetime("us", tz)).dt.epoch("us").to_numpy()
         times = np.zeros(m * n, dtype=np.int64)
@@ -301,7 +301,7 @@ def ratings_from_labels(labels: pl.DataFrame, *, item: str | None = None, annota
 
 def as_1d(x: Any) -> np.ndarray:
     """1-d array of labels (lists with None become object arrays)."""
-    a = np.asarray(x) if not isinstance(x, pl.Series) else x.to_numpy()
+    a: np.ndarray = np.asarray(x) if not isinstance(x, pl.Series) else x.to_numpy()
     if a.ndim != 1:
         raise ValueError(f"labels must be 1-d, got shape {a.shape}")
     return a
@@ -311,11 +311,13 @@ def missing(a: np.ndarray) -> np.ndarray:
     """Boolean mask of missing entries: NaN, None, or the string 'nan' in a str array."""
     k = a.dtype.kind
     if k == "f":
-        return np.isnan(a)
+        nan: np.ndarray = np.isnan(a)
+        return nan
     if k in "biu":
         return np.zeros(a.shape, dtype=bool)
     if k in "US":
-        return a == a.dtype.type("nan")
+        nan_str: np.ndarray = a == a.dtype.type("nan")
+        return nan_str
     return np.fromiter((v is None or (isinstance(v, float) and math.isnan(v)) for v in a), bool, a.size)
 
 

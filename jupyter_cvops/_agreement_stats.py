@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import polars as pl
@@ -20,6 +20,21 @@ from ._agreement_coincidence import (_CHUNK, _integer_patterns, _pattern_coincid
 from ._agreement_encode import (_ITEM_COLS, _LABEL_COLS, _TIME_COLS,  # noqa: F401
                                 MAX_LISTED_PAIRS_ANNOTATORS, Ratings, _pair_table, _pick, as_1d, codes_in,
                                 domain_of, encode_reliability, missing, ratings_from_labels)
+
+if TYPE_CHECKING:
+    from ._agreement_boxes import BoxAgreement
+    from ._dawid_skene import ConsensusFit
+
+# The public names of the split-out modules are re-exported here (mypy --strict needs them listed).
+__all__ = [
+    "MAX_BOOTSTRAP_PAIRS", "MAX_LISTED_PAIRS_ANNOTATORS", "OVERALL_SCHEMA", "Ratings", "alpha_detail",
+    "annotator_confusion_frame", "annotator_frame", "as_1d", "attach_ci", "bootstrap_frame", "box_report",
+    "check_counts", "codes_in", "coincidence", "coincidence_from_codes", "confusion_frame", "consensus_frame",
+    "delta", "domain_of", "encode_reliability", "fit_consensus", "fleiss_detail", "fleiss_generalized",
+    "kappa_detail", "kappa_weights", "missing", "overall_frame", "pair_confusion", "pair_confusion_frame",
+    "pairwise_frame", "pattern_counts", "per_class_frame", "pooled_confusion", "ratings_from_labels",
+    "report_notes",
+]
 
 #: Above this many annotator pairs, the bootstrap covers alpha only.
 MAX_BOOTSTRAP_PAIRS = 5000
@@ -92,7 +107,7 @@ def pair_confusion_frame(r: Ratings) -> pl.DataFrame:
         "n": pl.Int64})
 
 
-def annotator_frame(r: Ratings, fit: Any) -> pl.DataFrame:
+def annotator_frame(r: Ratings, fit: ConsensusFit) -> pl.DataFrame:
     """Per-annotator agreement with consensus and with the others."""
     t = r._counts
     m_i = t.sum(1)
@@ -116,7 +131,7 @@ def annotator_frame(r: Ratings, fit: Any) -> pl.DataFrame:
         "agreement_with_others": pl.Float64, "reason": pl.String})
 
 
-def consensus_frame(r: Ratings, fit: Any) -> pl.DataFrame:
+def consensus_frame(r: Ratings, fit: ConsensusFit) -> pl.DataFrame:
     """One row per item: consensus class, its probability, number of ratings, tie flag."""
     lab = fit.labels
     return pl.DataFrame({
@@ -126,7 +141,7 @@ def consensus_frame(r: Ratings, fit: Any) -> pl.DataFrame:
         schema_overrides={"class_name": pl.String})
 
 
-def annotator_confusion_frame(r: Ratings, fit: Any) -> pl.DataFrame:
+def annotator_confusion_frame(r: Ratings, fit: ConsensusFit) -> pl.DataFrame:
     """The per-annotator confusion matrices of a consensus fit, long."""
     m, k = r.n_annotators, r.n_classes
     return pl.DataFrame({
@@ -137,7 +152,7 @@ def annotator_confusion_frame(r: Ratings, fit: Any) -> pl.DataFrame:
                 "rate": pl.Float64})
 
 
-def fit_consensus(r: Ratings, method: str, max_iter: int = 100, tol: float = 1e-5) -> Any:
+def fit_consensus(r: Ratings, method: str, max_iter: int = 100, tol: float = 1e-5) -> ConsensusFit:
     """Majority vote or Dawid-Skene on the labels of ``r`` (see agreement.consensus)."""
     from ._dawid_skene import dawid_skene, majority_vote
 
@@ -263,7 +278,7 @@ OVERALL_SCHEMA = {"metric": pl.String, "value": pl.Float64, "ci_low": pl.Float64
                   "n_items": pl.Int64, "n_labels": pl.Int64, "method": pl.String, "reason": pl.String}
 
 
-def report_notes(r: Ratings, fit: Any, pairs: pl.DataFrame, bootstrap: int) -> list[str]:
+def report_notes(r: Ratings, fit: ConsensusFit, pairs: pl.DataFrame, bootstrap: int) -> list[str]:
     """What the report should say about how it was computed (besides the builder's notes)."""
     notes = list(r.notes)
     if fit.method == "dawid-skene" and not fit.converged:
@@ -275,7 +290,7 @@ def report_notes(r: Ratings, fit: Any, pairs: pl.DataFrame, bootstrap: int) -> l
     return notes
 
 
-def box_report(frame: pl.DataFrame | None, boxes: bool | None, notes: list[str], **columns: Any) -> Any:
+def box_report(frame: pl.DataFrame | None, boxes: bool | None, notes: list[str], **columns: Any) -> BoxAgreement | None:
     """Box agreement for the report: when asked, or (``boxes=None``) when the frame holds boxes.
 
     Without scipy (needed for the matching) an automatic run is skipped with a
@@ -314,7 +329,8 @@ def overall_frame(r: Ratings, pairs: pl.DataFrame, boot: pl.DataFrame | None) ->
         row = boot.filter(pl.col("metric") == "krippendorff_alpha").row(0, named=True)
         lo, hi = row["ci_low"], row["ci_high"]
     defined = pairs.filter(pl.col("kappa").is_not_nan())
-    mk = float(defined["kappa"].mean()) if defined.height else math.nan
+    # polars types Series.mean() as any literal; the mean of a non-empty Float64 column is a float
+    mk = float(cast(float, defined["kappa"].mean())) if defined.height else math.nan
     n_items, n_labels = int(pairable.sum()), int(m[pairable].sum())
     rows = [
         ("krippendorff_alpha", alpha, lo, hi, n_items, n_labels, "nominal", alpha_why),

@@ -65,6 +65,7 @@ def _to_series(us: np.ndarray, tz: str | None) -> pl.Series:
 def _windows(r: Ratings, every: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(window starts in us, window index per label (m x n, -1 none), window index per item)``."""
     present = r.codes >= 0
+    assert r.times is not None  # both callers pass the result of _need_times
     try:
         trunc = _to_series(r.times[present], r.time_zone).dt.truncate(every)
     except Exception as e:  # polars raises several types for a bad duration string
@@ -151,7 +152,8 @@ def agreement_over_time(ratings: Ratings | pl.DataFrame, *, every: str = "1w") -
 
 
 def _erfc(x: np.ndarray) -> np.ndarray:
-    return np.frompyfunc(math.erfc, 1, 1)(x).astype(np.float64)
+    out: np.ndarray = np.frompyfunc(math.erfc, 1, 1)(x).astype(np.float64)
+    return out
 
 
 def _tests(r: Ratings, win: np.ndarray, nw: int, a: int, excluded: frozenset[int],

@@ -127,7 +127,8 @@ def majority_vote(item: np.ndarray, annotator: np.ndarray, label: np.ndarray, *,
 
 def _normalize(conf: np.ndarray) -> np.ndarray:
     s = conf.sum(2, keepdims=True)
-    return np.divide(conf, s, out=np.full_like(conf, np.nan), where=s > 0)
+    out: np.ndarray = np.divide(conf, s, out=np.full_like(conf, np.nan), where=s > 0)
+    return out
 
 
 def dawid_skene(item: np.ndarray, annotator: np.ndarray, label: np.ndarray, *, n_items: int,
@@ -194,7 +195,7 @@ def dawid_skene(item: np.ndarray, annotator: np.ndarray, label: np.ndarray, *, n
     def e_step(log_prior: np.ndarray, log_err: np.ndarray) -> np.ndarray:
         ll = np.add.reduceat(log_err[cell_by_item], item_starts, axis=0) + log_prior
         ll -= ll.max(1, keepdims=True)
-        p = np.exp(ll)
+        p: np.ndarray = np.exp(ll)
         p /= p.sum(1, keepdims=True)
         return p
 

@@ -291,10 +291,10 @@ def class_confusion(ratings: Ratings | pl.DataFrame, annotator_a: str | None = N
     r = _as_ratings(ratings)
     if (annotator_a is None) != (annotator_b is None):
         raise ValueError("give both annotators for a pair, or neither for the pooled confusion")
-    if annotator_a is None:
+    if annotator_a is None or annotator_b is None:    # both None (checked above)
         mat = _st.pooled_confusion(r)
     else:
-        ia, ib = (r.annotator_index(x) for x in (annotator_a, annotator_b))
+        ia, ib = r.annotator_index(annotator_a), r.annotator_index(annotator_b)
         mat = _st.pair_confusion(r.codes[ia], r.codes[ib], r.n_classes)
     return _st.confusion_frame(mat, r.classes)
 
