@@ -6,12 +6,13 @@ import html
 from typing import TYPE_CHECKING
 
 from ._taxonomy_ops import short
+from ._taxonomy_records import _TaxonomyBase
 
 if TYPE_CHECKING:
     from ._taxonomy_ops import Classes
 
 
-class _DisplayMixin:
+class _DisplayMixin(_TaxonomyBase):
     """``repr`` and ``_repr_html_`` of :class:`~jupyter_cvops.taxonomy.Taxonomy`."""
 
     # -- display ----------------------------------------------------------------------

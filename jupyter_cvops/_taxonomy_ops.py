@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ._taxonomy_follow import Resolved, follow  # noqa: F401  (re-exported)
-from ._taxonomy_text import _moved_text, _q, describe, short  # noqa: F401  (re-exported)
+from ._taxonomy_follow import Resolved as Resolved, follow as follow  # noqa: F401  (re-exported)
+from ._taxonomy_text import _moved_text, _q, describe as describe, short as short  # noqa: F401  (re-exported)
 
 #: Status of a class: in use, or retired one of three ways.
 STATUSES = ("active", "deprecated", "merged", "split")
@@ -401,13 +401,13 @@ def _op_merge(c: Classes, names: Sequence[str] | str, into: str, definition: str
     if not sources:
         raise TaxonomyError(f"nothing to merge: {list(names)} into {into!r} names only the target")
     created = target is None
-    old_def = None if created else target.definition  # type: ignore[union-attr]
-    if created:
+    old_def = None if target is None else target.definition
+    if target is None:
         parents = {r.parent for r in sources}
         parent = parents.pop() if len(parents) == 1 else None
         target = _new_class(c, into, check_definition(definition), parent, sources[0].color)
     elif definition is not None:
-        c[target.id] = target = replace(target, definition=check_definition(definition))  # type: ignore[union-attr]
+        c[target.id] = target = replace(target, definition=check_definition(definition))
     for r in sources:
         c[r.id] = replace(r, status="merged", merged_into=target.id)
     moved = _reparent_orphans(c, [r.id for r in sources], prefer=target.id)
@@ -478,7 +478,7 @@ def _moved_names(c: Classes, moved: Mapping[str, str | None]) -> list[list[str |
     return [[cid, c[cid].name, pid, c[pid].name if pid else None] for cid, pid in moved.items()]
 
 
-OPS = {
+OPS: dict[str, Callable[..., dict[str, Any]]] = {
     "add": _op_add,
     "rename": _op_rename,
     "redefine": _op_redefine,
@@ -534,7 +534,7 @@ def diff_states(a: Classes, b: Classes) -> list[str]:
     for cid in sorted(set(a) | set(b), key=_id_sort_key):
         old, new = a.get(cid), b.get(cid)
         if new is None:
-            removed.append(f'removed "{old.name}"')  # type: ignore[union-attr]
+            removed.append(f'removed "{a[cid].name}"')  # cid is in a or b, and not in b
             continue
         if old is None:
             s = f'added "{new.name}"'

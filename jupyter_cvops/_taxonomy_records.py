@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._taxonomy_ops import describe
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ._taxonomy_ops import Classes
 
 
 @dataclass(frozen=True)
@@ -60,3 +65,27 @@ class TaxonomyVersion:
             f"<TaxonomyVersion v{self.version} by {self.author}: {self.message!r} "
             f"({self.n_classes} active class{'' if self.n_classes == 1 else 'es'}; {what})>"
         )
+
+
+if TYPE_CHECKING:
+    class _TaxonomyBase:
+        """What the mixins of :class:`~jupyter_cvops.taxonomy.Taxonomy` use of it (for type checking only)."""
+
+        _states: dict[int, Classes]
+        _staged: list[StagedOp]
+        _base: int
+        _work: Classes
+
+        @property
+        def version(self) -> int: ...
+
+        def _check_version(self, version: int | None) -> int: ...
+
+        def _load(self, versions: Iterable[int]) -> None: ...
+
+        def _state(self, version: int) -> Classes: ...
+
+        @staticmethod
+        def _frame(state: Classes, include_retired: bool = True) -> pl.DataFrame: ...
+else:
+    _TaxonomyBase = object

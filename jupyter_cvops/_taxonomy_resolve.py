@@ -7,8 +7,9 @@ from typing import Any
 import polars as pl
 
 from ._taxonomy_ops import TaxonomyError, resolve_one
+from ._taxonomy_records import _TaxonomyBase
 
-RESOLVE_SCHEMA = {
+RESOLVE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "from_class_id": pl.String,
     "from_version": pl.Int32,
     "class_id": pl.String,
@@ -28,7 +29,7 @@ def _as_series(values: Any, name: str, dtype: pl.DataType, n: int | None) -> pl.
     return s if s.dtype == dtype else s.cast(dtype)
 
 
-class _ResolveMixin:
+class _ResolveMixin(_TaxonomyBase):
     """:meth:`~jupyter_cvops.taxonomy.Taxonomy.resolve`, vectorized over labels."""
 
     # -- mapping labels -------------------------------------------------------------

@@ -10,10 +10,10 @@ from typing import Any
 import polars as pl
 
 from ._taxonomy_ops import apply
-from ._taxonomy_records import StagedOp
+from ._taxonomy_records import StagedOp, _TaxonomyBase
 
 
-class _StagingMixin:
+class _StagingMixin(_TaxonomyBase):
     """Staged operations of :class:`~jupyter_cvops.taxonomy.Taxonomy` (add, rename, merge, ...)."""
 
     # -- staging ------------------------------------------------------------------

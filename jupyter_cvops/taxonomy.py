@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 TABLE = "taxonomy_versions"
-CLASS_SCHEMA = {
+CLASS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "id": pl.String,
     "name": pl.String,
     "definition": pl.String,
@@ -343,7 +343,7 @@ class Taxonomy(_StagingMixin, _ResolveMixin, _DisplayMixin):
             )
         self.discard()
         n_active = sum(r.active for r in state.values())
-        return TaxonomyVersion(version, row["parent"], row["created_at"], author, message, n_active, lines, records)
+        return TaxonomyVersion(version, latest or None, when, author, message, n_active, lines, records)
 
     def ensure(self, names: Iterable[str], author: str | None = None, message: str | None = None) -> dict[str, str]:
         """Class ids for ``names``, adding the missing ones in one commit (for importers).
