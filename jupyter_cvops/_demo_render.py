@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 #: Image-level classes of the demo, in taxonomy order.
 CLASSES: tuple[str, ...] = ("ok", "scratch", "dent", "stain")
@@ -146,7 +150,8 @@ def _part_mask(rng: np.random.Generator, a: Assets, shape: str) -> tuple[np.ndar
     def poly(pts: np.ndarray) -> np.ndarray:
         rot = np.array([[math.cos(ang), -math.sin(ang)], [math.sin(ang), math.cos(ang)]])
         p = pts @ rot.T + (cx, cy)
-        return np.round(p * f).astype(np.int32)
+        q: np.ndarray = np.round(p * f).astype(np.int32)
+        return q
 
     def hole(radius: float, dx: float = 0.0, dy: float = 0.0) -> None:
         hx = cx + dx * math.cos(ang) - dy * math.sin(ang)
@@ -168,9 +173,9 @@ def _part_mask(rng: np.random.Generator, a: Assets, shape: str) -> tuple[np.ndar
         cv2.fillPoly(mask, [poly(pts)], 255, cv2.LINE_AA, sh)
         hole(0.36 * r)
     else:  # bracket: an L
-        t = 0.42 * r
+        arm = 0.42 * r
         pts = np.array(
-            [[-r, -r], [r, -r], [r, -r + 2 * t], [-r + 2 * t, -r + 2 * t], [-r + 2 * t, r], [-r, r]],
+            [[-r, -r], [r, -r], [r, -r + 2 * arm], [-r + 2 * arm, -r + 2 * arm], [-r + 2 * arm, r], [-r, r]],
             dtype=np.float64,
         ) * 0.95
         cv2.fillPoly(mask, [poly(pts)], 255, cv2.LINE_AA, sh)
@@ -308,7 +313,8 @@ def _camera(a: Assets, tilt: Tilt | None, rng: np.random.Generator) -> np.ndarra
     rot = np.array([[math.cos(th), -math.sin(th), 0.0], [math.sin(th), math.cos(th), 0.0], [0, 0, 1.0]])
     k = tilt.keystone / a.size  # the top of the frame is farther from the lens
     persp = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -k, 1.0]])
-    return crop @ back @ persp @ rot @ to_c
+    hom: np.ndarray = crop @ back @ persp @ rot @ to_c
+    return hom
 
 
 def _map_box(h: np.ndarray, box: tuple[float, float, float, float], size: int
@@ -400,7 +406,7 @@ def render(
         if defect.delta is not None:
             metal += defect.delta[view]
     # Drop shadow of the part on the belt (light from the upper left).
-    sh_off = np.float32([[1, 0, 4.0 * s], [0, 1, 5.0 * s]])
+    sh_off = np.array([[1, 0, 4.0 * s], [0, 1, 5.0 * s]], dtype=np.float32)
     shadow = cv2.warpAffine(alpha, sh_off, (c, c))
     shadow = cv2.GaussianBlur(shadow, (0, 0), 3.0 * s)[view]
     al = alpha[view]
@@ -420,9 +426,10 @@ def render(
         img *= lighting.gain
         img += add[..., None]
         img *= np.asarray(lighting.tint, np.float32)[None, None, :]
-    out = cv2.warpPerspective(img, h, (a.size, a.size), flags=cv2.INTER_LINEAR,
+    out: np.ndarray = cv2.warpPerspective(img, h, (a.size, a.size), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT) if warp else img
-    out = cv2.GaussianBlur(out, (0, 0), 0.55 * s)
+    # cv2's stubs type the result as integer-or-float; it is float32, like its input
+    out = cast("NDArray[np.float32]", cv2.GaussianBlur(out, (0, 0), 0.55 * s))
     # Sensor noise: a random window of a per-seed noise field (cheaper than fresh draws).
     nx, ny = rng.integers(0, 2 * a.size, size=2)
     out += a.noise[ny:ny + a.size, nx:nx + a.size] * 2.2

@@ -382,7 +382,7 @@ def generate_scenario(
         sp["path"] = str(root / sp["name"])
     for old in stale - {root / sp["name"] for sp in specs}:
         old.unlink()
-    img_schema = {
+    img_schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "name": pl.String, "path": pl.String, "split_hint": pl.String,
         "captured_at": pl.Datetime("us", "UTC"), "source": pl.String, "week": pl.Int32,
         "day": pl.Int32, "shape": pl.String, "true_class": pl.String, "visibility": pl.String,

@@ -76,7 +76,9 @@ class DemoReport:
         >>> json.dumps(rep.to_dict())        # doctest: +SKIP
         """
         d = dict(vars(self))
-        return json.loads(json.dumps(d, default=lambda o: o.isoformat() if isinstance(o, datetime) else str(o)))
+        text = json.dumps(d, default=lambda o: o.isoformat() if isinstance(o, datetime) else str(o))
+        out: dict[str, Any] = json.loads(text)
+        return out
 
     def summary(self) -> str:
         """A few lines saying what was built (what ``cvops demo`` prints).
