@@ -11,9 +11,13 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+if TYPE_CHECKING:  # imported lazily by __getattr__ at run time
+    from ._store import WorkspaceError
+    from .workspace import Workspace
 
 __all__ = ["Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view", "load_ipython_extension", "review"]
 

@@ -14,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import polars as pl
@@ -24,6 +24,13 @@ from ._drift_tests import BLOCK_ROWS, as_matrix, pick_device, sq_dists
 
 Metric = Literal["euclidean", "sqeuclidean", "cosine"]
 Reduce = Literal["kth", "mean"]
+
+
+class _ClusterRow(TypedDict):
+    size: int
+    members: list[int]
+    exemplar: int
+    mean_p: float
 
 
 def knn_distances(query: Any, reference: Any = None, *, k: int = 5, metric: Metric = "euclidean",
@@ -170,7 +177,7 @@ def novel_clusters(embeddings: Any, p_values: Any, *, alpha: float = 0.05, max_p
     k = max(1, min(int(k), novel.size))
     pts = emb[novel]
     km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(pts)
-    rows = []
+    rows: list[_ClusterRow] = []
     for c in range(k):
         sel = np.flatnonzero(km.labels_ == c)
         if sel.size == 0:

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-DIFF_SCHEMA = {
+DIFF_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "change": pl.String,
     "image_id": pl.String,
     "annotator": pl.String,

@@ -102,8 +102,7 @@ def rating_table(labels: pl.DataFrame, *, kind: str | None = "image", time: str 
     df = df.filter(pl.col("class_name").is_not_null())
     if df["image_id"].null_count() or df["annotator"].null_count():
         raise ValueError("labels with no image_id or no annotator")
-    usable_time = time is not None and df[time].null_count() == 0 and df.height > 0
-    if usable_time:
+    if time is not None and df[time].null_count() == 0 and df.height > 0:    # a usable time column
         dtype = df.schema[time]
         if not isinstance(dtype, (pl.Datetime, pl.Date)):
             raise ValueError(f"time column {time!r} must be a Datetime or Date, not {dtype}")

@@ -105,6 +105,11 @@ class CvopsMagics(Magics):
         super().__init__(shell)
         self.workspace: Any = None
 
+    def _user_ns(self) -> dict[str, Any]:
+        assert self.shell is not None  # registered magics always have their shell
+        ns: dict[str, Any] = self.shell.user_ns
+        return ns
+
     def _ws(self) -> Any:
         if self.workspace is None:
             raise UsageError("no workspace selected: run `%cvops use PATH` first")
@@ -127,7 +132,7 @@ class CvopsMagics(Magics):
         except WorkspaceError as exc:
             raise UsageError(str(exc)) from None
         self.workspace = ws
-        self.shell.user_ns["cvops_ws"] = ws
+        self._user_ns()["cvops_ws"] = ws
         print(f"using {ws!r} (also available as `cvops_ws`)")
         return None
 
@@ -139,13 +144,13 @@ class CvopsMagics(Magics):
 
     def _cmd_taxonomy(self, args: argparse.Namespace) -> Any:
         ws = self._ws()
-        display(ws.taxonomy)
+        display(ws.taxonomy)  # type: ignore[no-untyped-call]  # IPython.display.display is unannotated
         return ws.taxonomy.history()
 
     def _cmd_snapshot(self, args: argparse.Namespace) -> Any:
         ws = self._ws()
         version = ws.snapshot(name=args.name, message=args.message, splits=parse_splits(args.splits))
-        info = {"kernel": kernel_info(self.shell.user_ns), "env": environment()}
+        info = {"kernel": kernel_info(self._user_ns()), "env": environment()}
         run_id = ws.record_run(
             "snapshot",
             dataset_version=version.id,
@@ -156,7 +161,8 @@ class CvopsMagics(Magics):
         payload = snapshot_payload(ws, version, run_id, info)
         if args.name:  # same content as an earlier version: the name given here is its alias
             payload["dataset_version"]["name"] = args.name
-        display({SNAPSHOT_MIME: payload, "text/plain": snapshot_text(payload)}, raw=True)
+        bundle = {SNAPSHOT_MIME: payload, "text/plain": snapshot_text(payload)}
+        display(bundle, raw=True)  # type: ignore[no-untyped-call]
         return None
 
 

@@ -131,7 +131,8 @@ def standardize(x: Any, reference: Any = None) -> np.ndarray:
     mean = ref.mean(axis=0)
     std = ref.std(axis=0)
     std[~np.isfinite(std) | (std <= 1e-12)] = 1.0
-    return (arr - mean) / std
+    z: np.ndarray = (arr - mean) / std
+    return z
 
 
 def pca(x: Any, n_components: int = 2, *, seed: int = 0, max_fit: int = 50_000) -> tuple[np.ndarray, np.ndarray]:

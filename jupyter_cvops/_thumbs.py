@@ -83,7 +83,8 @@ def _to_bgr8(img: np.ndarray) -> np.ndarray:
         # Composite on white: transparent regions stay readable under the box overlay.
         alpha = img[:, :, 3:4].astype(np.float32) / 255.0
         rgb = img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
-        return rgb.round().astype(np.uint8)
+        composited: np.ndarray = rgb.round().astype(np.uint8)
+        return composited
     return img[:, :, :3]
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import polars as pl
 from tqdm.auto import tqdm
 
 from ._hashing import hash_file
+
+if TYPE_CHECKING:
+    from .datasets import VerifyReport
 
 
 def _check(path: str, image_id: str) -> tuple[str, str | None]:
@@ -21,7 +25,7 @@ def _check(path: str, image_id: str) -> tuple[str, str | None]:
     return ("ok", None) if h == image_id else ("changed", h)
 
 
-def verify_items(items: pl.DataFrame, *, progress: bool = True, workers: int | None = None):  # noqa: ANN201
+def verify_items(items: pl.DataFrame, *, progress: bool = True, workers: int | None = None) -> VerifyReport:
     """Re-hash ``items`` (image_id, path); return a :class:`~jupyter_cvops.datasets.VerifyReport`.
 
     Examples

@@ -17,7 +17,7 @@ import polars as pl
 import xxhash
 
 from .formats._common import OVERFLOW_TOLERANCE_PX, check_box
-from .formats._types import AnnotationRecord
+from .formats._types import AnnotationRecord, Kind
 
 KINDS = ("image", "box")
 __all__ = ["KINDS", "OVERFLOW_TOLERANCE_PX", "AnnotationBatch", "LabelProblem", "ann_id", "build_rows",
@@ -173,7 +173,7 @@ def records_from_frame(frame: pl.DataFrame) -> list[AnnotationRecord]:
     has_box = all(c in frame.columns for c in ("x0", "y0", "x1", "y1"))
     out: list[AnnotationRecord] = []
     for i, r in enumerate(frame.iter_rows(named=True)):
-        kind = r.get("kind") or ("box" if has_box and r.get("x0") is not None else "image")
+        kind: Kind = r.get("kind") or ("box" if has_box and r.get("x0") is not None else "image")
         bbox = None
         if has_box and r.get("x0") is not None:
             bbox = (r["x0"], r["y0"], r["x1"], r["y1"])

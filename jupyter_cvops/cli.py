@@ -30,7 +30,8 @@ class CliError(Exception):
 
 
 def _frame_json(df: pl.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(df.write_json())
+    rows: list[dict[str, Any]] = json.loads(df.write_json())
+    return rows
 
 
 def _out(args: argparse.Namespace, data: Any, text: str | None = None) -> None:

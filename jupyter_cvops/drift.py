@@ -391,7 +391,8 @@ def feature_tests(ref: pl.DataFrame, cur: pl.DataFrame, *, alpha: float = 0.05,
 
 def _clean(s: pl.Series) -> np.ndarray:
     a = s.cast(pl.Float64).drop_nulls().to_numpy()
-    return a[np.isfinite(a)]
+    finite: np.ndarray = a[np.isfinite(a)]
+    return finite
 
 
 def _ratio(num: float, den: float) -> float:
@@ -527,7 +528,8 @@ def drift_by_window(ref_emb: Any, cur_emb: Any, cur_times: Any, *, every: str = 
         raise ValueError("cur_times has missing values")
     if (cur_features is None) != (ref_features is None):
         raise ValueError("give both ref_features and cur_features, or neither")
-    if cur_features is not None and (cur_features.height != cur.shape[0] or ref_features.height != ref.shape[0]):
+    if (cur_features is not None and ref_features is not None    # both or neither (checked above)
+            and (cur_features.height != cur.shape[0] or ref_features.height != ref.shape[0])):
         raise ValueError("ref_features / cur_features must have one row per embedding")
     frame = pl.DataFrame({"window": times.dt.truncate(every), "row": np.arange(cur.shape[0])})
     groups = frame.group_by("window").agg(pl.col("row")).sort("window")
@@ -557,9 +559,10 @@ def drift_by_window(ref_emb: Any, cur_emb: Any, cur_times: Any, *, every: str = 
                        top_witness=[int(i) for i in idx[np.argsort(-wy, kind="stable")[:top_k]]])
         row["top_features"] = _top_features(ref_features, cur_features, idx, alpha, top_k)
         rows.append(row)
-    schema = {"window": groups.schema["window"], "n": pl.Int64, "statistic": pl.Float64, "p_value": pl.Float64,
-              "witness_mean": pl.Float64, "top_witness": pl.List(pl.Int64), "novel_frac": pl.Float64,
-              "top_novel": pl.List(pl.Int64), "top_features": pl.List(pl.String)}
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        "window": groups.schema["window"], "n": pl.Int64, "statistic": pl.Float64, "p_value": pl.Float64,
+        "witness_mean": pl.Float64, "top_witness": pl.List(pl.Int64), "novel_frac": pl.Float64,
+        "top_novel": pl.List(pl.Int64), "top_features": pl.List(pl.String)}
     out = pl.DataFrame(rows, schema=schema)
     p = out["p_value"].fill_null(np.nan).to_numpy()
     q = {"bh": bh_adjust, "holm": holm_adjust}.get(correction, lambda v: np.asarray(v, float))(p)

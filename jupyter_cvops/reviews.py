@@ -128,10 +128,11 @@ def decide(
     if ws.store.count("images", f"image_id = '{image_id}'") == 0:
         raise WorkspaceError(f"image {image_id!r} is not registered in this workspace")
     tax = ws.taxonomy
+    reviewer = reviewer or current_user()
     base = {
         "decision_id": uuid.uuid4().hex,
         "image_id": image_id,
-        "reviewer": reviewer or current_user(),
+        "reviewer": reviewer,
         "created_at": at or now_utc(),
         "taxonomy_version": tax.version,
         "decision": decision,
@@ -176,7 +177,7 @@ def decide(
         r["review_id"] = uuid.uuid4().hex
     ws.store.append("reviews", rows)
     ws.store.event("review." + decision, {"image_id": image_id, "decision_id": base["decision_id"],
-                                          "rows": len(rows)}, actor=base["reviewer"])
+                                          "rows": len(rows)}, actor=reviewer)
     return str(base["decision_id"])
 
 
