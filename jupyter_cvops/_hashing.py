@@ -24,13 +24,18 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO, NamedTuple
 
 import xxhash
+from xxhash import xxh3_128_hexdigest
 
 CHUNK_SIZE = 1 << 20
 """Bytes read per step when hashing a file (1 MiB): large enough to amortize the syscall,
 small enough that memory use stays flat for huge files."""
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+# O_NONBLOCK: a named pipe swapped in after the caller's stat must not hang the scan.
 
 HEX_LENGTH = 32
 """Length of a digest in hex characters (128 bits)."""
@@ -153,17 +158,37 @@ def read_and_hash(path: str | os.PathLike[str], *, keep_limit: int = 64 << 20) -
     (b'pixels', True, 6)
     >>> os.remove(f.name)
     """
-    # O_NONBLOCK: a named pipe swapped in after the caller's stat must not hang the scan.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with open(fd, "rb", buffering=0) as f:
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
         st = os.fstat(fd)
-        if st.st_size <= keep_limit:
-            data: bytes | None = f.readall() or b""
-            digest = hash_bytes(data)  # type: ignore[arg-type]
+        size = st.st_size
+        if size <= keep_limit and S_ISREG(st.st_mode):
+            # The common case, kept lean (a scan does it per file): one read() for the whole
+            # file, asking one byte more so that a file grown since the fstat shows.
+            buf = os.read(fd, size + 1)
+            if len(buf) != size and buf:
+                buf += _readall(fd)  # a short read (network file systems) or a grown file
+            data: bytes | None = buf
+            digest = xxh3_128_hexdigest(buf)
+            done, after = time.time_ns(), os.fstat(fd)
         else:
-            data, digest = None, _hash_stream(f)
-        done, after = time.time_ns(), os.fstat(fd)
-    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                if size <= keep_limit:
+                    data = f.readall() or b""
+                    digest = hash_bytes(data)
+                else:
+                    data, digest = None, _hash_stream(f)
+            done, after = time.time_ns(), os.fstat(fd)
+    finally:
+        os.close(fd)
+    if after.st_size != size or after.st_mtime_ns != st.st_mtime_ns:
         raise FileChangedError(f"{path} changed while being read")
     return HashedFile(data, digest, st, done)
+
+
+def _readall(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while chunk := os.read(fd, CHUNK_SIZE):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
