@@ -472,7 +472,13 @@ def _scan(
     if cache is not None:
         from ._store.statcache import CachedEntry, is_racy
 
-        new = [CachedEntry(*r[:5], json.dumps(r[5])) for r in rows if not is_racy(r[2], r[6])]
+        dumped: dict[tuple[Any, ...], str] = {}  # files from one camera share their info
+        new = []
+        for path, size, mtime, ino, digest, info, done in rows:
+            if not is_racy(mtime, done):
+                key = tuple(info.items())
+                text = dumped.get(key) or dumped.setdefault(key, json.dumps(info))
+                new.append(CachedEntry(path, size, mtime, ino, digest, text))
         gone: list[str] = []
         if n_loaded > len(hits):  # some cached files were not seen: drop those gone from roots
             seen = {p for p, _ in entries}
