@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,7 @@ class Workspace:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.taxonomy = Taxonomy(store)
+        self._cache: StatCache | None = None
 
     # -- life cycle ------------------------------------------------------------
     @classmethod
@@ -78,7 +80,12 @@ class Workspace:
         return self._store
 
     def _statcache(self) -> StatCache:
-        return StatCache(self._store.meta_dir / "statcache.sqlite")
+        """The stat cache, opened once and kept: its entries stay in memory between scans
+        (reloaded when another process or Workspace object has written to it)."""
+        if self._cache is None or not self._cache.enabled:
+            self._cache = StatCache(self._store.meta_dir / "statcache.sqlite")
+            weakref.finalize(self, self._cache.close)
+        return self._cache
 
     # -- images ----------------------------------------------------------------
     def add_images(
@@ -117,15 +124,14 @@ class Workspace:
         >>> rep = ws.add_images("images/**/*.jpg", source="line-1")   # doctest: +SKIP
         >>> rep.added, rep.problems                                    # doctest: +SKIP
         """
-        with self._statcache() as cache:
-            scan = scan_images(
-                paths_or_glob,
-                cache=cache,
-                source=source,
-                max_pixels=max_pixels,
-                check=check,
-                progress=progress,
-            )
+        scan = scan_images(
+            paths_or_glob,
+            cache=self._statcache(),
+            source=source,
+            max_pixels=max_pixels,
+            check=check,
+            progress=progress,
+        )
         return register_scan(self._store, scan, source=source, captured_at=captured_at)
 
     def images(self) -> pl.DataFrame:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 import pytest
+import xxhash
 
 from jupyter_cvops import Workspace, WorkspaceError
 
@@ -117,3 +119,43 @@ def test_open_missing_workspace_is_a_clear_error(tmp_path: Path) -> None:
         Workspace.open(tmp_path / "nope")
     ws = Workspace.create(tmp_path / "ws")
     assert "0 images" in repr(ws)
+
+
+def test_kept_stat_cache_sees_other_workspace_objects_and_changed_files(
+    tmp_path: Path, neu: Path
+) -> None:
+    ws = Workspace.create(tmp_path / "ws")
+    other = Workspace.open(tmp_path / "ws")  # another object, as another kernel would open it
+    assert ws.add_images(neu, progress=False).n_hashed == 30
+    assert ws.add_images(neu, progress=False).n_hashed == 0
+
+    files = sorted(neu.glob("*.jpg"))
+    files[0].write_bytes(files[0].read_bytes() + b"\0")  # changed: size and mtime move
+    files[1].write_bytes(files[1].read_bytes() + b"\0\0")
+    os.utime(files[1], ns=(10**18, 10**18))  # hashed long after its mtime: cacheable
+    rep = other.add_images(files[1], progress=False)
+    assert rep.n_hashed == 1 and len(rep.added) == 1
+    new_id = rep.added[0]
+
+    again = ws.add_images(neu, progress=False)  # files[1] comes from other's cache entry
+    assert again.n_hashed == 1 and again.n_cached == 29
+    assert again.paths[str(files[1])] == new_id
+    assert again.paths[str(files[0])] == xxhash.xxh3_128_hexdigest(files[0].read_bytes())
+
+
+def test_a_same_size_rewrite_within_the_mtime_tick_is_rehashed(tmp_path: Path, neu: Path) -> None:
+    ws = Workspace.create(tmp_path / "ws")
+    first = sorted(neu.glob("*.jpg"))[0]
+    data = first.read_bytes()
+    first.write_bytes(data)  # just written: its mtime is "now"
+    st = os.stat(first)
+    rep = ws.add_images(first, progress=False)
+    assert rep.n_hashed == 1
+    mid = len(data) // 2  # one byte of entropy-coded data: same size, still a complete JPEG
+    changed = data[:mid] + bytes([data[mid] ^ 1]) + data[mid + 1 :]
+    first.write_bytes(changed)  # then the same mtime again
+    os.utime(first, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(first).st_ino == st.st_ino
+    rep2 = ws.add_images(first, progress=False)
+    assert rep2.n_hashed == 1 and rep2.n_cached == 0
+    assert rep2.paths[str(first)] == xxhash.xxh3_128_hexdigest(changed) != rep.paths[str(first)]

@@ -117,6 +117,7 @@ class StatCache:
         self._conn: sqlite3.Connection | None = None
         self._rows: dict[str, Row] = {}
         self._loaded: str | None = None  # key prefix held in memory; "" = everything
+        self._version = -1  # PRAGMA data_version when loaded: moves when others commit
         if self.path is None:
             return
         try:
@@ -203,7 +204,10 @@ class StatCache:
     def load(self, under: str | os.PathLike[str] | None = None) -> int:
         """Read entries into memory, so that ``lookup`` is a dict access (once per scan).
 
-        Replaces what was loaded before, so a new scan sees other processes' writes.
+        What is in memory is kept when it covers ``under`` and no other connection (this
+        or another process) has written to the file since it was read (SQLite's
+        ``PRAGMA data_version``; this object's own writes update memory as they commit).
+        Otherwise it is replaced, so a new scan sees others' writes.
 
         Parameters
         ----------
@@ -214,7 +218,7 @@ class StatCache:
         Returns
         -------
         int
-            Number of entries loaded.
+            Number of entries in memory inside ``under``.
 
         Examples
         --------
@@ -222,13 +226,20 @@ class StatCache:
         0
         """
         with self._lock:
-            self._rows, self._loaded = {}, None
             if self._conn is None:
+                self._rows, self._loaded = {}, None
                 return 0
             where, args, prefix = "", (), ""
             if under is not None and os.path.dirname(os.fspath(under)) != os.fspath(under):
                 where, args = " WHERE path >= ? AND path < ?", _span(under)
                 prefix = args[0]
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            held = self._loaded
+            if held is not None and prefix.startswith(held) and version == self._version:
+                if prefix == held:
+                    return len(self._rows)
+                return sum(1 for p in self._rows if p.startswith(prefix))
+            self._rows, self._loaded, self._version = {}, None, version
             # Plain row tuples: building 100k named tuples here would double the load time.
             rows = self._conn.execute(f"SELECT {_COLUMNS} FROM stat{where}", args)
             self._rows = {r[0]: r for r in rows}
