@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import threading
 import time
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pytest import MonkeyPatch
@@ -431,3 +433,73 @@ def test_fast_header_path_equals_pillow(shared_data: Path, tmp_path: Path) -> No
             n_fast += 1
             assert {k: slow[k] for k in fast} == fast, f
     assert n_fast >= len(files) - 2
+
+
+def ticking(wall_step: float, cpu_step: float) -> SimpleNamespace:
+    """A stand-in for the ``time`` module whose clocks move by fixed steps per call."""
+    clock = {"wall": 0.0, "cpu": 0.0}
+
+    def tick(which: str, step: float) -> float:
+        clock[which] += step
+        return clock[which]
+
+    return SimpleNamespace(
+        perf_counter=lambda: tick("wall", wall_step), thread_time=lambda: tick("cpu", cpu_step)
+    )
+
+
+@pytest.fixture
+def mixed(jpgs: Path) -> Path:
+    """30 JPEGs plus files that fail in the hasher, spread through the sorted order."""
+    good = sorted(jpgs.glob("*.jpg"))[3].read_bytes()
+    (jpgs / "a_notes.png").write_text("not an image")
+    (jpgs / "m_cut.jpg").write_bytes(good[:400])
+    (jpgs / "z_copy.jpg").write_bytes(good)
+    (jpgs / "p_empty.jpg").write_bytes(b"")
+    age(jpgs)
+    return jpgs
+
+
+def threads_used(monkeypatch: MonkeyPatch) -> list[str]:
+    names: list[str] = []
+    real = images._read_and_probe
+
+    def spy(path: str, check: str, max_pixels: int | None) -> object:
+        names.append(threading.current_thread().name)
+        return real(path, check, max_pixels)
+
+    monkeypatch.setattr(images, "_read_and_probe", spy)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("clock", "big", "threaded"),
+    [
+        ((1.0, 1.0), None, False),  # CPU-bound reads of small files: stay in this thread
+        ((10.0, 1.0), None, True),  # reads wait on the disk: threads for the rest
+        ((1.0, 1.0), 1, True),  # large files: threads for the rest
+    ],
+)
+def test_scan_moves_to_threads_only_when_reads_wait_or_files_are_large(
+    mixed: Path, monkeypatch: MonkeyPatch, clock: tuple[float, float], big: int | None,
+    threaded: bool,
+) -> None:
+    serial = scan_images(mixed, workers=1, progress=False)
+    assert reasons(serial) == {
+        "a_notes.png": "not an image (unknown format)",
+        "m_cut.jpg": "truncated file (header cut short)",
+        "p_empty.jpg": "zero-byte file",
+        "z_copy.jpg": f"duplicate content of {sorted(mixed.glob('*.jpg'))[3]}",
+    }
+    monkeypatch.setattr(images, "_STEP", 5)
+    monkeypatch.setattr(images, "time", ticking(*clock))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)  # threads are an option even on 1 core
+    if big is not None:
+        monkeypatch.setattr(images, "_BIG", big)
+    names = threads_used(monkeypatch)
+    adaptive = scan_images(mixed, workers=None, progress=False)
+    assert adaptive == serial  # same images and per-file reasons, in input order
+    main = threading.current_thread().name
+    assert names[:5] == [main] * 5
+    assert any(n.startswith("cvops-scan") for n in names[5:]) is threaded
+    assert all(n == main for n in names) is not threaded
