@@ -250,7 +250,8 @@ def test_load_keeps_memory_until_another_connection_writes(tmp_path: Path) -> No
         assert cache.load(tmp_path) == 3 and cache.load(a) == 2  # covered: memory reused
         cache.put_many([entry_for(files[0], digest="01" * 16)])  # its own write: in memory
         assert cache.load(tmp_path) == 3 and seen == []
-        assert cache.lookup_many([(str(files[0]), os.stat(files[0]))])[0].hash == "01" * 16  # type: ignore[union-attr]
+        hit = cache.lookup_many([(str(files[0]), os.stat(files[0]))])[0]
+        assert hit is not None and hit.hash == "01" * 16
 
         other.put_many([entry_for(files[1], digest="02" * 16)], remove=[str(files[2])])
         assert cache.load(tmp_path) == 2 and len(seen) > 0  # another writer: reloaded
