@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
@@ -123,6 +124,7 @@ def _probe(fp: BinaryIO, check: str, max_pixels: int | None) -> dict[str, Any]:
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _PNG_BANDS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type -> bands as Pillow reports them
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_U32, _U32X2 = struct.Struct(">I").unpack_from, struct.Struct(">II").unpack_from
 
 
 def _fast_header(data: bytes) -> dict[str, Any] | None:
@@ -140,19 +142,21 @@ def _fast_header(data: bytes) -> dict[str, Any] | None:
     (5, 3)
     """
     if data.startswith(_PNG_SIG) and len(data) > 33 and data[12:16] == b"IHDR":
-        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        ctype, seen, i, n = data[25], set(), 8, len(data)
+        w, h = _U32X2(data, 16)
+        ctype, trns, i, n = data[25], False, 8, len(data)
         while i + 8 <= n:  # walk the chunks before the image data (few and small)
-            kind = bytes(data[i + 4 : i + 8])
+            kind = data[i + 4 : i + 8]
             if kind == b"IDAT":
                 break
-            seen.add(kind)
-            i += 12 + int.from_bytes(data[i : i + 4], "big")
+            if kind == b"eXIf":
+                return None
+            trns = trns or kind == b"tRNS"
+            i += 12 + _U32(data, i)[0]
         else:
             return None
-        bands = (4 if b"tRNS" in seen else 3) if ctype == 3 else _PNG_BANDS.get(ctype, 0)
-        tail = data[-_TAIL:]
-        if not bands or not w or not h or b"eXIf" in seen or b"eXIf" in tail or _END["png"][0] not in tail:
+        bands = (4 if trns else 3) if ctype == 3 else _PNG_BANDS.get(ctype, 0)
+        tail = max(0, n - _TAIL)  # the last _TAIL bytes, searched without copying them
+        if not bands or not w or not h or data.find(b"eXIf", tail) >= 0 or data.find(_END["png"][0], tail) < 0:
             return None
         return {"width": w, "height": h, "channels": bands, "format": "png"}
     if data[:2] == b"\xff\xd8" and _END["jpeg"][0] in data[-_TAIL:]:
@@ -189,7 +193,8 @@ def _read_and_probe(path: str, check: str, max_pixels: int | None) -> Fresh:
         if data is not None:
             fast = _fast_header(data) if check == "header" else None
             if fast is not None and (max_pixels is None or fast["width"] * fast["height"] <= max_pixels):
-                return digest, {**fast, "captured_at": None, "check": check}, st, done
+                fast["captured_at"], fast["check"] = None, check
+                return digest, fast, st, done
             return digest, _probe(io.BytesIO(data), check, max_pixels), st, done
         with open(path, "rb") as f:
             return digest, _probe(f, check, max_pixels), st, done

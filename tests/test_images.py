@@ -503,3 +503,24 @@ def test_scan_moves_to_threads_only_when_reads_wait_or_files_are_large(
     assert names[:5] == [main] * 5
     assert any(n.startswith("cvops-scan") for n in names[5:]) is threaded
     assert all(n == main for n in names) is not threaded
+
+
+def test_fast_header_palette_transparency_and_exif_pngs(tmp_path: Path) -> None:
+    import io
+
+    from jupyter_cvops._probe import _fast_header, _probe
+
+    plain, clear = Image.new("P", (5, 3)), Image.new("P", (5, 3))
+    clear.info["transparency"] = 0
+    for im, bands in ((plain, 3), (clear, 4), (Image.new("LA", (5, 3)), 2)):
+        buf = io.BytesIO()
+        im.save(buf, "PNG")
+        data = buf.getvalue()
+        fast, slow = _fast_header(data), _probe(io.BytesIO(data), "header", None)
+        assert fast is not None and fast["channels"] == bands
+        assert {k: slow[k] for k in fast} == fast
+    exif = Image.Exif()
+    exif[0x0132] = "2024:01:02 03:04:05"
+    buf = io.BytesIO()
+    Image.new("RGB", (5, 3)).save(buf, "PNG", exif=exif)
+    assert b"eXIf" in buf.getvalue() and _fast_header(buf.getvalue()) is None  # Pillow decides
