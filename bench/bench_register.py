@@ -5,7 +5,8 @@ cold caches of their own (fresh workspace / fresh DVC repo), so the ratio compar
 the work each does, not interpreter start-up. Targets (issue 2): first
 registration >= 5x faster than `dvc add`; unchanged re-snapshot >= 20x.
 
-Run: ``make bench`` (or ``python bench/bench_register.py --n 10000``).
+Run: ``make bench`` (or ``python bench/bench_register.py --n 10000``); ``--repeat 3``
+interleaves three runs of each tool and prints medians (the ratio swings with machine load).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -39,9 +41,10 @@ def make_images(folder: Path, n: int, size: int, seed: int = 0) -> int:
     return total
 
 
-def time_cvops(images: Path, work: Path) -> tuple[float, float]:
+def time_cvops(images: Path, work: Path) -> tuple[float, float, float]:
     from jupyter_cvops import Workspace
 
+    work.mkdir(parents=True, exist_ok=True)
     ws = Workspace.create(work / "ws")
     t0 = time.perf_counter()
     rep = ws.add_images(images, progress=False)
@@ -63,7 +66,7 @@ def time_dvc(images: Path, work: Path) -> tuple[float, float]:
     from dvc.repo import Repo
 
     repo_dir = work / "dvcrepo"
-    repo_dir.mkdir()
+    repo_dir.mkdir(parents=True)
     target = repo_dir / "images"
     shutil.copytree(images, target)  # dvc moves data into its cache: give it its own copy
     repo = Repo.init(str(repo_dir), no_scm=True)
@@ -82,10 +85,17 @@ def time_dvc(images: Path, work: Path) -> tuple[float, float]:
     return first, again
 
 
+def _fmt(xs: list[float], unit: int = 2) -> str:
+    med = statistics.median(xs)
+    return f"{med:.{unit}f}s" if len(xs) == 1 else f"{med:.{unit}f}s [{min(xs):.{unit}f}-{max(xs):.{unit}f}]"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each tool, interleaved (fresh workspace / repo each); medians shown")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cvops-bench-"))
@@ -93,12 +103,24 @@ def main() -> None:
         t0 = time.perf_counter()
         nbytes = make_images(work / "images", args.n, args.size)
         print(f"generated {args.n} PNGs ({nbytes / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
-        c1, c2, c3 = time_cvops(work / "images", work)
-        d1, d2 = time_dvc(work / "images", work)
-        print(f"{'':36s}{'jupyter-cvops':>15s}{'dvc add':>12s}{'ratio':>9s}{'target':>9s}")
-        print(f"{'register + snapshot':36s}{c1:14.2f}s{d1:11.2f}s{d1 / c1:8.1f}x{'>= 5x':>9s}")
-        print(f"{'unchanged: re-register + snapshot':36s}{c2:14.3f}s{d2:11.2f}s{d2 / c2:8.1f}x{'>= 20x':>9s}")
-        print(f"{'unchanged: snapshot only':36s}{c3:14.3f}s{d2:11.2f}s{d2 / c3:8.1f}x{'':>9s}")
+        ours: list[tuple[float, float, float]] = []
+        theirs: list[tuple[float, float]] = []
+        for r in range(args.repeat):  # interleaved, so that a busy spell hits both tools
+            ours.append(time_cvops(work / "images", work / f"cvops{r}"))
+            theirs.append(time_dvc(work / "images", work / f"dvc{r}"))
+            if not args.keep:
+                shutil.rmtree(work / f"dvc{r}", ignore_errors=True)
+        c1, c2, c3 = ([o[k] for o in ours] for k in range(3))
+        d1, d2 = ([t[k] for t in theirs] for k in range(2))
+        m = statistics.median
+        w = 15 if args.repeat == 1 else 24
+        if args.repeat > 1:
+            print(f"median [min-max] of {args.repeat} interleaved runs each")
+        print(f"{'':36s}{'jupyter-cvops':>{w}s}{'dvc add':>{w}s}{'ratio':>9s}{'target':>9s}")
+        print(f"{'register + snapshot':36s}{_fmt(c1):>{w}s}{_fmt(d1):>{w}s}{m(d1) / m(c1):8.1f}x{'>= 5x':>9s}")
+        print(f"{'unchanged: re-register + snapshot':36s}{_fmt(c2, 3):>{w}s}{_fmt(d2):>{w}s}"
+              f"{m(d2) / m(c2):8.1f}x{'>= 20x':>9s}")
+        print(f"{'unchanged: snapshot only':36s}{_fmt(c3, 3):>{w}s}{_fmt(d2):>{w}s}{m(d2) / m(c3):8.1f}x{'':>9s}")
         print("(dvc add always re-checks the folder; 're-register + snapshot' is the like-for-like row)")
     finally:
         if not args.keep:
