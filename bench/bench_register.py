@@ -6,15 +6,19 @@ the work each does, not interpreter start-up. Targets (issue 2): first
 registration >= 5x faster than `dvc add`; unchanged re-snapshot >= 20x.
 
 Run: ``make bench`` (or ``python bench/bench_register.py --n 10000``); ``--repeat 3``
-interleaves three runs of each tool and prints medians (the ratio swings with machine load).
+times both tools three times, each pair in a fresh process, and prints medians [min-max]
+(the ratio swings with machine load).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -90,14 +94,30 @@ def _fmt(xs: list[float], unit: int = 2) -> str:
     return f"{med:.{unit}f}s" if len(xs) == 1 else f"{med:.{unit}f}s [{min(xs):.{unit}f}-{max(xs):.{unit}f}]"
 
 
+def _one_run(images: Path, work: Path) -> tuple[tuple[float, float, float], tuple[float, float]]:
+    """Both tools once, in a fresh process: later runs in one process are not alike (dvc's
+    first ``add`` took 2.1 s, the same add in the same process again 4.2 s)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--_child", str(images), str(work)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    ours, theirs = json.loads(out.strip().splitlines()[-1])
+    return tuple(ours), tuple(theirs)  # type: ignore[return-value]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--repeat", type=int, default=1,
-                    help="runs of each tool, interleaved (fresh workspace / repo each); medians shown")
+                    help="runs of both tools, each pair in a fresh process; medians [min-max] shown")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args._child:
+        images, work = map(Path, args._child)
+        print(json.dumps([time_cvops(images, work / "cvops"), time_dvc(images, work / "dvc")]))
+        return
     work = Path(tempfile.mkdtemp(prefix="cvops-bench-"))
     try:
         t0 = time.perf_counter()
@@ -105,17 +125,22 @@ def main() -> None:
         print(f"generated {args.n} PNGs ({nbytes / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
         ours: list[tuple[float, float, float]] = []
         theirs: list[tuple[float, float]] = []
-        for r in range(args.repeat):  # interleaved, so that a busy spell hits both tools
-            ours.append(time_cvops(work / "images", work / f"cvops{r}"))
-            theirs.append(time_dvc(work / "images", work / f"dvc{r}"))
+        for r in range(args.repeat):
+            if args.repeat == 1:
+                ours.append(time_cvops(work / "images", work / "run0" / "cvops"))
+                theirs.append(time_dvc(work / "images", work / "run0" / "dvc"))
+            else:
+                o, t = _one_run(work / "images", work / f"run{r}")
+                ours.append(o)
+                theirs.append(t)
             if not args.keep:
-                shutil.rmtree(work / f"dvc{r}", ignore_errors=True)
+                shutil.rmtree(work / f"run{r}", ignore_errors=True)
         c1, c2, c3 = ([o[k] for o in ours] for k in range(3))
         d1, d2 = ([t[k] for t in theirs] for k in range(2))
         m = statistics.median
         w = 15 if args.repeat == 1 else 24
         if args.repeat > 1:
-            print(f"median [min-max] of {args.repeat} interleaved runs each")
+            print(f"median [min-max] of {args.repeat} runs, each a fresh process timing both tools")
         print(f"{'':36s}{'jupyter-cvops':>{w}s}{'dvc add':>{w}s}{'ratio':>9s}{'target':>9s}")
         print(f"{'register + snapshot':36s}{_fmt(c1):>{w}s}{_fmt(d1):>{w}s}{m(d1) / m(c1):8.1f}x{'>= 5x':>9s}")
         print(f"{'unchanged: re-register + snapshot':36s}{_fmt(c2, 3):>{w}s}{_fmt(d2):>{w}s}"
