@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -18,12 +18,21 @@ from .._thumbs import Thumbnail, make_thumbnail
 from ._agreement_figure import _fmt
 from ._gallery import Gallery, GalleryEntry
 
+if TYPE_CHECKING:
+    from ._agreement_host import _AgreementHost as _Host
+else:
+    _Host = object  # the host's attributes are typed through the protocol; nothing at run time
+
 #: The facade's logger (errors of clicks are logged under its name).
 log = logging.getLogger("jupyter_cvops.widgets.agreement_view")
 
 
-class _ClicksMixin:
+class _ClicksMixin(_Host):
     """Click handling and grid filling of :class:`~jupyter_cvops.widgets.agreement_view.AgreementView`."""
+
+    last_error: BaseException | None
+    _shown: int  # rows of the drill-down shown in the grid
+    _consensus_map: dict[str, str | None]  # image id -> consensus class, read on first use
 
     # -- clicks ------------------------------------------------------------------------------
     def _wire_clicks(self) -> None:
@@ -35,9 +44,10 @@ class _ClicksMixin:
         if "alerts" in self._trace_index:
             d[self._trace_index["alerts"]].on_click(self._guard(self._on_alert_click))
 
-    def _guard(self, handler: Any) -> Any:
+    def _guard(self, handler: Callable[[Any], None]) -> Callable[[Any, Any, Any], None]:
         """plotly calls every trace's handlers on each click: act only on the clicked trace, and
         show errors in the grid (nothing else would show them)."""
+        # handler gets plotly's untyped point index: (row, col) on a heatmap, an int on a line.
         def callback(trace: Any, points: Any, state: Any) -> None:
             if not points.point_inds:
                 return
@@ -110,7 +120,7 @@ class _ClicksMixin:
         title, note = self._describe()
         self.gallery.show(title, entries, total=frame.height, note=note)
 
-    def _marked(self) -> Any:
+    def _marked(self) -> Callable[[Sequence[tuple[str, str]]], list[str]]:
         t = self._target or {}
         kind = t.get("kind")
         if kind == "pair":

@@ -11,12 +11,18 @@ import math
 from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
+
+if TYPE_CHECKING:
+    from ._agreement_host import _AgreementHost as _Host
+    from ._agreement_host import _TraceIndex
+else:
+    _Host = object  # the host's attributes are typed through the protocol; nothing at run time
 
 #: Colors for classes the taxonomy gives none, and for annotators (cycled).
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -44,8 +50,15 @@ def _axis_refs(fig: go.Figure, row: int, col: int) -> tuple[str, str]:
     return sp.xaxis.plotly_name.replace("axis", ""), sp.yaxis.plotly_name.replace("axis", "")
 
 
-class _FigureMixin:
+class _FigureMixin(_Host):
     """Figure building and redrawing of :class:`~jupyter_cvops.widgets.agreement_view.AgreementView`."""
+
+    # Set by _build_figure: axis references and annotation/trace positions per subplot, and
+    # the shapes (alert and taxonomy lines) every highlight keeps.
+    _refs: dict[str, tuple[str, str]]
+    _title_index: dict[str, int]
+    _trace_index: _TraceIndex
+    _static_shapes: list[Any]
 
     # -- figure ------------------------------------------------------------------------------
     def _has_trend(self) -> bool:
@@ -284,7 +297,7 @@ class _FigureMixin:
         at = at.dt.convert_time_zone(tz) if tz is not None else at.dt.replace_time_zone(None)
         lo, hi = w["window_start"].min(), w["window_end"].max()
         return [(int(v), t) for v, t in zip(hist["version"].to_list(), at.to_list())
-                if int(v) > 1 and lo <= t <= hi]  # type: ignore[operator]
+                if int(v) > 1 and lo <= t <= hi]
 
     def _draw_shares(self, fig: go.Figure | None = None) -> None:
         if not self._has_trend():

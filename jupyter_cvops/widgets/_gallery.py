@@ -100,7 +100,7 @@ def pack_entries(entries: Sequence[GalleryEntry]) -> tuple[list[dict[str, Any]],
     return items, b"".join(chunks)
 
 
-class Gallery(anywidget.AnyWidget):  # type: ignore[misc]
+class Gallery(anywidget.AnyWidget):
     """Browser half of the drill-down grid: synced traits and messages, no store access.
 
     Traits (all synced, snake_case on both sides): ``title``, ``note`` (a line under the

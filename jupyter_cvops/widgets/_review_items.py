@@ -7,19 +7,48 @@ running) and push the next items to the browser from a background thread.
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
 from .._queue import NO_OBJECTS, label_signatures
 from .._thumbs import Thumbnail, make_thumbnail
-from ._review_widget import _QueueView
+from ._review_widget import ReviewWidget, _QueueView
 
 
-class _ItemsMixin:
+class _ReviewHost(Protocol):
+    """What :class:`_ItemsMixin` uses of its host, :class:`~jupyter_cvops.widgets.review.ReviewSession`
+    (set in its ``__init__``); for type checking only."""
+
+    max_side: int
+    prefetch: int
+    widget: ReviewWidget
+    _lock: threading.RLock
+    _pool: ThreadPoolExecutor
+    _thumbs: OrderedDict[str, Future[Thumbnail]]
+    _cache_size: int
+    _pushed: set[tuple[int, str]]
+    _frontend_ready: bool
+    _view: _QueueView
+    _state: dict[str, dict[str, Any] | None]
+
+    def _report(self, error: BaseException, *, quiet: bool = False) -> None: ...
+
+
+# The mixin sees its host's attributes through the protocol when type checking; at run
+# time it derives from object alone.
+if TYPE_CHECKING:
+    _Host = _ReviewHost
+else:
+    _Host = object
+
+
+class _ItemsMixin(_Host):
     """Item payloads, thumbnails and prefetch of :class:`~jupyter_cvops.widgets.review.ReviewSession`."""
 
     def _meta(self, view: _QueueView, index: int, thumb: Thumbnail | None, error: str | None) -> dict[str, Any]:

@@ -21,11 +21,13 @@ FALLBACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c56
 QUEUE_COLUMNS = ("image_id", "path", "annotators", "verdicts", "majority", "majority_annotators",
                  "disagreement", "disputed", "classes", "last_decision")
 NO_FILTERS: dict[str, Any] = {"class_name": "", "annotator": "", "disputed_only": False}
+#: Choices of the filter bar before a queue is loaded.
+NO_FILTER_OPTIONS: dict[str, list[str]] = {"classes": [], "annotators": []}
 #: Decisions the keys send (anything else arrives only through Python).
 UI_DECISIONS = {"set": ("class_name",), "accept": ("annotator",), "flag": ("reason",)}
 
 
-class ReviewWidget(anywidget.AnyWidget):  # type: ignore[misc]
+class ReviewWidget(anywidget.AnyWidget):
     """Browser half of the review widget: synced traits and messages, no store access.
 
     Make one with :func:`review`, which wires it to a :class:`ReviewSession`; on its own
@@ -60,7 +62,7 @@ class ReviewWidget(anywidget.AnyWidget):  # type: ignore[misc]
     nav_seq = traitlets.Int(0).tag(sync=True)
     classes = traitlets.List(traitlets.Dict()).tag(sync=True)
     filters = traitlets.Dict(default_value=dict(NO_FILTERS)).tag(sync=True)
-    filter_options = traitlets.Dict(default_value={"classes": [], "annotators": []}).tag(sync=True)
+    filter_options = traitlets.Dict(default_value=NO_FILTER_OPTIONS).tag(sync=True)
     hidden_annotators = traitlets.List(traitlets.Unicode()).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)

@@ -55,7 +55,7 @@ import traitlets
 
 from .._projection import Method, project
 from .._thumbs import Thumbnail, make_thumbnail
-from .review import _Bundle
+from ._bundle import _Bundle
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -78,7 +78,7 @@ def _window_label(value: Any) -> str:
         else str(value)
 
 
-class DriftWidget(anywidget.AnyWidget):  # type: ignore[misc]
+class DriftWidget(anywidget.AnyWidget):
     """Browser half of the drift explorer: synced traits and messages, no store access.
 
     Make one with :func:`drift_view`, which wires it to a :class:`DriftView`; on its own
@@ -438,7 +438,7 @@ class DriftView:
                 with self._review_out:
                     from IPython.display import display
 
-                    display(session)
+                    display(session)  # type: ignore[no-untyped-call]  # IPython leaves display() unannotated
                 self.widget.status = f"review of {len(self.selected)} images opened below"
         except (ValueError, KeyError, OSError) as exc:
             self.widget.status = f"error: {exc}"

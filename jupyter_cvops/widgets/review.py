@@ -225,7 +225,8 @@ class ReviewSession(_ItemsMixin):
         if not -n <= index < n:
             raise IndexError(f"index {index} out of range for a queue of {n}")
         self._show(index % n)
-        return self._view.rows[index % n]["image_id"]
+        image_id: str = self._view.rows[index % n]["image_id"]
+        return image_id
 
     def next(self) -> str | None:
         """Show the next image (stays on the last one); returns the shown image id.
