@@ -97,7 +97,8 @@ def register_scan(
         existing = store.read("images", columns=cols)
         # ids and paths decide the common case; the other columns (tz-aware datetimes cost
         # ~0.4 us each to convert) only when a row or a capture time needs them
-        lists: list[Any] = [existing[c].to_list() for c in cols[:2]] + [_Lazy(existing[c]) for c in cols[2:]]
+        lists: list[Any] = [existing[c].to_list() for c in cols[:2]]
+        lists += [_Lazy(existing[c]) for c in cols[2:]]
         # column lists + one index dict: ~10x faster than per-row dicts at 100k images
         by_id: dict[str, dict[str, Any] | int] = {iid: k for k, iid in enumerate(lists[0])}
 

@@ -8,6 +8,7 @@ lock as one commit.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping
@@ -47,6 +48,7 @@ class Workspace:
         self._store = store
         self.taxonomy = Taxonomy(store)
         self._cache: StatCache | None = None
+        self._cache_pid = 0  # an SQLite connection must not be used across fork()
 
     # -- life cycle ------------------------------------------------------------
     @classmethod
@@ -82,8 +84,9 @@ class Workspace:
     def _statcache(self) -> StatCache:
         """The stat cache, opened once and kept: its entries stay in memory between scans
         (reloaded when another process or Workspace object has written to it)."""
-        if self._cache is None or not self._cache.enabled:
+        if self._cache is None or not self._cache.enabled or self._cache_pid != os.getpid():
             self._cache = StatCache(self._store.meta_dir / "statcache.sqlite")
+            self._cache_pid = os.getpid()
             weakref.finalize(self, self._cache.close)
         return self._cache
 

@@ -159,3 +159,13 @@ def test_a_same_size_rewrite_within_the_mtime_tick_is_rehashed(tmp_path: Path, n
     rep2 = ws.add_images(first, progress=False)
     assert rep2.n_hashed == 1 and rep2.n_cached == 0
     assert rep2.paths[str(first)] == xxhash.xxh3_128_hexdigest(changed) != rep.paths[str(first)]
+
+
+def test_stat_cache_is_kept_but_not_across_fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = Workspace.create(tmp_path / "ws")
+    kept = ws._statcache()
+    assert ws._statcache() is kept and kept.enabled
+    pid = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: pid + 1)  # as in a forked child
+    child = ws._statcache()
+    assert child is not kept and child.enabled and ws._statcache() is child
