@@ -74,6 +74,7 @@ class _Lazy:
 def _capture_time(captured_at: CapturedAt, path: str, exif: datetime | None) -> datetime | None:
     if captured_at is None:
         return exif
+    t: datetime | None
     if isinstance(captured_at, datetime):
         t = captured_at
     elif isinstance(captured_at, Mapping):

@@ -426,8 +426,9 @@ def _scan(
             slots[i] = FileProblem(path, why)
         else:
             known.append(i)
-    found = cache.lookup_many([entries[i] for i in known]) if cache else [None] * len(known)
-    hits = [(i, entries[i][1], hit) for i, hit in zip(known, found) if hit is not None]
+    stated = {i: st for i in known if (st := entries[i][1]) is not None}  # every known entry was stat'ed
+    found = cache.lookup_many([(entries[i][0], stated[i]) for i in known]) if cache else [None] * len(known)
+    hits = [(i, stated[i], hit) for i, hit in zip(known, found) if hit is not None]
     todo += [i for i, hit in zip(known, found) if hit is None]
     # Files from one camera share their info text: parse and check each distinct text once.
     texts = list(dict.fromkeys(hit.info_json for _, _, hit in hits))

@@ -76,7 +76,8 @@ class CachedEntry(NamedTuple):
         >>> CachedEntry("/a.png", 1, 2, 3, "ab" * 16, '{"width": 4}').info
         {'width': 4}
         """
-        return json.loads(self.info_json)
+        info: dict[str, Any] = json.loads(self.info_json)
+        return info
 
 
 def _span(under: str | os.PathLike[str]) -> tuple[str, str]:
@@ -229,7 +230,8 @@ class StatCache:
             if self._conn is None:
                 self._rows, self._loaded = {}, None
                 return 0
-            where, args, prefix = "", (), ""
+            where, prefix = "", ""
+            args: tuple[str, ...] = ()
             if under is not None and os.path.dirname(os.fspath(under)) != os.fspath(under):
                 where, args = " WHERE path >= ? AND path < ?", _span(under)
                 prefix = args[0]
@@ -297,7 +299,8 @@ class StatCache:
             return [None for _ in items]
         if self._loaded is None:
             self.load()
-        rows, new, out = self._rows, tuple.__new__, []
+        rows, new = self._rows, tuple.__new__
+        out: list[CachedEntry | None] = []
         for path, st in items:
             row = rows.get(path)
             if row is None and not path.startswith(self._loaded or ""):
@@ -316,7 +319,7 @@ class StatCache:
             found: Row | None = row.fetchone()
         if found is None or found[3] >= 0:
             return found
-        return (*found[:3], found[3] + _INO_WRAP, *found[4:])  # type: ignore[return-value]
+        return (*found[:3], found[3] + _INO_WRAP, *found[4:])
 
     def paths(self, under: str | os.PathLike[str] | None = None) -> list[str]:
         """Paths that have an entry, sorted; only those inside the folder ``under`` if given.
@@ -355,7 +358,7 @@ class StatCache:
         >>> StatCache(None).put_many([CachedEntry("/a.png", 1, 2, 3, "ab" * 16, "{}")])
         0
         """
-        rows = [tuple(e) for e in entries]
+        rows: list[Row] = [(e.path, e.size, e.mtime_ns, e.inode, e.hash, e.info_json) for e in entries]
         gone = [(os.fspath(p),) for p in remove]
         for row in rows:
             if not os.path.isabs(row[0]):
@@ -375,7 +378,7 @@ class StatCache:
                 return 0
             for (p,) in gone:
                 self._rows.pop(p, None)
-            self._rows.update((r[0], r) for r in rows)  # type: ignore[misc]
+            self._rows.update((r[0], r) for r in rows)
             return len(rows)
 
 

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import lancedb
 import polars as pl
@@ -27,7 +27,7 @@ from .lock import WriteLock
 from .schemas import TABLES
 
 FORMAT_VERSION = "1"
-Rows = pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]
+Rows: TypeAlias = "pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]"
 
 
 class WorkspaceError(RuntimeError):
