@@ -86,6 +86,10 @@ def _capture_time(captured_at: CapturedAt, path: str, exif: datetime | None) -> 
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
 
 
+ID_INDEX_FROM = 20_000
+"""Rows from which ``images.image_id`` carries a BTREE index (lookups by id in ms, not a scan)."""
+
+
 def register_scan(
     store: Store, scan: ScanResult, *, source: str | None, captured_at: CapturedAt = None
 ) -> RegisterReport:
@@ -163,9 +167,11 @@ def register_scan(
             store.append("images", rows)  # one commit, cheaper than a merge
         elif rows:
             store.upsert("images", "image_id", rows)
+        if rows:
             store.event(
                 "images.add",
                 {"added": len(report.added), "moved": len(report.moved), "updated": len(report.updated),
                  "problems": len(report.problems)},
             )
+            store.index_column("images", "image_id", min_rows=ID_INDEX_FROM)
     return report

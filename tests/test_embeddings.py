@@ -257,17 +257,20 @@ def test_neighbors_exact_search(ws: Workspace, tmp_path: Path) -> None:
         E.neighbors(ws, "nothing-here", k=3)
 
 
-def test_neighbors_paths_from_the_large_workspace_cache(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+def test_neighbors_paths_through_the_image_id_index(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+    from jupyter_cvops import _register
+
     E.embed(ws, model="imgstats", progress=False)
     ids = ws.images()["image_id"].to_list()
     direct = E.neighbors(ws, ids[0], k=7)
-    monkeypatch.setattr(ix, "PATHS_CACHE_FROM", 0)
-    assert E.neighbors(ws, ids[0], k=7).equals(direct)
+    monkeypatch.setattr(_register, "ID_INDEX_FROM", 0)  # as in a large workspace
     moved = tmp_path / "moved.png"
     Path(direct["path"][0]).rename(moved)
-    ws.add_images(moved, progress=False)  # a new images version: the cache follows it
+    ws.add_images(moved, progress=False)  # registration creates the index, then keeps it
+    assert [i.columns for i in ws.store.table("images").list_indices()] == [["image_id"]]
     again = E.neighbors(ws, ids[0], k=7)
-    assert again["path"][0] == str(moved.resolve()) and again["path"].null_count() == 0
+    assert again["image_id"].equals(direct["image_id"]) and again["path"].null_count() == 0
+    assert again["path"][0] == str(moved.resolve())
 
 
 def test_neighbors_of_registered_image_not_embedded_yet(ws: Workspace) -> None:

@@ -111,3 +111,32 @@ def test_lock_is_reentrant_and_exclusive(tmp_path: Path) -> None:
     other.acquire()
     other.release()
     assert os.path.exists(tmp_path / "l.lock")
+
+
+def test_index_column_created_kept_and_rebuilt_and_lookups_unchanged(tmp_path: Path) -> None:
+    st = Store.create(tmp_path / "ws")
+    st.append("images", [{"image_id": f"id{i:05d}", "path": f"/p/{i}.png"} for i in range(300)])
+    assert st.index_column("images", "image_id", min_rows=1000) is None  # too small: a scan is fine
+    assert st.index_column("images", "image_id", min_rows=100) == "created"
+    assert st.index_column("images", "image_id", min_rows=100) is None
+    st.append("images", [{"image_id": f"new{i:05d}", "path": f"/q/{i}.png"} for i in range(100)])
+    assert st.index_column("images", "image_id", min_rows=100) is None  # 100 unindexed of 300: scanned
+    got = st.read("images", where="image_id IN ('id00007', 'new00042', 'nope')").sort("image_id")
+    assert got["path"].to_list() == ["/p/7.png", "/q/42.png"]  # indexed and unindexed rows both found
+    st.append("images", [{"image_id": f"more{i:05d}", "path": "/r.png"} for i in range(200)])
+    assert st.index_column("images", "image_id", min_rows=100) == "rebuilt"
+    assert st.count("images", "image_id = 'more00199'") == 1
+
+
+def test_registering_new_images_is_an_audit_event(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from jupyter_cvops import Workspace
+
+    ws = Workspace.create(tmp_path / "ws")
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((4, 4), i * 40, np.uint8))
+    ws.add_images(tmp_path, progress=False)
+    ev = ws.events().filter(ws.events()["op"] == "images.add")
+    assert ev.height == 1 and '"added": 3' in ev["details"][0]
