@@ -79,9 +79,11 @@ def workspace_drift(
     seed: int = 0,
     correction: Correction = "holm",
     progress: bool = True,
+    per_image: bool = False,
     **options: Any,
 ) -> pl.DataFrame:
-    """Drift of ``current`` images against a ``reference`` per time window (see ``Workspace.drift``).
+    """Drift of ``current`` images against a ``reference`` per time window (see ``Workspace.drift``);
+    with ``per_image``, one row per current image instead (see ``Workspace.drift_images``).
 
     Windows are corrected with Holm's method by default: a monitoring alarm should
     control the chance of any false alarm, not the false-discovery share.
@@ -135,10 +137,28 @@ def workspace_drift(
     def to_ids(col: str) -> pl.Expr:
         return pl.col(col).map_elements(lambda idx: [str(ids[i]) for i in idx], return_dtype=pl.List(pl.String))
 
+    if per_image:
+        return _per_image(out, ids, nov.p_values, nov.distances, times)
     return out.with_columns(
         to_ids("top_novel").alias("top_novel"), to_ids("top_witness").alias("top_witness"),
         pl.lit(len(ref_keep)).alias("n_reference"), pl.lit(emb.table).alias("embedding"),
-    )
+    ).drop("rows", "witness")
+
+
+def _per_image(out: pl.DataFrame, ids: np.ndarray, novelty_p: np.ndarray, knn: np.ndarray,
+               times: pl.Series) -> pl.DataFrame:
+    """One row per current image: its window, witness value, novelty p-value and kNN distance."""
+    per = out.select("window", "drifted", "rows", "witness").explode("rows", "witness")
+    rows = per["rows"].to_numpy()
+    return per.select(
+        pl.Series("image_id", ids[rows].tolist(), dtype=pl.String),
+        "window",
+        pl.Series("captured_at", times.gather(rows)),
+        pl.col("drifted").alias("window_drifted"),
+        "witness",
+        pl.Series("novelty_p", novelty_p[rows]),
+        pl.Series("knn_distance", knn[rows]),
+    ).sort(["window", "witness"], descending=[False, True], nulls_last=True)
 
 
 def novel_regions(

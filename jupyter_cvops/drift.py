@@ -496,8 +496,10 @@ def drift_by_window(ref_emb: Any, cur_emb: Any, cur_times: Any, *, every: str = 
         about alpha without drift), ``top_novel`` (row indices into ``cur_emb`` of
         the most novel images with p <= alpha), ``witness_mean`` (mean witness
         of the window's images; > 0: they sit where the window has more mass
-        than the reference), ``top_witness`` (indices with the largest witness)
-        and ``top_features`` (drifted image statistics, largest effect first).
+        than the reference), ``top_witness`` (indices with the largest witness),
+        ``top_features`` (drifted image statistics, largest effect first), and per
+        image: ``rows`` (indices into ``cur_emb`` of the window's images) with their
+        ``witness`` values (null in untested windows).
         The bandwidth is one median heuristic over a seeded sample of at most
         2000 rows of the reference subsample and all current images together,
         so statistics are comparable across windows and each test stays exact.
@@ -548,28 +550,30 @@ def drift_by_window(ref_emb: Any, cur_emb: Any, cur_times: Any, *, every: str = 
     for w in range(n_windows):
         idx = np.asarray(groups["row"][w].to_list(), dtype=np.int64)
         row: dict[str, Any] = {"window": groups["window"][w], "n": idx.size, "statistic": None, "p_value": None,
-                               "witness_mean": None, "top_witness": []}
+                               "witness_mean": None, "top_witness": [], "rows": idx.tolist(),
+                               "witness": [None] * idx.size}
         novel = idx[nov_p[idx] <= alpha]
         row["novel_frac"] = novel.size / idx.size
         row["top_novel"] = [int(i) for i in novel[np.lexsort((-cur_d[novel], nov_p[novel]))][:top_k]]
         if idx.size >= min_n:
             res = mmd_test(ref_sub, cur[idx], n_permutations, seed + w, bandwidth=bandwidth, device=device)
             wy = np.asarray(res.witness_y)
-            row.update(statistic=res.statistic, p_value=res.p_value, witness_mean=float(wy.mean()),
+            row.update(statistic=res.statistic, p_value=res.p_value, witness_mean=float(wy.mean()), witness=wy.tolist(),
                        top_witness=[int(i) for i in idx[np.argsort(-wy, kind="stable")[:top_k]]])
         row["top_features"] = _top_features(ref_features, cur_features, idx, alpha, top_k)
         rows.append(row)
     schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "window": groups.schema["window"], "n": pl.Int64, "statistic": pl.Float64, "p_value": pl.Float64,
         "witness_mean": pl.Float64, "top_witness": pl.List(pl.Int64), "novel_frac": pl.Float64,
-        "top_novel": pl.List(pl.Int64), "top_features": pl.List(pl.String)}
+        "top_novel": pl.List(pl.Int64), "top_features": pl.List(pl.String), "rows": pl.List(pl.Int64),
+        "witness": pl.List(pl.Float64)}
     out = pl.DataFrame(rows, schema=schema)
     p = out["p_value"].fill_null(np.nan).to_numpy()
     q = {"bh": bh_adjust, "holm": holm_adjust}.get(correction, lambda v: np.asarray(v, float))(p)
     out = out.with_columns(q_value=pl.Series(q).fill_nan(None))
     out = out.with_columns(drifted=pl.col("q_value").fill_null(1.0) <= alpha)
     return out.select("window", "n", "statistic", "p_value", "q_value", "drifted", "novel_frac", "top_novel",
-                      "witness_mean", "top_witness", "top_features")
+                      "witness_mean", "top_witness", "top_features", "rows", "witness")
 
 
 def _pooled_bandwidth(z: np.ndarray, rng: np.random.Generator, device: str | torch.device | None) -> float:

@@ -448,6 +448,27 @@ class Workspace:
 
         return workspace_drift(self, reference, current, by=by, **options)
 
+    def drift_images(self, reference: Any, current: Any = None, by: str = "1d", **options: Any) -> pl.DataFrame:
+        """Which images drive the drift: one row per current image, from the same tests as
+        :meth:`drift` (same arguments, same seeds, so the same windows and flags).
+
+        Returns
+        -------
+        polars.DataFrame
+            image_id, window, captured_at, window_drifted, witness (the MMD witness
+            function at the image, in its window: > 0 where the window has more mass than
+            the reference; null in windows too small to test), novelty_p (conformal kNN
+            p-value, searched in LanceDB) and knn_distance; by window, highest witness first.
+
+        Examples
+        --------
+        >>> imgs = ws.drift_images("demo-train", by="1d")                       # doctest: +SKIP
+        >>> imgs.filter(pl.col("window_drifted")).head(10)                     # doctest: +SKIP
+        """
+        from ._drift_ws import workspace_drift
+
+        return workspace_drift(self, reference, current, by=by, per_image=True, **options)
+
     def novel_regions(self, reference: Any, current: Any = None, **options: Any) -> pl.DataFrame:
         """Clusters of current images unlike anything in the reference (conformal kNN novelty
         + k-means): which images and which region of embedding space drive a drift.

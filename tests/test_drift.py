@@ -334,8 +334,16 @@ def test_drift_by_window_flags_planted_windows_only() -> None:
     ref, cur, times, ref_f, cur_f = _scenario()
     out = drift_by_window(ref, cur, times, ref_features=ref_f, cur_features=cur_f, n_permutations=500)
     assert out.columns == ["window", "n", "statistic", "p_value", "q_value", "drifted", "novel_frac", "top_novel",
-                           "witness_mean", "top_witness", "top_features"]
+                           "witness_mean", "top_witness", "top_features", "rows", "witness"]
     assert out["window"].to_list() == [dt.datetime(2024, 3, d) for d in range(1, 7)]
+    # per image: every current row in exactly one window, witness values that rank top_witness
+    assert sorted(i for r in out["rows"].to_list() for i in r) == list(range(out["n"].sum()))
+    for r in out.iter_rows(named=True):
+        assert len(r["witness"]) == len(r["rows"])
+        if r["statistic"] is not None:
+            order = np.argsort(-np.asarray(r["witness"]), kind="stable")
+            assert [r["rows"][i] for i in order[:len(r["top_witness"])]] == r["top_witness"]
+            assert np.mean(r["witness"]) == pytest.approx(r["witness_mean"])
     assert out["n"].to_list() == [60] * 6
     assert out["drifted"].to_list() == [False, False, False, True, False, True]
     assert out["top_features"][3].to_list()[0] == "brightness" and out["top_features"][5].to_list()[0] == "tilt"

@@ -49,6 +49,24 @@ def test_demo_drift_is_found_where_it_was_planted(demo: tuple[Workspace, dict]) 
     assert any(t.startswith("knnref_") for t in ws.store.table_names())
 
 
+@pytest.mark.slow
+def test_drift_images_attribute_the_drift_to_images(demo: tuple[Workspace, dict]) -> None:
+    ws, _ = demo
+    d = ws.drift("demo-train", by="1d", progress=False, seed=0)
+    im = ws.drift_images("demo-train", by="1d", progress=False, seed=0)
+    assert im.height == d["n"].sum() and im["image_id"].n_unique() == im.height
+    assert im.columns == ["image_id", "window", "captured_at", "window_drifted", "witness", "novelty_p",
+                          "knn_distance"]
+    for row in d.iter_rows(named=True):  # same tests, same seeds: the window's top witnesses lead
+        mine = im.filter(pl.col("window") == row["window"])
+        assert mine["window_drifted"].all() == row["drifted"]
+        assert mine["image_id"].head(len(row["top_witness"])).to_list() == row["top_witness"]
+        assert mine["witness"].mean() == pytest.approx(row["witness_mean"])
+    by = im.group_by("window_drifted").agg(pl.col("witness").mean(), (pl.col("novelty_p") <= 0.05).mean())
+    drifted, clean = (by.filter(pl.col("window_drifted") == f).row(0, named=True) for f in (True, False))
+    assert drifted["witness"] > 5 * clean["witness"] and drifted["novelty_p"] > 0.8 > 0.15 > clean["novelty_p"]
+
+
 def test_drift_needs_a_reference(demo: tuple[Workspace, dict]) -> None:
     ws, _ = demo
     with pytest.raises(WorkspaceError, match="reference images"):
