@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,13 +25,15 @@ import xxhash
 
 from . import _embed_index as ix
 from ._conformal import conformal_p_values
+from ._store import now_utc
 
 if TYPE_CHECKING:
     from .workspace import Workspace
 
 PREFIX = "knnref_"
 CALIBRATION_MAX = 2000
-KEEP = 4  # reference tables kept per workspace; older ones are dropped
+KEEP = 4  # reference tables kept per workspace; older ones are dropped ...
+MIN_AGE = timedelta(hours=1)  # ... but never one created within the hour (another kernel may be using it)
 QUERY_CHUNK = 1024
 META_PREFIX = "knnref:"
 TARGET_RECALL = 0.99
@@ -93,6 +96,7 @@ def reference_table(ws: Workspace, key: dict[str, Any], vectors: np.ndarray, met
             flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
             store.append(name, pa.table({"row": pa.array(np.arange(n, dtype=np.int32)),
                                          "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}))
+            store.upsert("meta", "key", [{"key": meta_key, "value": json.dumps({"created_at": now_utc().isoformat()})}])
         _prune(ws, keep=name)
     got = store.read("meta", where=f"key = {ix.quote(meta_key)}")
     info: dict[str, Any] = json.loads(got["value"][0]) if got.height else {}
@@ -106,15 +110,20 @@ def reference_table(ws: Workspace, key: dict[str, Any], vectors: np.ndarray, met
 
 
 def _prune(ws: Workspace, keep: str) -> None:
-    """Drop all but the :data:`KEEP` most recently created reference tables."""
+    """Drop the oldest reference tables beyond :data:`KEEP`, sparing those younger than :data:`MIN_AGE`."""
     store = ws.store
     names = sorted(t for t in store.table_names() if t.startswith(PREFIX) and t != keep)
     if len(names) < KEEP:
         return
-    created = {t: store.table(t).list_versions()[0]["timestamp"] for t in names}
+    meta = store.read("meta", where=f"key LIKE '{META_PREFIX}%'")
+    born = {r["key"][len(META_PREFIX):]: json.loads(r["value"]).get("created_at") for r in meta.to_dicts()}
+    epoch = "1970-01-01T00:00:00+00:00"  # tables of older releases carry no creation time
+    created = {t: datetime.fromisoformat(born.get(t) or epoch) for t in names}
+    cutoff = now_utc() - MIN_AGE
     for t in sorted(names, key=lambda t: created[t])[: len(names) - (KEEP - 1)]:
-        store.drop_table(t)
-        store.upsert("meta", "key", [{"key": META_PREFIX + t, "value": "{}"}])
+        if created[t] <= cutoff:
+            store.drop_table(t)
+            store.upsert("meta", "key", [{"key": META_PREFIX + t, "value": "{}"}])
 
 
 def _kth(tbl: Any, queries: np.ndarray, k: int, metric: str, index: dict[str, Any] | None,

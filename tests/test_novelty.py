@@ -3,6 +3,7 @@ reference table per content, an indexed path for large references, bounded calib
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_cosine_tables_search_unit_vectors(tmp_path: Path) -> None:
 
 
 def test_reference_table_is_cached_rebuilt_when_half_written_and_pruned(
-        data: tuple[Workspace, str, list[str], np.ndarray, np.ndarray]) -> None:
+        data: tuple[Workspace, str, list[str], np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
     ws, table, ids, ref, cur = data
     first = N.reference_novelty(ws, table, ids, ref, cur, k=5).table
     version = ws.store.version(first)
@@ -63,8 +64,11 @@ def test_reference_table_is_cached_rebuilt_when_half_written_and_pruned(
     ws.store.append(first, [{"row": 0, "vector": ref[0].tolist()}])  # an interrupted write: 1 of 500 rows
     again = N.reference_novelty(ws, table, ids, ref, cur, k=5)
     assert again.table == first and ws.store.count(first) == 500
-    for j in range(1, N.KEEP + 2):  # other references: older tables go
+    for j in range(1, N.KEEP + 2):  # other references: all younger than an hour, all kept
         N.reference_novelty(ws, table, ids[j:], ref[j:], cur, k=5)
+    assert len([t for t in ws.store.table_names() if t.startswith(N.PREFIX)]) == N.KEEP + 2
+    monkeypatch.setattr(N, "MIN_AGE", timedelta(0))  # an hour later: the oldest go
+    N.reference_novelty(ws, table, ids[9:], ref[9:], cur, k=5)
     kept = [t for t in ws.store.table_names() if t.startswith(N.PREFIX)]
     assert len(kept) == N.KEEP and first not in kept
 
