@@ -216,9 +216,12 @@ def tune_nprobes(tbl: Any, params: dict[str, Any], metric: str, *, k: int = 10, 
 
 
 def index_table(tbl: Any, dim: int, metric: str, id_column: str = "image_id",
-                target: float = TARGET_RECALL, refine_factor: int = REFINE_FACTOR) -> dict[str, Any]:
+                target: float = TARGET_RECALL, refine_factor: int = REFINE_FACTOR,
+                flat: bool = False) -> dict[str, Any]:
     """Build (or replace) the IVF index on a LanceDB table's ``vector`` column and tune its
-    ``nprobes`` (:func:`tune_nprobes`); the parameters, with ``rows_at_build``.
+    ``nprobes`` (:func:`tune_nprobes`); the parameters, with ``rows_at_build``. ``flat``
+    keeps full vectors in the partitions (IVF-FLAT) at any dimension: exact distances
+    without re-ranking, for tables searched with many queries at once.
 
     Examples
     --------
@@ -231,6 +234,8 @@ def index_table(tbl: Any, dim: int, metric: str, id_column: str = "image_id",
     if n < 2:
         raise EmbeddingError(f"{tbl.name} has {n} rows: too few to index")
     params = index_params(n, int(dim))
+    if flat:
+        params = {k: v for k, v in params.items() if k != "num_sub_vectors"} | {"type": "IVF_FLAT"}
     knobs = {k: params[k] for k in ("num_partitions", "sample_rate", "max_iterations")}
     dist: Any = metric  # "l2" | "cosine" | "dot"
     config = (IvfFlat(distance_type=dist, **knobs) if params["type"] == "IVF_FLAT" else
