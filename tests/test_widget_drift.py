@@ -91,6 +91,21 @@ def test_timeline_rows_and_alerts_match_the_drift_frame(view: DriftView) -> None
     assert last < 0.05 < first
 
 
+def test_witness_colors_are_computed_on_request(view: DriftView) -> None:
+    assert view.widget.witness == b"" and "witness" not in view.points.columns  # nothing until asked
+    view.widget.color_by = "witness"
+    w = np.frombuffer(view.widget.witness, dtype="<f4")
+    assert w.size == view.widget.n_points
+    pts = view.points.with_columns(pl.Series("w", w))
+    assert pts.filter(pl.col("set") == "reference")["w"].is_nan().all()
+    assert (pts["witness"].fill_nan(None).drop_nulls() == pts["w"].fill_nan(None).drop_nulls()).all()
+    cur = pts.filter(pl.col("set") == "current")
+    by_win = cur.group_by("window").agg(pl.col("w").mean()).sort("window")["w"].to_list()
+    flagged = [i for i, d in enumerate(view.drift["drifted"].to_list()) if d]
+    assert min(by_win[i] for i in flagged) > max(by_win[i] for i in range(len(by_win)) if i not in flagged)
+    assert view.widget.status.startswith("colored by witness")
+
+
 def test_box_selection_sets_selected_and_sends_thumbnails(view: DriftView) -> None:
     sent = Sent(view.widget)
     _select(view, [5, 3, 100, 100, 150])

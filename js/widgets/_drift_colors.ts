@@ -41,6 +41,19 @@ export function windowColor(colors: [number, number, number][], k: number): [num
   return colors === PALETTE ? PALETTE[i % PALETTE.length] : colors[Math.min(i, colors.length - 1)];
 }
 
+const GREY: [number, number, number] = [205, 205, 205];
+const RED: [number, number, number] = [215, 38, 40];
+const BLUE: [number, number, number] = [49, 110, 180];
+
+/** Diverging color of a witness value: blue (less mass than the reference), grey (0), red (more). */
+export function witnessColor(w: number, max: number): [number, number, number] {
+  if (!Number.isFinite(w) || !(max > 0)) return GREY;  // untested window, or not computed yet
+  const t = Math.max(-1, Math.min(1, w / max));
+  const end = t > 0 ? RED : BLUE;
+  const f = Math.abs(t);
+  return [0, 1, 2].map(c => Math.round(GREY[c] + (end[c] - GREY[c]) * f)) as [number, number, number];
+}
+
 export function renderLegend(legend: HTMLElement, by: string, wins: WindowRow[]): void {
   legend.replaceChildren();
   const item = (rgb: [number, number, number], text: string): void => {
@@ -53,6 +66,10 @@ export function renderLegend(legend: HTMLElement, by: string, wins: WindowRow[])
   if (by === 'set') {
     item(REF_RGB, 'reference');
     item(CUR_RGB, 'current');
+  } else if (by === 'witness') {
+    item(BLUE, 'rarer than in the reference');
+    item(GREY, 'as in the reference');
+    item(RED, 'drives the drift (witness > 0)');
   } else if (by === 'novelty') {
     item([200, 200, 200], 'p = 1');
     item([240, 0, 0], 'novel (p ≤ 0.001)');

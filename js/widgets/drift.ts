@@ -10,7 +10,7 @@
 import './drift.css';
 import type { AnyModel, RenderProps } from './_anywidget';
 import { bytesOf, el, typed, type WindowRow } from './_drift_common';
-import { CUR_RGB, REF_RGB, SEL_RGB, renderLegend, windowColor, windowColors } from './_drift_colors';
+import { CUR_RGB, REF_RGB, SEL_RGB, renderLegend, windowColor, windowColors, witnessColor } from './_drift_colors';
 import { PointRenderer } from './_drift_gl';
 import { renderFeatures, renderHist, renderTimeline } from './_drift_panels';
 import { clearOverlay, drawSelectionShape, pointsInBox, pointsInPolygon } from './_drift_select';
@@ -38,6 +38,8 @@ class DriftView {
   private setCode: Uint8Array = new Uint8Array(0);
   private windowCode: Int16Array = new Int16Array(0);
   private novelty: Float32Array = new Float32Array(0);
+  private witness: Float32Array = new Float32Array(0);
+  private witnessMax = 0;
   private visible: Uint8Array = new Uint8Array(0);
   private selected: Uint8Array = new Uint8Array(0);
   private bounds = { x0: -1, x1: 1, y0: -1, y1: 1 };
@@ -54,7 +56,7 @@ class DriftView {
 
     const bar = el('div', 'cvops-drift-bar');
     this.colorSel = el('select', 'cvops-drift-color');
-    for (const v of ['set', 'window', 'novelty']) {
+    for (const v of ['set', 'window', 'novelty', 'witness']) {
       const o = el('option', '', `color: ${v}`);
       o.value = v;
       this.colorSel.appendChild(o);
@@ -127,6 +129,11 @@ class DriftView {
       this.recolor();
       this.draw();
     });
+    this.listen('change:witness', () => {
+      this.loadWitness();
+      this.recolor();
+      this.draw();
+    });
     this.listen('change:windows change:alpha change:active_window', () => this.renderTimeline());
     this.listen('change:windows', () => { // the number of windows picks the window colors
       if (String(this.model.get('color_by')) === 'window') { this.recolor(); this.draw(); }
@@ -168,6 +175,7 @@ class DriftView {
     this.setCode = typed(this.model.get('set_code'), Uint8Array);
     this.windowCode = typed(this.model.get('window_code'), Int16Array);
     this.novelty = typed(this.model.get('novelty'), Float32Array);
+    this.loadWitness();
     this.selected = new Uint8Array(n);
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (let i = 0; i < n; i++) {
@@ -187,6 +195,14 @@ class DriftView {
     this.loadVisible();
     this.recolor();
     this.root.dataset.nPoints = String(n);
+  }
+
+  private loadWitness(): void {
+    this.witness = typed(this.model.get('witness'), Float32Array);
+    let m = 0;
+    for (const v of this.witness) if (Number.isFinite(v) && Math.abs(v) > m) m = Math.abs(v);
+    this.witnessMax = m;
+    this.root.dataset.witnessMax = String(m);
   }
 
   private loadVisible(): void {
@@ -211,6 +227,8 @@ class DriftView {
       const cur = this.setCode[i] === 1;
       if (by === 'window') {
         rgb = cur ? windowColor(winColors, this.windowCode[i]) : REF_RGB;
+      } else if (by === 'witness') {
+        rgb = cur ? witnessColor(this.witness[i], this.witnessMax) : REF_RGB;
       } else if (by === 'novelty') {
         // conformal p-value: 1 -> light grey, small -> red
         const p = cur ? Math.max(this.novelty[i], 1e-4) : 1;

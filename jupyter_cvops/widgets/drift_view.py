@@ -87,10 +87,11 @@ class DriftWidget(anywidget.AnyWidget):
     Traits (synced, snake_case on both sides): ``coords`` (float32 x, y pairs),
     ``set_code`` (uint8: 0 reference, 1 current), ``window_code`` (int16 window index,
     -1 for reference points), ``novelty`` (float32 conformal p-values, 1 for
-    reference points), ``visible`` (uint8 mask of drawn points), ``n_points``,
+    reference points), ``witness`` (float32 MMD witness per point, NaN for reference
+    points and untested windows; empty until ``color_by="witness"`` asks), ``visible`` (uint8 mask of drawn points), ``n_points``,
     ``windows`` (one dict per window: label, n, statistic, p_value, q_value, drifted,
     novel_frac, top_features), ``alpha`` (the alert threshold), ``active_window``,
-    ``color_by`` (``"set"``, ``"window"``, ``"novelty"``), ``features``, ``feature``,
+    ``color_by`` (``"set"``, ``"window"``, ``"novelty"``, ``"witness"``), ``features``, ``feature``,
     ``histogram`` (edges, reference, current counts), ``projection`` (a label),
     ``n_selected``, ``tags`` (tag -> count), ``status`` and ``render_log`` (written by the
     browser: ``ms`` per draw). ``selected`` (image ids) is Python-only.
@@ -109,12 +110,13 @@ class DriftWidget(anywidget.AnyWidget):
     set_code = traitlets.Bytes(b"").tag(sync=True)
     window_code = traitlets.Bytes(b"").tag(sync=True)
     novelty = traitlets.Bytes(b"").tag(sync=True)
+    witness = traitlets.Bytes(b"").tag(sync=True)
     visible = traitlets.Bytes(b"").tag(sync=True)
     n_points = traitlets.Int(0).tag(sync=True)
     windows = traitlets.List(traitlets.Dict()).tag(sync=True)
     alpha = traitlets.Float(0.05).tag(sync=True)
     active_window = traitlets.Int(-1).tag(sync=True)
-    color_by = traitlets.Enum(("set", "window", "novelty"), default_value="set").tag(sync=True)
+    color_by = traitlets.Enum(("set", "window", "novelty", "witness"), default_value="set").tag(sync=True)
     features = traitlets.List(traitlets.Unicode()).tag(sync=True)
     feature = traitlets.Unicode("").tag(sync=True)
     histogram = traitlets.Dict().tag(sync=True)
@@ -201,7 +203,7 @@ class DriftView:
         The per-window frame of ``ws.drift``.
     points : polars.DataFrame
         One row per drawn point: index, image_id, set, window (index, -1 for
-        reference), x, y, novelty_p.
+        reference), x, y, novelty_p (and witness, once the view was colored by it).
 
     Examples
     --------
@@ -294,7 +296,11 @@ class DriftView:
         self.widget.on_msg(self._on_msg)
         self.widget.observe(self._on_window, names="active_window")
         self.widget.observe(self._on_feature, names="feature")
+        self.widget.observe(self._on_color, names="color_by")
+        self._drift_args = {"current": current, "by": by, "model": model, "alpha": alpha, **drift_options}
         self._update_histogram()
+        if color_by == "witness":
+            self._load_witness()
 
     # ------------------------------------------------------------------ state
     @staticmethod
@@ -462,6 +468,22 @@ class DriftView:
                           "window": int(self._window[i]), "mime": th.mime})
             bufs.append(th.data)
         self.widget.send({"kind": "gallery", "items": items, "total": len(ids)}, bufs)
+
+    def _on_color(self, change: dict[str, Any]) -> None:
+        if change["new"] == "witness" and not self.widget.witness:
+            self._load_witness()
+
+    def _load_witness(self) -> None:
+        """Witness values per point (``ws.drift_images``, same arguments and seeds as the
+        drift frame), computed the first time the view is colored by them."""
+        self.widget.status = "computing witness values ..."
+        images = self.ws.drift_images(self.reference, progress=False, **self._drift_args)
+        got = dict(zip(images["image_id"].to_list(), images["witness"].fill_null(np.nan).to_list(), strict=True))
+        w = np.array([got.get(i, np.nan) if s == 1 else np.nan for i, s in zip(self._ids, self._set, strict=True)],
+                     dtype="<f4")
+        self.points = self.points.with_columns(pl.Series("witness", w))
+        self.widget.witness = w.tobytes()
+        self.widget.status = "colored by witness: red = where this window has more mass than the reference"
 
     def _on_window(self, change: dict[str, Any]) -> None:
         k = int(change["new"])

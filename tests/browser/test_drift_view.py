@@ -150,6 +150,16 @@ def test_scatter_selection_timeline(page: Any, lab: JupyterProcess, lab_root: Pa
     assert canvas.evaluate(NON_BLANK_JS) > 500
     widget.screenshot(path=str(ARTIFACTS / "drift-view-by-window.png"))
 
+    # Colored by witness: the kernel computes the values on request; red where the drift lives.
+    widget.locator("select.cvops-drift-color").select_option("witness")
+    status = widget.locator(".cvops-drift-status")
+    page.wait_for_function("el => el.textContent.includes('colored by witness')", arg=status.element_handle(),
+                           timeout=120_000)
+    page.wait_for_function("el => Number(el.dataset.witnessMax) > 0", arg=widget.element_handle(),
+                           timeout=60_000)  # the float32 buffer arrived and was read
+    assert "drives the drift" in legend.inner_text() and canvas.evaluate(NON_BLANK_JS) > 500
+    widget.screenshot(path=str(ARTIFACTS / "drift-view-by-witness.png"))
+
     renders = render_log(console, "cvops-drift")
     assert renders and renders[0]["n"] == 330, console
     (ARTIFACTS / "drift-view-render.json").write_text(json.dumps({"renderer": renderer, "renders": renders}, indent=2))
