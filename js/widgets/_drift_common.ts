@@ -34,12 +34,7 @@ export function typed<T>(v: unknown, ctor: { new (b: ArrayBuffer): T; BYTES_PER_
   return new ctor(copy.buffer);
 }
 
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+export { h as el } from './_dom';
 
 export function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   const node = document.createElementNS(SVG, tag);

@@ -64,20 +64,7 @@ export const CACHE_LIMIT = 12;
 export const LOG_LIMIT = 100;
 export const NEUTRAL = '#9e9e9e';
 
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
+export { h } from './_dom';
 
 export function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
   const node = document.createElementNS(SVG_NS, tag);

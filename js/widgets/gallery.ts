@@ -5,6 +5,7 @@
 // "Open in review" button) and {kind: "more"} for "Show more".
 import './gallery.css';
 import type { RenderProps } from './_anywidget';
+import { h } from './_dom';
 
 
 interface Chip {
@@ -27,20 +28,6 @@ interface Item {
 
 const FALLBACK_COLOR = '#9e9e9e';
 
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  cls: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (cls) {
-    node.className = cls;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 /** The bytes of the `thumbs` trait as a Uint8Array (ipywidgets hands binary traits over as DataView). */
 function bytesOf(value: unknown): Uint8Array {
