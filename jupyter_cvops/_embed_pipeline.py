@@ -21,7 +21,7 @@ from ._embed_backends import EmbeddingBackend, ImageReadError, read_image
 T = TypeVar("T")
 R = TypeVar("R")
 
-_TODO, _WORKER, _DONE, _CONSUMER = 0, 1, 2, 3
+_PENDING, _WORKER, _DONE, _CONSUMER = 0, 1, 2, 3  # per-item states: not started, a worker's, loaded, the consumer's
 
 
 class _Raised:
@@ -80,7 +80,7 @@ def prefetch(items: Sequence[T], load: Callable[[T], R], *, batch_size: int, num
                     return
                 i = shared["next"]
                 shared["next"] = i + 1
-                if state[i] != _TODO:
+                if state[i] != _PENDING:
                     continue
                 state[i] = _WORKER
             try:

@@ -14,7 +14,7 @@ class ProblemReport:
 
     A subclass is a dataclass declared with ``repr=False`` (so this ``__repr__`` is
     kept) that has a ``problems`` field, names the problems' first attribute in
-    ``_problem_key`` and writes its one-line head in ``_repr_head``.
+    ``_problem_key`` and may write its own one-line head in ``_repr_head``.
 
     Examples
     --------
@@ -55,7 +55,8 @@ class ProblemReport:
         return [{key: getattr(p, key), "reason": p.reason} for p in self.problems]
 
     def _repr_head(self) -> str:
-        raise NotImplementedError
+        """The report's first line; subclasses say more (counts of what was added, ...)."""
+        return f"<{type(self).__name__} problems={len(self.problems)}>"
 
     def __repr__(self) -> str:
         s = self._repr_head()
