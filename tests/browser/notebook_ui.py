@@ -73,3 +73,30 @@ def render_log(console: list[str], widget: str) -> list[dict[str, Any]]:
     """The ``<widget> render {json}`` entries a widget logged to the browser console (e.g. ``cvops-drift``)."""
     prefix = f"{widget} render "
     return [json.loads(line[len(prefix):]) for line in console if line.startswith(prefix)]
+
+
+class RunLog:
+    """Browser console lines and page errors collected while a notebook runs."""
+
+    def __init__(self, page: Any) -> None:
+        self.console: list[str] = []
+        self.page_errors: list[str] = []
+        page.on("console", lambda msg: self.console.append(msg.text))
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+
+
+def run_widget_notebook(page: Any, lab: JupyterProcess, notebook: Path, dest: Path, parameters: str,
+                        widget_selector: str) -> tuple[RunLog, Any]:
+    """Write ``notebook`` to ``dest`` with ``parameters``, run it all in JupyterLab, check no cell
+    wrote to stderr, and return the run's log and the first ``widget_selector`` element, visible."""
+    write_with_parameters(notebook, dest, parameters)
+    log = RunLog(page)
+    open_notebook(page, lab, dest.name)
+    run_all_cells(page)
+    wait_until_all_executed(page)
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert errors.count() == 0, errors.all_inner_texts()
+    widget = page.locator(widget_selector).first
+    widget.wait_for(state="visible", timeout=SLOW_MS)
+    widget.scroll_into_view_if_needed()
+    return log, widget

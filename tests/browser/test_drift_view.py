@@ -12,8 +12,8 @@ from typing import Any
 import nbformat
 import pytest
 from jupyter_process import JupyterProcess
-from notebook_ui import (ARTIFACTS, SLOW_MS, open_notebook, render_log, run_all_cells, wait_until_all_executed,
-                         write_with_parameters)
+from notebook_ui import (ARTIFACTS, SLOW_MS, open_notebook, render_log, run_all_cells, run_widget_notebook,
+                         wait_until_all_executed)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,20 +47,8 @@ def _dismiss_toasts(page: Any) -> None:
 
 
 def test_scatter_selection_timeline(page: Any, lab: JupyterProcess, lab_root: Path) -> None:
-    write_with_parameters(NOTEBOOK, lab_root / NAME, PARAMETERS)
-    console: list[str] = []
-    page.on("console", lambda msg: console.append(msg.text))
-    page_errors: list[str] = []
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-    open_notebook(page, lab, NAME)
-    run_all_cells(page)
-    wait_until_all_executed(page)
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    assert errors.count() == 0, errors.all_inner_texts()
-
-    widget = page.locator(".cvops-drift").first
-    widget.wait_for(state="visible", timeout=SLOW_MS)
-    widget.scroll_into_view_if_needed()
+    log, widget = run_widget_notebook(page, lab, NOTEBOOK, lab_root / NAME, PARAMETERS, ".cvops-drift")
+    console, page_errors = log.console, log.page_errors
     page.wait_for_function("el => el.dataset.drawn === '330'", arg=widget.element_handle(), timeout=60_000)
     ARTIFACTS.mkdir(exist_ok=True)
     renderer = widget.get_attribute("data-renderer")

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from playwright.sync_api import expect
 from jupyter_process import JupyterProcess
-from notebook_ui import (ARTIFACTS, SLOW_MS, open_notebook, render_log, run_all_cells, wait_until_all_executed,
-                         write_with_parameters)
+from notebook_ui import (ARTIFACTS, SLOW_MS, open_notebook, render_log, run_all_cells, run_widget_notebook,
+                         wait_until_all_executed)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,20 +36,8 @@ def test_keys_record_decisions_and_the_next_image_is_immediate(
 ) -> None:
     from jupyter_cvops import Workspace
 
-    write_with_parameters(NOTEBOOK, lab_root / NAME, PARAMETERS)
-    console: list[str] = []
-    page.on("console", lambda msg: console.append(msg.text))
-    page_errors: list[str] = []
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-    open_notebook(page, lab, NAME)
-    run_all_cells(page)
-    wait_until_all_executed(page)
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    assert errors.count() == 0, errors.all_inner_texts()
-
-    widget = page.locator(".cvops-review").first
-    widget.wait_for(state="visible", timeout=SLOW_MS)
-    widget.scroll_into_view_if_needed()
+    log, widget = run_widget_notebook(page, lab, NOTEBOOK, lab_root / NAME, PARAMETERS, ".cvops-review")
+    console, page_errors = log.console, log.page_errors
 
     def wait_drawn(index: int) -> dict[str, str]:
         """Until item ``index`` is drawn and the one after it sits in the browser's prefetch."""
