@@ -128,17 +128,17 @@ def workspace_drift(
         cur_features=pl.DataFrame(cur_f, schema=names, orient="row"),
         alpha=alpha, n_permutations=n_permutations, seed=seed, correction=correction, **options,
     )
+    ids = np.array(cur_keep, dtype=object)
+    if per_image:  # the per-window lists (new_features, ids) are not needed
+        return _per_image(out, ids, nov.p_values, nov.distances, times)
     out = out.with_columns(pl.Series("new_features", _new_features(
         out["window"], times, pl.DataFrame(ref_f, schema=names, orient="row"),
         pl.DataFrame(cur_f, schema=names, orient="row"), by=by, alpha=alpha,
         top_k=int(options.get("top_k", 5))), dtype=pl.List(pl.String)))
-    ids = np.array(cur_keep, dtype=object)
 
     def to_ids(col: str) -> pl.Expr:
         return pl.col(col).map_elements(lambda idx: [str(ids[i]) for i in idx], return_dtype=pl.List(pl.String))
 
-    if per_image:
-        return _per_image(out, ids, nov.p_values, nov.distances, times)
     return out.with_columns(
         to_ids("top_novel").alias("top_novel"), to_ids("top_witness").alias("top_witness"),
         pl.lit(len(ref_keep)).alias("n_reference"), pl.lit(emb.table).alias("embedding"),

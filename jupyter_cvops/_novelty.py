@@ -100,7 +100,7 @@ def reference_table(ws: Workspace, key: dict[str, Any], vectors: np.ndarray, met
             store.append(name, pa.table({"row": pa.array(np.arange(n, dtype=np.int32)),
                                          "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}))
             store.upsert("meta", "key", [{"key": meta_key, "value": json.dumps({"created_at": now_utc().isoformat()})}])
-        _prune(ws, keep=name)
+            _prune(ws, keep=name)  # only a new table can push the count past KEEP
     got = store.read("meta", where=f"key = {ix.quote(meta_key)}")
     info: dict[str, Any] = json.loads(got["value"][0]) if got.height else {}
     if n >= index_threshold and not (info.get("index") and ix.vector_index(store.table(name)) is not None):
