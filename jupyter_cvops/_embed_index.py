@@ -165,6 +165,44 @@ def exact_kth(tbl: Any, queries: np.ndarray, query_ids: list[Any], metric: str, 
     return np.sort(best, axis=1)[:, k - 1]
 
 
+QUERY_CHUNK = 1024
+
+
+def search_distances(tbl: Any, queries: np.ndarray, k: int, metric: str, *, id_column: str,
+                     own: list[Any] | np.ndarray | None = None, nprobes: int | None = None,
+                     refine_factor: int | None = None) -> np.ndarray:
+    """Distances (LanceDB's ``_distance``) from each query to its ``k`` nearest rows, in one
+    batched search per :data:`QUERY_CHUNK` queries; ``own[i]`` (a value of ``id_column``) is
+    left out of query ``i``'s neighbours. Missing neighbours are ``inf``.
+
+    Examples
+    --------
+    >>> search_distances(tbl, vecs[:3], 5, "cosine", id_column="image_id", own=ids[:3])  # doctest: +SKIP
+    """
+    out = np.full((len(queries), k), np.inf)
+    extra = 0 if own is None else 1
+    for start in range(0, len(queries), QUERY_CHUNK):
+        chunk = queries[start:start + QUERY_CHUNK]
+        q = tbl.search(chunk, vector_column_name="vector").distance_type(metric).limit(k + extra)
+        if nprobes is not None:
+            q = q.nprobes(int(nprobes))
+        if refine_factor is not None:
+            q = q.refine_factor(int(refine_factor))
+        res = pl.from_arrow(q.select([id_column, "_distance"]).to_arrow())
+        assert isinstance(res, pl.DataFrame)
+        if "query_index" not in res.columns:  # a single query
+            res = res.with_columns(pl.lit(0, pl.Int32).alias("query_index"))
+        if own is not None:
+            mine = pl.DataFrame({"query_index": np.arange(len(chunk), dtype=np.int32),
+                                 "own": list(own[start:start + len(chunk)])})
+            res = res.join(mine, on="query_index", how="left").filter(pl.col(id_column) != pl.col("own"))
+        per = (res.sort("query_index", "_distance").group_by("query_index", maintain_order=True)
+               .agg(pl.col("_distance").head(k)))
+        for qi, dists in per.iter_rows():
+            out[start + int(qi), :len(dists)] = dists
+    return out
+
+
 def tune_nprobes(tbl: Any, params: dict[str, Any], metric: str, *, k: int = 10, sample: int = 100,
                  target: float = TARGET_RECALL, seed: int = 0, id_column: str = "image_id",
                  refine_factor: int = 10) -> dict[str, Any]:
@@ -194,21 +232,12 @@ def tune_nprobes(tbl: Any, params: dict[str, Any], metric: str, *, k: int = 10, 
     ids = got.column(id_column).to_pylist()
     queries = np.asarray(got.column("vector").combine_chunks().values, dtype=np.float32).reshape(m, -1)
     kth = exact_kth(tbl, queries, ids, metric, k, id_column=id_column)
-    own = pl.DataFrame({"query_index": np.arange(m, dtype=np.int32), "own": ids})
     candidates = sorted({min(parts, max(MIN_NPROBES, math.ceil(parts * s))) for s in TUNE_SHARES})
     recall = 0.0
     for probes in candidates:
-        q = tbl.search(queries, vector_column_name="vector").distance_type(metric).limit(k + 1).nprobes(probes)
-        if params["type"] == "IVF_PQ":
-            q = q.refine_factor(refine_factor)
-        res = pl.from_arrow(q.select([id_column, "_distance"]).to_arrow())
-        assert isinstance(res, pl.DataFrame)
-        res = res.join(own, on="query_index", how="left") \
-            .filter(pl.col(id_column) != pl.col("own")).sort("query_index", "_distance")
-        per = res.group_by("query_index", maintain_order=True).agg(pl.col("_distance").head(k))
-        found = {int(r[0]): np.asarray(r[1], dtype=np.float32) for r in per.iter_rows()}
-        lists = [np.pad(found.get(i, np.empty(0, np.float32)), (0, k - len(found.get(i, ()))),
-                        constant_values=np.inf) for i in range(m)]
+        found = search_distances(tbl, queries, k, metric, id_column=id_column, own=ids, nprobes=probes,
+                                 refine_factor=refine_factor if params["type"] == "IVF_PQ" else None)
+        lists = list(found)
         recall = recall_at_k(lists, kth)
         if recall >= target:
             return {"nprobes": probes, "tuned_recall": round(recall, 4), "tuned_on": m}

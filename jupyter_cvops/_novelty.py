@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import xxhash
 
@@ -33,7 +32,6 @@ PREFIX = "knnref_"
 CALIBRATION_MAX = 2000
 KEEP = 4  # reference tables kept per workspace; older ones are dropped ...
 MIN_AGE = timedelta(hours=1)  # ... but never one created within the hour (another kernel may be using it)
-QUERY_CHUNK = 1024
 META_PREFIX = "knnref:"
 TARGET_RECALL = 0.99
 REFINE_FACTOR = 40  # PQ candidates re-ranked per neighbour (indices of older releases)
@@ -133,31 +131,14 @@ def _prune(ws: Workspace, keep: str) -> None:
 def _kth(tbl: Any, queries: np.ndarray, k: int, metric: str, index: dict[str, Any] | None,
          own: np.ndarray | None) -> np.ndarray:
     """k-th neighbour distance of each query row (leaving out row ``own[i]`` when given)."""
-    extra = 0 if own is None else 1
-    out = np.empty(len(queries), np.float64)
-    for start in range(0, len(queries), QUERY_CHUNK):
-        chunk = queries[start:start + QUERY_CHUNK]
-        q = tbl.search(chunk, vector_column_name="vector").distance_type(metric).limit(k + extra)
-        if index:
-            q = q.nprobes(int(index["nprobes"]))
-            if index["type"] == "IVF_PQ":
-                q = q.refine_factor(int(index.get("refine_factor") or REFINE_FACTOR))
-        res = pl.from_arrow(q.select(["row", "_distance"]).to_arrow())
-        assert isinstance(res, pl.DataFrame)
-        if len(chunk) == 1 and "query_index" not in res.columns:
-            res = res.with_columns(pl.lit(0, pl.Int32).alias("query_index"))
-        if own is not None:
-            mine = pl.DataFrame({"query_index": np.arange(len(chunk), dtype=np.int32),
-                                 "own": own[start:start + len(chunk)].astype(np.int32)})
-            res = res.join(mine, on="query_index", how="left").filter(pl.col("row") != pl.col("own"))
-        kth = (res.sort("query_index", "_distance").group_by("query_index", maintain_order=True)
-               .agg(pl.col("_distance")).select(
-                   "query_index", pl.col("_distance").list.get(k - 1, null_on_oob=True).fill_null(np.inf).alias("d")))
-        d = np.full(len(chunk), np.inf)  # a query with fewer than k results counts as far away
-        d[kth["query_index"].to_numpy()] = kth["d"].to_numpy()
-        out[start:start + len(chunk)] = d
-    out = np.maximum(out, 0.0)
-    return np.sqrt(out) if metric == "l2" else out
+    nprobes = refine = None
+    if index:
+        nprobes = int(index["nprobes"])
+        if index["type"] == "IVF_PQ":
+            refine = int(index.get("refine_factor") or REFINE_FACTOR)
+    d = ix.search_distances(tbl, queries, k, metric, id_column="row", own=own, nprobes=nprobes, refine_factor=refine)
+    kth: np.ndarray = np.maximum(d[:, k - 1], 0.0)  # fewer than k results: inf, far away
+    return np.sqrt(kth) if metric == "l2" else kth
 
 
 def reference_novelty(ws: Workspace, table: str, ref_ids: list[str], ref_x: np.ndarray, cur_x: np.ndarray, *,
