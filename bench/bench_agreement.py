@@ -5,7 +5,7 @@ Compares, on the same synthetic data (seeded: 4 classes, per-annotator confusion
 
 * Krippendorff's alpha (nominal): ``jupyter_cvops.agreement.krippendorff_alpha``
   vs ``krippendorff.alpha`` (values must agree within 1e-9; target >= 10x faster);
-* Dawid-Skene: ``jupyter_cvops._dawid_skene.dawid_skene`` vs crowd-kit's
+* Dawid-Skene: ``jupyter_cvops.agreement._dawid_skene.dawid_skene`` vs crowd-kit's
   ``DawidSkene`` (same iterations and stopping rule; labels and posteriors compared);
 * the full report (``agreement_report`` from the long polars frame: Dawid-Skene
   consensus, 1000 bootstrap replicates, pairwise/per-class/confusion, weekly
@@ -30,8 +30,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_cvops._dawid_skene import dawid_skene  # noqa: E402
-from jupyter_cvops.agreement import agreement_report, krippendorff_alpha, ratings_from_labels  # noqa: E402
+from jupyter_cvops.agreement._dawid_skene import dawid_skene  # noqa: E402
+from jupyter_cvops.agreement.metrics import agreement_report, krippendorff_alpha, ratings_from_labels  # noqa: E402
 
 CLASSES = ["dent", "ok", "scratch", "stain"]
 

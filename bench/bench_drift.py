@@ -81,7 +81,7 @@ def ensure_alibi_venv() -> tuple[Path | None, str]:
 
 
 def run_ours(x: np.ndarray, y: np.ndarray, perms: int, seed: int, dtype: str) -> dict:
-    from jupyter_cvops.drift import mmd_test
+    from jupyter_cvops.drift.two_sample import mmd_test
 
     mmd_test(x[:64], y[:64], 10, dtype=dtype, witness=False)  # warm-up (torch kernels, thread pool)
     t0 = time.perf_counter()

@@ -58,8 +58,8 @@ def bench_throughput(work: Path, n_images: int, arch: str, batch_size: int, repe
     from PIL import Image
 
     from jupyter_cvops import Workspace
-    from jupyter_cvops import _embed_backends as eb
-    from jupyter_cvops import embeddings as E
+    from jupyter_cvops.embeddings import _backends as eb
+    from jupyter_cvops.embeddings import tables as E
 
     work.mkdir(parents=True, exist_ok=True)
     if arch == "small":
@@ -128,8 +128,8 @@ def bench_knn(work: Path, n: int, n_queries: int, k: int, spread: float, chunk: 
     import pyarrow as pa
 
     from jupyter_cvops import Workspace
-    from jupyter_cvops import _embed_index as ix
-    from jupyter_cvops import embeddings as E
+    from jupyter_cvops.embeddings import _index as ix
+    from jupyter_cvops.embeddings import tables as E
 
     class Bench:  # a stand-in backend: only its table identity is used
         model_id, table_slug, dim, metric, device = "bench-mixture-512", "bench_mixture_512", 512, "cosine", "cpu"

@@ -43,7 +43,7 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_cvops``: register the ``%cvops`` magics."""
-    from ._magics import register
+    from .notebook._magics import register
 
     register(ipython)
 

@@ -49,13 +49,13 @@ def _out(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
 
 
 def _ws(args: argparse.Namespace) -> Any:
-    from . import Workspace
+    from .workspace import Workspace
 
     return Workspace.open(args.workspace)
 
 
 def cmd_init(args: argparse.Namespace) -> None:
-    from . import Workspace
+    from .workspace import Workspace
 
     ws = Workspace.create(args.path, exist_ok=args.exist_ok)
     _out(args, {"workspace": ws.uri}, f"created workspace {ws.uri}")
@@ -110,11 +110,11 @@ def cmd_taxonomy(args: argparse.Namespace) -> None:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> None:
-    from ._magics import parse_splits
+    from .notebook._magics import parse_splits
 
     ws = _ws(args)
     v = ws.snapshot(name=args.name, message=args.message, splits=parse_splits(args.splits))
-    from ._runinfo import environment
+    from .notebook._runinfo import environment
 
     run_id = ws.record_run("snapshot", dataset_version=v.id, taxonomy_version=v.taxonomy_version,
                            info={"env": environment(), "via": "cli"})
@@ -146,7 +146,7 @@ def cmd_diff(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from .demo import build_demo
+    from .demo.build import build_demo
 
     report = build_demo(args.path, seed=args.seed, progress=not args.json)  # prints its summary
     if args.json:

@@ -17,14 +17,14 @@ from typing import Any, Literal
 
 import polars as pl
 
-from ._importing import ImportReport, import_result, store_labels
-from ._register import CapturedAt, RegisterReport, register_scan
+from .labels._importing import ImportReport, import_result, store_labels
+from .images._register import CapturedAt, RegisterReport, register_scan
 from ._store import Store, current_user, now_utc
 from ._store.statcache import StatCache
-from .annotations import records_from_frame
-from .datasets import DatasetVersion, _get, list_versions, take_snapshot
-from .images import scan_images
-from .taxonomy import Taxonomy
+from .labels.annotations import records_from_frame
+from .datasets.versions import DatasetVersion, _get, list_versions, take_snapshot
+from .images.scan import scan_images
+from .taxonomy.facade import Taxonomy
 
 PathsOrGlob = str | Path | Iterable[str | Path]
 #: Default cap on width x height; larger images are refused as decompression bombs.
@@ -328,7 +328,7 @@ class Workspace:
         --------
         >>> ws.export("baseline", "out/coco", format="coco")   # doctest: +SKIP
         """
-        from ._exporting import export_version
+        from .datasets._export import export_version
 
         v = self.version(version) if isinstance(version, str) else version
         out = export_version(self.taxonomy, v, Path(path), format, copy_images=copy_images)
@@ -360,7 +360,7 @@ class Workspace:
         >>> rep.overall                                # doctest: +SKIP
         >>> rep.alerts.select("annotator", "class_name", "window", "taxonomy_version")  # doctest: +SKIP
         """
-        from .agreement import agreement_report
+        from .agreement.metrics import agreement_report
 
         anns = self.annotations().filter(pl.col("class_name").is_not_null())
         if images is not None:
@@ -388,7 +388,7 @@ class Workspace:
         >>> ws.embed("imgstats")                                           # doctest: +SKIP
         >>> ws.embed("open_clip:ViT-B-32", pretrained="/models/vitb32.pt")  # doctest: +SKIP
         """
-        from .embeddings import embed
+        from .embeddings.tables import embed
 
         return embed(self, model=model, images=images, batch_size=batch_size, **options)
 
@@ -399,7 +399,7 @@ class Workspace:
         --------
         >>> ws.embeddings().select("table", "rows", "nprobes")   # doctest: +SKIP
         """
-        from .embeddings import list_embeddings
+        from .embeddings.tables import list_embeddings
 
         return list_embeddings(self)
 
@@ -410,7 +410,7 @@ class Workspace:
         --------
         >>> ws.neighbors(image_id, k=5, model="imgstats")   # doctest: +SKIP
         """
-        from .embeddings import neighbors
+        from .embeddings.tables import neighbors
 
         return neighbors(self, image_or_vector, k=k, model=model, **options)
 
@@ -444,7 +444,7 @@ class Workspace:
         --------
         >>> ws.drift("demo-train", pl.col("source") == "line-1", by="1d")   # doctest: +SKIP
         """
-        from ._drift_ws import workspace_drift
+        from .drift._windows import workspace_drift
 
         return workspace_drift(self, reference, current, by=by, **options)
 
@@ -465,7 +465,7 @@ class Workspace:
         >>> imgs = ws.drift_images("demo-train", by="1d")                       # doctest: +SKIP
         >>> imgs.filter(pl.col("window_drifted")).head(10)                     # doctest: +SKIP
         """
-        from ._drift_ws import workspace_drift
+        from .drift._windows import workspace_drift
 
         return workspace_drift(self, reference, current, by=by, per_image=True, **options)
 
@@ -477,7 +477,7 @@ class Workspace:
         --------
         >>> ws.novel_regions("demo-train").select("cluster", "size", "exemplar")   # doctest: +SKIP
         """
-        from ._drift_ws import novel_regions
+        from .drift._windows import novel_regions
 
         return novel_regions(self, reference, current, **options)
 
@@ -489,7 +489,7 @@ class Workspace:
         --------
         >>> ws.review_queue(pl.col("classes").list.contains("dent"), disputed_only=True)  # doctest: +SKIP
         """
-        from .reviews import review_queue
+        from .reviews.decisions import review_queue
 
         return review_queue(self, filter=filter, **options)
 
@@ -501,7 +501,7 @@ class Workspace:
         --------
         >>> ws.decide(image_id, "accept", annotator="majority")   # doctest: +SKIP
         """
-        from .reviews import decide
+        from .reviews.decisions import decide
 
         return decide(self, image_id, decision, **details)
 
@@ -512,7 +512,7 @@ class Workspace:
         --------
         >>> ws.reviews().filter(~pl.col("superseded"))   # doctest: +SKIP
         """
-        from .reviews import review_history
+        from .reviews.decisions import review_history
 
         return review_history(self, image_id)
 

@@ -10,7 +10,7 @@ import pytest
 
 import jupyter_cvops
 
-SKIP = {"jupyter_cvops._server", "jupyter_cvops._magics"}  # need a running server / IPython
+SKIP = {"jupyter_cvops._server", "jupyter_cvops.notebook._magics"}  # need a running server / IPython
 
 
 def _modules() -> list[str]:

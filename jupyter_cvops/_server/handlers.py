@@ -95,7 +95,8 @@ class CvopsHandler(APIHandler):
 
 
 def _open_and_read(path: Path, value: str, read: Callable[[Any], T]) -> T:
-    from .. import Workspace, WorkspaceError
+    from .._store import WorkspaceError
+    from ..workspace import Workspace
 
     try:
         ws = Workspace.open(path)

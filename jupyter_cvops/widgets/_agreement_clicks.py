@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .._thumbs import Thumbnail, make_thumbnail
+from ..images._thumbnails import Thumbnail, make_thumbnail
 from ._agreement_figure import _fmt
 from ._gallery import Gallery, GalleryEntry
 

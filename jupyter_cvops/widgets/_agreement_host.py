@@ -21,11 +21,11 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from .._thumbs import Thumbnail
+from ..images._thumbnails import Thumbnail
 from ._gallery import Gallery
 
 if TYPE_CHECKING:
-    from ..agreement import AgreementReport
+    from ..agreement.metrics import AgreementReport
     from ..workspace import Workspace
     from .review import ReviewSession
 

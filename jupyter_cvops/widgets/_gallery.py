@@ -10,7 +10,7 @@ what was clicked. Messages from the browser (``model.send``)::
 
 Examples
 --------
->>> from jupyter_cvops._thumbs import encode_array
+>>> from jupyter_cvops.images._thumbnails import encode_array
 >>> import numpy as np
 >>> g = Gallery()                                                       # doctest: +SKIP
 >>> g.show("two images", [GalleryEntry("a", encode_array(np.zeros((8, 8), np.uint8)), [("ana", "dent")])],
@@ -26,7 +26,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from .._thumbs import Thumbnail
+from ..images._thumbnails import Thumbnail
 from ._bundle import STATIC, _Bundle  # noqa: F401  (re-exported)
 
 __all__ = ["Gallery", "GalleryEntry", "pack_entries"]
@@ -71,7 +71,7 @@ def pack_entries(entries: Sequence[GalleryEntry]) -> tuple[list[dict[str, Any]],
 
     Examples
     --------
-    >>> from jupyter_cvops._thumbs import Thumbnail
+    >>> from jupyter_cvops.images._thumbnails import Thumbnail
     >>> t = Thumbnail(b"abc", "image/jpeg", 2, 1, 4, 2)
     >>> items, buf = pack_entries([GalleryEntry("x", t), GalleryEntry("y", None, error="gone"), GalleryEntry("z", t)])
     >>> [(i["image_id"], i["offset"], i["length"]) for i in items], buf

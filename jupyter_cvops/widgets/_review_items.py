@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from .._queue import NO_OBJECTS, label_signatures
-from .._thumbs import Thumbnail, make_thumbnail
+from ..reviews._queue import NO_OBJECTS, label_signatures
+from ..images._thumbnails import Thumbnail, make_thumbnail
 from ._review_widget import ReviewWidget, _QueueView
 
 

@@ -11,7 +11,7 @@ One plotly ``FigureWidget`` holds three views of :meth:`Workspace.agreement
   class per window (the class of the alert clicked last).
 
 Clicking a cell drills down: the images behind it (computed by the pure functions of
-:mod:`jupyter_cvops._drilldown` from the same labels the report counted) appear as a
+:mod:`jupyter_cvops.reviews._drilldown` from the same labels the report counted) appear as a
 thumbnail grid (:class:`~jupyter_cvops.widgets._gallery.Gallery`) with every annotator's
 label; "Open in review" (or a click on a thumbnail) opens :func:`cv.review
 <jupyter_cvops.widgets.review.review>` on exactly those images, below the grid.
@@ -61,8 +61,8 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from .._drilldown import DRILL_SCHEMA, drill_down, rating_table
-from .._thumbs import Thumbnail
+from ..reviews._drilldown import DRILL_SCHEMA, drill_down, rating_table
+from ..images._thumbnails import Thumbnail
 from ._agreement_clicks import _ClicksMixin
 from ._agreement_figure import (  # noqa: F401  (ALERT_*, TREND and the formatters are re-exported)
     ALERT_COLOR,
@@ -79,7 +79,7 @@ from ._agreement_figure import (  # noqa: F401  (ALERT_*, TREND and the formatte
 from ._gallery import Gallery
 
 if TYPE_CHECKING:
-    from ..agreement import AgreementReport
+    from ..agreement.metrics import AgreementReport
     from ..workspace import Workspace
     from .review import ReviewSession
 
@@ -250,7 +250,7 @@ class AgreementView(_FigureMixin, _ClicksMixin):
 
     @property
     def target(self) -> dict[str, Any] | None:
-        """What the current drill-down is (a :func:`~jupyter_cvops._drilldown.drill_down` target), or None.
+        """What the current drill-down is (a :func:`~jupyter_cvops.reviews._drilldown.drill_down` target), or None.
 
         Examples
         --------
@@ -271,7 +271,7 @@ class AgreementView(_FigureMixin, _ClicksMixin):
         return self._pair
 
     def select(self, target: dict[str, Any]) -> pl.DataFrame:
-        """Drill down into ``target`` (see :func:`~jupyter_cvops._drilldown.drill_down`) and show it.
+        """Drill down into ``target`` (see :func:`~jupyter_cvops.reviews._drilldown.drill_down`) and show it.
 
         Examples
         --------

@@ -12,7 +12,7 @@ Two objects, as in the rest of :mod:`jupyter_cvops.widgets`:
   indices.
 - :class:`DriftView`, the facade :func:`drift_view` returns: it holds the workspace,
   runs ``ws.drift`` (unless given its frame), projects the embeddings with
-  :func:`jupyter_cvops._projection.project`, answers selections with thumbnails, filters
+  :func:`jupyter_cvops.embeddings._projection.project`, answers selections with thumbnails, filters
   the scatter to a clicked window, and records tags and review sessions.
 
 Messages from the browser (``model.send``)::
@@ -53,8 +53,8 @@ import numpy as np
 import polars as pl
 import traitlets
 
-from .._projection import Method, project
-from .._thumbs import Thumbnail, make_thumbnail
+from ..embeddings._projection import Method, project
+from ..images._thumbnails import Thumbnail, make_thumbnail
 from ._bundle import _Bundle
 
 if TYPE_CHECKING:
@@ -228,9 +228,9 @@ class DriftView:
         thumb_side: int = 128,
         **drift_options: Any,
     ) -> None:
-        from .._drift_ws import _current_ids, _reference_ids
-        from .._novelty import reference_novelty
-        from ..embeddings import load_vectors
+        from ..drift._windows import _current_ids, _reference_ids
+        from ..drift._novelty import reference_novelty
+        from ..embeddings.tables import load_vectors
 
         self.ws = ws
         self.reference = reference

@@ -60,10 +60,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .._labels import STATEFUL, latest_reviews
+from ..labels._resolution import STATEFUL, latest_reviews
 from .._store import current_user
-from .._thumbs import Thumbnail
-from ..reviews import DECISIONS, decide, review_queue
+from ..images._thumbnails import Thumbnail
+from ..reviews.decisions import DECISIONS, decide, review_queue
 from ._bundle import STATIC, _Bundle  # noqa: F401  (re-exported)
 from ._review_items import _ItemsMixin
 from ._review_widget import (

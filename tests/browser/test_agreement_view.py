@@ -69,7 +69,7 @@ POSITION = """([xaxis, yaxis, x, y]) => {
 @pytest.fixture(scope="module")
 def agreement_ws(lab_root: Path) -> Path:
     """The demo workspace (chloe drifts on "dent" from week 5) inside the served folder."""
-    from jupyter_cvops.demo import build_demo
+    from jupyter_cvops.demo.build import build_demo
 
     path = lab_root / "agreement-ws"
     build_demo(path, seed=0, n_production=0, image_size=64, progress=False)
@@ -78,7 +78,7 @@ def agreement_ws(lab_root: Path) -> Path:
 
 def _expected(ws_path: Path) -> dict[str, list[str]]:
     from jupyter_cvops import Workspace
-    from jupyter_cvops._drilldown import alert_cell, pair_cell, pooled_cell, rating_table
+    from jupyter_cvops.reviews._drilldown import alert_cell, pair_cell, pooled_cell, rating_table
 
     ws = Workspace.open(ws_path)
     table = rating_table(ws.annotations().filter(pl.col("class_name").is_not_null()))

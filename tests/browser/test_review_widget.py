@@ -129,7 +129,7 @@ def test_without_prefetch_the_kernel_round_trip_draws_the_next_image(
     page: Any, lab: JupyterProcess, lab_root: Path
 ) -> None:
     """The slow path the prefetch hides: key -> kernel encodes -> state update -> drawn."""
-    from jupyter_cvops.demo import build_demo
+    from jupyter_cvops.demo.build import build_demo
 
     build_demo(lab_root / "cold-ws", seed=1, n_train=8, n_production=0, image_size=1024, progress=False)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(

@@ -1,0 +1,581 @@
+"""Image embeddings in LanceDB: compute incrementally, find nearest neighbours.
+
+One table per embedding model, ``emb_<model slug>``, keyed by image id (the content
+hash), with a fixed-size float32 ``vector`` column, the ``fingerprint`` of the
+decoding/preprocessing/weights that produced each row, and ``computed_at``:
+
+==============================================  ==========================================
+model                                           table
+==============================================  ==========================================
+``"imgstats"``                                  ``emb_imgstats_v1``
+``"open_clip:ViT-B-32"``, tag ``laion2b_s34b_b79k``  ``emb_openclip_vit_b_32_laion2b_s34b_b79k``
+``"open_clip:ViT-B-32"``, a checkpoint file     ``emb_openclip_vit_b_32_<xxh3 of file, 8 hex>``
+==============================================  ==========================================
+
+The model id, rebuild spec, dimension, metric, preprocessing description and
+fingerprint are recorded in the workspace ``meta`` table under ``embedding:<table>``
+(:func:`list_embeddings` shows them). Once a table holds ``index_threshold`` rows
+(default :data:`INDEX_THRESHOLD`) an ANN index is built on ``vector`` (IVF-PQ; IVF-flat
+for short vectors such as ``imgstats``) and kept up to date; smaller tables are searched
+exactly.
+
+Examples
+--------
+>>> rep = ws.embed(model="imgstats")                     # doctest: +SKIP
+>>> ws.neighbors(ws.images()["image_id"][0], k=5)          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from . import _backends as eb
+from . import _index as ix
+from . import _pipeline as pipeline
+from ._backends import EmbeddingBackend, EmbeddingError
+from ._index import quote as _quote
+from ..images._hashing import hash_file
+from ._image_stats import feature_names
+from .._store import now_utc
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["INDEX_THRESHOLD", "EmbedReport", "EmbeddingBackend", "EmbeddingError", "Vectors", "build_index",
+           "embed", "feature_names", "list_embeddings", "load_vectors", "neighbors", "table_name"]
+
+INDEX_THRESHOLD = 100_000
+"""Rows from which an embedding table gets an ANN index (below it, search is exact)."""
+
+COMMIT_EVERY = 8192
+"""Vectors per commit while embedding: an interrupted run keeps what it committed."""
+
+Images = pl.Expr | pl.DataFrame | pl.Series | Iterable[str] | Any
+
+
+@dataclass
+class EmbedReport:
+    """What :func:`embed` did.
+
+    Attributes
+    ----------
+    model, table : str
+        Model id and the LanceDB table holding its vectors.
+    dim : int
+        Vector length.
+    device : str
+        Where the model ran.
+    n_requested, n_computed, n_skipped : int
+        Images asked for; embedded now; already embedded (same fingerprint) and skipped.
+    failures : list of (image_id, path, reason)
+        Images that could not be embedded (missing, corrupt, changed, unknown id).
+    seconds : float
+        Wall time of the run.
+    index : str or None
+        What happened to the ANN index (``"created ..."``, ``"updated"``) or None.
+    notice : str or None
+        A one-line note, e.g. that ``imgstats`` was used because no weights are configured.
+    """
+
+    model: str
+    table: str
+    dim: int
+    device: str
+    n_requested: int = 0
+    n_computed: int = 0
+    n_skipped: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    index: str | None = None
+    notice: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every requested image has an embedding."""
+        return not self.failures
+
+    @property
+    def images_per_second(self) -> float:
+        """Throughput of the images computed in this run."""
+        return self.n_computed / self.seconds if self.seconds > 0 else 0.0
+
+    def failures_frame(self) -> pl.DataFrame:
+        """Failures as a frame (image_id, path, reason)."""
+        return pl.DataFrame(self.failures, schema={"image_id": pl.String, "path": pl.String,
+                                                   "reason": pl.String}, orient="row")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts and failures as plain JSON."""
+        return {"model": self.model, "table": self.table, "dim": self.dim, "device": self.device,
+                "requested": self.n_requested, "computed": self.n_computed, "skipped": self.n_skipped,
+                "failures": [{"image_id": i, "path": p, "reason": r} for i, p, r in self.failures],
+                "seconds": round(self.seconds, 3), "index": self.index}
+
+    def __repr__(self) -> str:
+        s = (f"<EmbedReport {self.model} -> {self.table}: computed={self.n_computed} skipped={self.n_skipped} "
+             f"failed={len(self.failures)} ({self.images_per_second:.1f} images/s on {self.device})>")
+        for image_id, path, reason in self.failures[:10]:
+            s += f"\n  {path or image_id}: {reason}"
+        if len(self.failures) > 10:
+            s += f"\n  ... and {len(self.failures) - 10} more (see .failures_frame())"
+        return s
+
+
+class Vectors(NamedTuple):
+    """Embeddings as arrays: ``image_ids[i]`` has ``vectors[i]``; ``feature_names`` for imgstats."""
+
+    image_ids: list[str]
+    vectors: np.ndarray
+    table: str
+    feature_names: list[str] | None
+
+
+# --------------------------------------------------------------------------- naming / records
+def table_name(model: str | EmbeddingBackend | None = None, pretrained: str | None = None) -> str:
+    """Name of the table holding ``model``'s embeddings (loads open_clip models to check weights).
+
+    Examples
+    --------
+    >>> table_name("imgstats")
+    'emb_imgstats_v1'
+    """
+    backend, _ = eb.backend_from_spec(model, pretrained)
+    return "emb_" + backend.table_slug
+
+
+def _schema(backend: EmbeddingBackend) -> pa.Schema:
+    info = json.dumps({"model": backend.model_id, "dim": backend.dim, "metric": backend.metric})
+    return pa.schema([
+        pa.field("image_id", pa.string(), nullable=False),
+        pa.field("vector", pa.list_(pa.float32(), backend.dim)),
+        pa.field("fingerprint", pa.string()),
+        pa.field("computed_at", pa.timestamp("us", tz="UTC")),
+    ], metadata={"cvops.embedding": info})
+
+
+def _record_for(backend: EmbeddingBackend, table: str, fp: str) -> dict[str, Any]:
+    rec: dict[str, Any] = {"table": table, "model": backend.model_id, "spec": backend.spec(), "dim": backend.dim,
+                           "metric": backend.metric, "fingerprint": fp, "preprocessing": backend.describe()}
+    if isinstance(backend, eb.ImageStatsBackend):
+        rec["feature_names"] = backend.feature_names()
+    return rec
+
+
+def _resolve(ws: Workspace, model: str | EmbeddingBackend | None, pretrained: str | None) -> dict[str, Any]:
+    """The meta record of the table that ``model`` names (None: the most recently computed)."""
+    records = ix.records(ws)
+    if not records:
+        raise EmbeddingError("this workspace has no embeddings yet: run ws.embed() first")
+    if model is None and pretrained is None:
+        return max(records.values(), key=lambda r: r.get("updated_at", ""))
+    if isinstance(model, str) and model in records:
+        return records[model]
+    if isinstance(model, str) and pretrained is None and model.startswith(("open_clip:", "openclip:")):
+        arch = model.split(":", 1)[1]
+        hits = [r for r in records.values() if r["spec"].get("model", "").split(":", 1)[-1] == arch]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise EmbeddingError(f"several tables hold {model}: {sorted(r['table'] for r in hits)}; "
+                                 "pass pretrained= or the table name")
+    name = table_name(model, pretrained)
+    if name not in records:
+        raise EmbeddingError(f"no embeddings for {model!r} yet (table {name}): run ws.embed(model=...) first")
+    return records[name]
+
+
+def list_embeddings(ws: Workspace) -> pl.DataFrame:
+    """Embedding tables of a workspace: table, model, dim, metric, rows, indexed, index
+    parameters (type, partitions, tuned ``nprobes`` and the recall@10 it reached), updated_at.
+
+    Examples
+    --------
+    >>> list_embeddings(ws).select("table", "rows")          # doctest: +SKIP
+    """
+    rows = []
+    for name, rec in sorted(ix.records(ws).items()):
+        tbl = ws.store.table(name)
+        indexed = ix.vector_index(tbl) is not None
+        idx = (rec.get("index") or {}) if indexed else {}
+        rows.append({"table": name, "model": rec["model"], "dim": rec["dim"], "metric": rec["metric"],
+                     "rows": tbl.count_rows(), "indexed": indexed, "index_type": idx.get("type"),
+                     "partitions": idx.get("num_partitions"), "nprobes": idx.get("nprobes"),
+                     "tuned_recall": idx.get("tuned_recall"), "updated_at": rec.get("updated_at")})
+    schema = {"table": pl.String, "model": pl.String, "dim": pl.Int64, "metric": pl.String, "rows": pl.Int64,
+              "indexed": pl.Boolean, "index_type": pl.String, "partitions": pl.Int64, "nprobes": pl.Int64,
+              "tuned_recall": pl.Float64, "updated_at": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+# --------------------------------------------------------------------------- selecting images
+def _targets(ws: Workspace, images: Images) -> tuple[pl.DataFrame, list[str]]:
+    """``(image_id, path)`` frame of the wanted images, and ids that are not registered."""
+    registered = ws.store.read("images", columns=["image_id", "path"])
+    if images is None:
+        return registered.unique("image_id", keep="first", maintain_order=True), []
+    if isinstance(images, pl.Expr):
+        return ws.images().filter(images).select("image_id", "path").unique("image_id", maintain_order=True), []
+    if hasattr(images, "items") and callable(images.items) and not isinstance(images, dict):
+        images = images.items()  # a DatasetVersion
+    if isinstance(images, pl.DataFrame):
+        ids = images["image_id"].to_list()
+    elif isinstance(images, str):
+        ids = [images]
+    else:
+        ids = list(pl.Series(images, dtype=pl.String)) if not isinstance(images, pl.Series) else images.to_list()
+    wanted = pl.DataFrame({"image_id": ids}, schema={"image_id": pl.String}).unique(maintain_order=True)
+    found = wanted.join(registered.unique("image_id"), on="image_id", how="left", maintain_order="left")
+    missing = found.filter(pl.col("path").is_null())["image_id"].to_list()
+    return found.filter(pl.col("path").is_not_null()), missing
+
+
+# --------------------------------------------------------------------------- embedding
+def embed(
+    ws: Workspace,
+    model: str | EmbeddingBackend | None = None,
+    images: Images = None,
+    batch_size: int = 64,
+    device: str | None = None,
+    num_workers: int | None = None,
+    progress: bool = True,
+    *,
+    pretrained: str | None = None,
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto",
+    index_threshold: int = INDEX_THRESHOLD,
+) -> EmbedReport:
+    """Compute image embeddings into the workspace, incrementally (``ws.embed``).
+
+    Only images without a vector for this model (same weights and preprocessing) are
+    computed, so a re-run computes nothing. Files are read by worker threads that decode
+    and preprocess the next batches while the model runs on the current one; vectors are
+    committed every :data:`COMMIT_EVERY` images, so an interrupted run keeps its work.
+    Missing, corrupt or changed files get one reason each in the report; the rest proceed.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    model
+        ``"imgstats"``: 33 named image statistics (brightness, contrast, sharpness,
+        colorfulness, saturation, noise, edge density, edge orientation, HSV histograms;
+        see :func:`feature_names`), no weights needed.
+        ``"open_clip:<arch>"`` (e.g. ``"open_clip:ViT-B-32"``) with ``pretrained``.
+        None (default): open_clip when ``$CVOPS_CLIP_WEIGHTS`` (a checkpoint path or tag,
+        architecture from ``$CVOPS_CLIP_MODEL``, default ViT-B-32) is set, else
+        ``imgstats`` with a one-line notice. A custom :class:`EmbeddingBackend` also works.
+    images
+        Which images: None (all registered), image ids, a frame with ``image_id``, a
+        polars expression over ``ws.images()`` columns, or a dataset version.
+    batch_size
+        Images per forward pass.
+    device
+        ``"cuda"``, ``"cpu"``, ...; default: CUDA when available, else CPU.
+    num_workers
+        Loader threads (decode + preprocess), ``0`` to load inline. Default: all CPUs for
+        ``imgstats``; up to 8 on a GPU; half the CPUs at the lowest scheduling priority
+        when the model runs on the CPU (it keeps every core busy already, so loading
+        fills idle time instead of preempting the model's threads).
+    progress
+        Show a progress bar (and the default-model notice).
+    pretrained
+        open_clip weights: a local checkpoint file, or a pretrained tag such as
+        ``"laion2b_s34b_b79k"`` (only then may open_clip try a download). Without
+        weights an open_clip model is refused with a message naming ``model="imgstats"``.
+    precision
+        GPU autocast: ``"auto"`` (bf16 where supported, else fp16), ``"bf16"``,
+        ``"fp16"`` or ``"fp32"``. The CPU always computes in fp32.
+    index_threshold
+        Build or refresh the ANN index once the table holds this many rows.
+
+    Returns
+    -------
+    EmbedReport
+
+    Examples
+    --------
+    >>> rep = ws.embed(model="imgstats")                                   # doctest: +SKIP
+    >>> rep.n_computed, rep.failures_frame()                               # doctest: +SKIP
+    >>> ws.embed(model="open_clip:ViT-B-32", pretrained="/models/vit_b_32.pt")  # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    backend, notice = eb.backend_from_spec(model, pretrained, device=device, precision=precision)
+    if notice and progress:
+        print(f"jupyter-cvops: {notice}", file=sys.stderr)
+    table = "emb_" + backend.table_slug
+    fp = eb.fingerprint(backend)
+    store = ws.store
+    tbl = store.ensure_table(table, _schema(backend))
+    report = EmbedReport(model=backend.model_id, table=table, dim=backend.dim, device=backend.device,
+                         notice=notice)
+    targets, unknown = _targets(ws, images)
+    report.failures += [(i, "", "not a registered image") for i in unknown]
+    report.n_requested = targets.height + len(unknown)
+    done = pl.from_arrow(tbl.search().select(["image_id"]).where(f"fingerprint = '{fp}'").to_arrow()) \
+        if tbl.count_rows() else pl.DataFrame(schema={"image_id": pl.String})
+    todo = targets.join(done, on="image_id", how="anti", maintain_order="left")  # type: ignore[arg-type]
+    report.n_skipped = targets.height - todo.height
+    record = _record_for(backend, table, fp)
+    old = ix.records(ws).get(table)
+    if todo.height or old is None or {k: old.get(k) for k in record} != record:
+        ix.put_record(ws, record | {"updated_at": now_utc().isoformat(), "index": (old or {}).get("index")})
+    if todo.height:
+        _compute(ws, backend, table, fp, todo, report, batch_size=batch_size, num_workers=num_workers,
+                 progress=progress)
+    report.index = ix.maintain_index(ws, table, index_threshold)
+    report.seconds = time.perf_counter() - t0
+    if report.n_computed or report.failures:
+        store.event("embeddings.compute", report.to_dict() | {"failures": len(report.failures)})
+    return report
+
+
+def _default_workers(backend: EmbeddingBackend) -> int:
+    n = eb.cpu_count()
+    if isinstance(backend, eb.ImageStatsBackend):
+        return n
+    if backend.device.startswith("cpu"):
+        return max(1, n // 2)
+    return min(8, n)
+
+
+def _compute(ws: Workspace, backend: EmbeddingBackend, table: str, fp: str, todo: pl.DataFrame,
+             report: EmbedReport, *, batch_size: int, num_workers: int | None, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    workers = _default_workers(backend) if num_workers is None else int(num_workers)
+    pairs = list(zip(todo["image_id"].to_list(), todo["path"].to_list(), strict=True))
+    ids_buf: list[str] = []
+    vec_buf: list[np.ndarray] = []
+    writer = ThreadPoolExecutor(1, thread_name_prefix="cvops-embed-write")
+    pending: Future[int] | None = None
+
+    def flush() -> None:
+        nonlocal pending, ids_buf, vec_buf
+        if pending is not None:
+            pending.result()
+            pending = None
+        if ids_buf:
+            data = _rows(ids_buf, np.concatenate(vec_buf), fp, backend.dim)
+            pending = writer.submit(ws.store.upsert, table, "image_id", data)
+            ids_buf, vec_buf = [], []
+
+    bar = tqdm(total=len(pairs), desc=f"embed {backend.model_id}", unit="img", disable=not progress)
+    try:
+        cpu_model = backend.device.startswith("cpu") and not isinstance(backend, eb.ImageStatsBackend)
+        for ids, batch, failures in pipeline.batches(backend, pairs, batch_size=batch_size,
+                                                     num_workers=workers, nice=19 if cpu_model else 0):
+            report.failures += failures
+            if ids:
+                vecs = np.asarray(backend.forward(batch), dtype=np.float32)
+                if vecs.shape != (len(ids), backend.dim):
+                    raise EmbeddingError(f"{backend.model_id} returned shape {vecs.shape}, "
+                                         f"expected {(len(ids), backend.dim)}")
+                ids_buf += ids
+                vec_buf.append(vecs)
+                report.n_computed += len(ids)
+            bar.update(len(ids) + len(failures))
+            if len(ids_buf) >= COMMIT_EVERY:
+                flush()
+    finally:
+        bar.close()
+        try:
+            flush()  # also on interrupt: keep the vectors computed so far
+            if pending is not None:
+                pending.result()
+        finally:
+            writer.shutdown(wait=True)
+
+
+def _rows(ids: list[str], vectors: np.ndarray, fp: str, dim: int) -> pa.Table:
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
+    n = len(ids)
+    return pa.table({
+        "image_id": pa.array(ids, pa.string()),
+        "vector": pa.FixedSizeListArray.from_arrays(flat, dim),
+        "fingerprint": pa.array([fp] * n, pa.string()),
+        "computed_at": pa.array([now_utc()] * n, pa.timestamp("us", tz="UTC")),
+    })
+
+
+# --------------------------------------------------------------------------- ANN index
+def build_index(ws: Workspace, model: str | EmbeddingBackend | None = None, *,
+                pretrained: str | None = None) -> dict[str, Any]:
+    """(Re)build the ANN index of an embedding table now, whatever its size.
+
+    :func:`embed` does this by itself past ``index_threshold`` rows; call it to index a
+    smaller table or after choosing other parameters. Returns the index parameters.
+
+    Examples
+    --------
+    >>> build_index(ws, "imgstats")         # doctest: +SKIP
+    {'type': 'IVF_FLAT', 'num_partitions': 317, 'rows_at_build': 100480, ...}
+    """
+    rec = _resolve(ws, model, pretrained)
+    return ix.create_index(ws, rec)
+
+
+# --------------------------------------------------------------------------- search
+def _stored_vector(tbl: Any, image_id: str) -> np.ndarray | None:
+    got = tbl.search().where(f"image_id = {_quote(image_id)}").select(["vector"]).limit(1).to_arrow()
+    if not got.num_rows:
+        return None
+    return np.asarray(got.column("vector")[0].values, dtype=np.float32)
+
+
+def _query(ws: Workspace, rec: dict[str, Any], what: Any) -> tuple[np.ndarray, str | None]:
+    """Query vector(s) for an image id, a path or an array; plus the image id (if any)."""
+    if isinstance(what, (np.ndarray, list, tuple)) and not isinstance(what, str):
+        arr = np.asarray(what, dtype=np.float32)
+        if arr.ndim not in (1, 2) or arr.shape[-1] != rec["dim"]:
+            raise ValueError(f"query vectors must have {rec['dim']} columns ({rec['table']}), got {arr.shape}")
+        return arr, None
+    if not isinstance(what, (str, os.PathLike)):
+        raise TypeError(f"expected an image id, a path or a vector, got {type(what).__name__}")
+    tbl = ws.store.table(rec["table"])
+    text = str(what)
+    image_id: str | None = None
+    path: str | None = None
+    if isinstance(what, str) and ws.store.count("images", f"image_id = {_quote(text)}"):
+        image_id = text
+    else:
+        p = Path(text).expanduser()
+        if not p.is_file():
+            raise EmbeddingError(f"{text!r} is neither a registered image id nor an image file")
+        path = str(p.resolve())
+        image_id = hash_file(p)
+    vec = _stored_vector(tbl, image_id)
+    if vec is not None:
+        return vec, image_id
+    if path is None:  # registered but not embedded yet: compute it now
+        path = ws.store.read("images", where=f"image_id = {_quote(image_id)}", columns=["path"])["path"][0]
+    spec = dict(rec["spec"])
+    backend, _ = eb.backend_from_spec(spec.pop("model"), spec.pop("pretrained", None))
+    if eb.fingerprint(backend) != rec["fingerprint"]:
+        raise EmbeddingError(f"the model of {rec['table']} now preprocesses differently; re-run ws.embed first")
+    _, batch, bad = pipeline.load_batch(backend, [(image_id, path)])
+    if bad:
+        raise EmbeddingError(f"{path}: {bad[0][2]}")
+    return backend.forward(batch)[0], image_id
+
+
+def neighbors(
+    ws: Workspace,
+    image_or_vector: str | os.PathLike[str] | np.ndarray,
+    k: int = 10,
+    model: str | EmbeddingBackend | None = None,
+    *,
+    pretrained: str | None = None,
+    include_self: bool = False,
+    nprobes: int | None = None,
+    refine_factor: int | None = None,
+) -> pl.DataFrame:
+    """The ``k`` images most similar to an image or a vector (``ws.neighbors``).
+
+    Works at any table size: exact search below the index threshold, the ANN index
+    (with re-ranking on full vectors) above it.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    image_or_vector
+        An image id (its stored vector is reused), a path (a registered or any image
+        file; embedded on the fly if needed), a vector of the table's dimension, or an
+        ``m x dim`` matrix of query vectors (the result then has a ``query`` column).
+    k
+        Number of neighbours.
+    model
+        Which embeddings: a model as given to :func:`embed`, a table name, or None for
+        the most recently computed table.
+    pretrained
+        Weights, for an open_clip ``model`` embedded with several weights.
+    include_self
+        Keep the query image itself in the result (default: left out).
+    nprobes, refine_factor
+        ANN search knobs (IVF partitions visited; candidates re-ranked per result).
+        Default ``nprobes``: the value tuned when the index was built, the fewest
+        partitions that reach recall@10 >= 0.97 on a sample of the table's own vectors
+        (see :func:`jupyter_cvops.embeddings._index.tune_nprobes`; ``list_embeddings`` shows
+        it); default ``refine_factor``: 10.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``image_id, distance, path``, nearest first. Distance is ``1 - cosine
+        similarity`` for open_clip, Euclidean for ``imgstats``.
+
+    Examples
+    --------
+    >>> ws.neighbors(ws.images()["image_id"][0], k=5)            # doctest: +SKIP
+    >>> ws.neighbors("new_photo.jpg", k=5, model="imgstats")     # doctest: +SKIP
+    """
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    rec = _resolve(ws, model, pretrained)
+    tbl = ws.store.table(rec["table"])
+    vec, self_id = _query(ws, rec, image_or_vector)
+    extra = 0 if include_self or self_id is None else 1
+    q = tbl.search(vec, vector_column_name="vector").distance_type(rec["metric"]).limit(k + extra)
+    index = rec.get("index")
+    if index and ix.vector_index(tbl) is not None:
+        parts = int(index["num_partitions"])
+        q = q.nprobes(nprobes or int(index.get("nprobes") or ix.default_nprobes(parts)))
+        if index["type"] == "IVF_PQ":
+            q = q.refine_factor(refine_factor or int(index.get("refine_factor") or ix.REFINE_FACTOR))
+    got = pl.from_arrow(q.select(["image_id", "_distance"]).to_arrow())
+    assert isinstance(got, pl.DataFrame)
+    multi = vec.ndim == 2
+    dist = pl.col("_distance").clip(lower_bound=0.0)
+    got = got.with_columns((dist.sqrt() if rec["metric"] == "l2" else dist).cast(pl.Float64).alias("distance"))
+    if extra:
+        got = got.filter(pl.col("image_id") != self_id)
+    if multi:
+        got = got.rename({"query_index": "query"}).sort("query", "distance").group_by(
+            "query", maintain_order=True).head(k)
+    else:
+        got = got.sort("distance").head(k)
+    out = got.join(ix.paths(ws, got["image_id"].unique().to_list()), on="image_id", how="left",
+                   maintain_order="left")
+    return out.select((["query"] if multi else []) + ["image_id", "distance", "path"])
+
+
+def load_vectors(ws: Workspace, model: str | EmbeddingBackend | None = None, images: Images = None, *,
+                 pretrained: str | None = None) -> Vectors:
+    """Stored embeddings as a numpy matrix, for statistics (drift tests, projections).
+
+    Rows computed with another preprocessing than the table's current one are left out.
+
+    Examples
+    --------
+    >>> v = load_vectors(ws, "imgstats")                        # doctest: +SKIP
+    >>> v.vectors.shape, v.feature_names[:2]                      # doctest: +SKIP
+    ((300, 33), ['brightness', 'contrast'])
+    """
+    rec = _resolve(ws, model, pretrained)
+    data = ws.store.table(rec["table"]).search().where(f"fingerprint = '{rec['fingerprint']}'") \
+        .select(["image_id", "vector"]).to_arrow()
+    ids = data.column("image_id").to_pylist()
+    if images is not None:
+        wanted, _ = _targets(ws, images)
+        keep = set(wanted["image_id"].to_list())
+        mask = pa.array([i in keep for i in ids])
+        data = data.filter(mask)
+        ids = data.column("image_id").to_pylist()
+    col = data.column("vector").combine_chunks() if data.num_rows else None
+    dim = int(rec["dim"])
+    mat = (np.asarray(col.values, dtype=np.float32).reshape(-1, dim) if col is not None
+           else np.zeros((0, dim), np.float32))
+    return Vectors(ids, mat, rec["table"], rec.get("feature_names"))

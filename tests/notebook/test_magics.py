@@ -1,0 +1,69 @@
+"""%cvops magics in a real IPython shell: snapshot records run metadata and shows the card."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+
+from jupyter_cvops import Workspace
+from jupyter_cvops.notebook._magics import SNAPSHOT_MIME, parse_splits
+
+
+@pytest.fixture(scope="module")
+def ip():  # noqa: ANN201
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "jupyter_cvops")
+    return shell
+
+
+@pytest.fixture
+def ws_path(tmp_path: Path, shared_data: Path) -> Path:
+    imgs = tmp_path / "imgs"
+    shutil.copytree(shared_data / "images" / "neu-surface-defects", imgs)
+    ws = Workspace.create(tmp_path / "ws")
+    ws.add_images(imgs, progress=False)
+    return tmp_path / "ws"
+
+
+def test_snapshot_magic_records_run_and_displays_bundle(ip, ws_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    shown: list[dict] = []
+    import jupyter_cvops.notebook._magics as magics
+
+    monkeypatch.setattr(magics, "display", lambda obj, raw=False: shown.append(obj))
+    ip.user_ns["__session__"] = "/tmp/analysis.ipynb"
+    ip.run_line_magic("cvops", f"use {ws_path}")
+    ip.run_line_magic("cvops", "snapshot --name first -m 'first snapshot' --splits train=0.5,val=0.5")
+    ws = Workspace.open(ws_path)
+    v = ws.version("first")
+    assert v.message == "first snapshot" and set(v.splits) == {"train", "val"}
+    runs = ws.runs()
+    assert runs.height == 1 and runs["dataset_version"][0] == v.id
+    info = json.loads(runs["info"][0])
+    assert info["env"]["python"] and "polars" in info["env"]["packages"]
+    assert runs["notebook"][0] == "/tmp/analysis.ipynb"
+    bundle = shown[-1]
+    payload = bundle[SNAPSHOT_MIME]
+    assert payload["dataset_version"]["id"] == v.id and payload["run_id"] == runs["run_id"][0]
+    assert payload["dataset_version"]["n_images"] == 30
+    assert v.id[:12] in bundle["text/plain"]
+    versions = ip.run_line_magic("cvops", "versions")
+    assert versions["id"].to_list() == [v.id]
+
+
+def test_magic_errors_are_usage_errors(ip, tmp_path: Path) -> None:  # noqa: ANN001
+    with pytest.raises(UsageError, match="no workspace"):
+        ip.run_line_magic("cvops", f"use {tmp_path / 'none'}")
+    with pytest.raises(UsageError):
+        ip.run_line_magic("cvops", "frobnicate")
+    with pytest.raises(UsageError, match="name=fraction"):
+        parse_splits("train")
+
+
+def test_use_create(ip, tmp_path: Path) -> None:  # noqa: ANN001
+    ip.run_line_magic("cvops", f"use {tmp_path / 'new'} --create")
+    assert isinstance(ip.user_ns["cvops_ws"], Workspace)
