@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -109,6 +110,134 @@ def _one_run(images: Path, work: Path) -> tuple[tuple[float, float, float], tupl
     return tuple(ours), tuple(theirs)  # type: ignore[return-value]
 
 
+# ----------------------------------------------------------------------------- scale (--n >= 100k)
+SCALE_PARTS = 100_000
+"""Images per part of the scale tree: the 100k run registers part 0, the 1M run all ten."""
+
+
+def scale_cache() -> Path:
+    """Where the scale images live between runs: outside the repository, generated once."""
+    base = Path(os.environ.get("CVOPS_BENCH_CACHE", Path.home() / ".cache" / "jupyter-cvops-bench"))
+    return base / "png16"
+
+
+def make_scale_images(root: Path, n: int) -> float:
+    """``n`` distinct 16x16 PNGs, 1000 per folder, 100 folders per part of 100k (kept between runs)."""
+    done = root / ".complete"
+    have = int(done.read_text()) if done.exists() else 0
+    if have >= n:
+        return 0.0
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    for i in range(have, n):
+        folder = root / f"part{i // SCALE_PARTS}" / f"sub{(i // 1000) % 100:02d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        img = base.copy()
+        img[0, :3, :] = np.frombuffer(i.to_bytes(9, "big"), np.uint8).reshape(3, 3)  # distinct bytes
+        ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        assert ok
+        (folder / f"img_{i:07d}.png").write_bytes(buf.tobytes())
+        if i % 100_000 == 99_999:
+            print(f"  generated {i + 1:,} PNGs ({time.perf_counter() - t0:.0f} s)", flush=True)
+    done.write_text(str(n))
+    return time.perf_counter() - t0
+
+
+def floor_stat(root: Path) -> float:
+    """scandir + stat of every file (what any re-check of a folder must do)."""
+    t0 = time.perf_counter()
+    stack, n = [str(root)], 0
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                else:
+                    e.stat(follow_symlinks=False)
+                    n += 1
+    return time.perf_counter() - t0
+
+
+def floor_read_hash(root: Path) -> float:
+    """Read + XXH3-128 of every file, one thread (what any content check must do)."""
+    import xxhash
+
+    paths = []
+    for folder, _dirs, files in os.walk(root):
+        paths += [os.path.join(folder, f) for f in files if f.endswith(".png")]
+    t0 = time.perf_counter()
+    h = xxhash.xxh3_128_hexdigest
+    for p in paths:
+        with open(p, "rb", buffering=0) as f:
+            h(f.read())
+    return time.perf_counter() - t0
+
+
+def scale_run(images: Path, work: Path) -> dict[str, float]:
+    """Our operations on one tree, fresh workspace; seconds each."""
+    from jupyter_cvops import Workspace
+
+    ws = Workspace.create(work / "ws")
+    out: dict[str, float] = {}
+
+    def timed(key: str, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        res = fn()
+        out[key] = time.perf_counter() - t0
+        return res
+
+    rep = timed("register", lambda: ws.add_images(images, progress=False))
+    assert rep.ok and rep.n_hashed == len(rep.added) > 0, rep
+    rep = timed("unchanged re-register", lambda: ws.add_images(images, progress=False))
+    assert rep.n_hashed == 0 and not rep.added, rep
+    timed("snapshot", lambda: ws.snapshot(name="scale"))
+    timed("unchanged re-snapshot", lambda: ws.snapshot(name="scale"))
+    ver = ws.version("scale")
+    res = timed("verify", lambda: ver.verify(progress=False))
+    assert res.ok and res.n_checked == len(rep.unchanged), res
+    df = timed("ws.images()", ws.images)
+    assert df.height == len(rep.unchanged)
+    return out
+
+
+SCALE_TARGETS = {
+    "unchanged re-register": ("stat", 3.0),
+    "verify": ("read+hash", 1.5),
+}
+
+
+def scale_main(n: int, keep: bool) -> None:
+    root = scale_cache()
+    gen = make_scale_images(root, n)
+    print(f"scale images: {root} ({'generated in %.0f s' % gen if gen else 'cached from an earlier run'})")
+    sizes = sorted({min(n, SCALE_PARTS), n})
+    rows: dict[int, dict[str, float]] = {}
+    for size in sizes:
+        tree = root / "part0" if size == SCALE_PARTS else root
+        floor_stat(tree)  # warm the dentry/inode caches for both floors and the runs
+        floors = {"stat": min(floor_stat(tree) for _ in range(2)), "read+hash": min(floor_read_hash(tree) for _ in range(2))}
+        work = Path(tempfile.mkdtemp(prefix="cvops-scale-"))
+        try:
+            rows[size] = floors | scale_run(tree, work)
+        finally:
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)
+    print("\npage cache: warm (each tree is stat'ed and read by the floor passes just before it is timed)")
+    head = "".join(f"{s:>14,}" for s in sizes)
+    print(f"\n{'16x16 PNGs, 1000 per folder':36s}{head}   target")
+    for key in ("stat", "read+hash"):
+        print(f"{'floor: ' + key:36s}" + "".join(f"{rows[s][key]:13.3f}s" for s in sizes))
+    for key in ("register", "unchanged re-register", "snapshot", "unchanged re-snapshot", "verify", "ws.images()"):
+        cells = ""
+        for s in sizes:
+            v = rows[s][key]
+            cells += f"{v:13.3f}s" if key not in SCALE_TARGETS else f"{v:8.3f}s {v / rows[s][SCALE_TARGETS[key][0]]:4.1f}x"
+        target = {"unchanged re-register": "<= 3x stat", "verify": "<= 1.5x read+hash", "snapshot": "<= 5 s at 1M"}
+        print(f"{key:36s}{cells}   {target.get(key, '')}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
@@ -118,6 +247,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.n >= SCALE_PARTS:
+        scale_main(args.n, args.keep)
+        return
     if args._child:
         images, work = map(Path, args._child)
         print(json.dumps([time_cvops(images, work / "cvops"), time_dvc(images, work / "dvc")]))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import itemgetter
+from stat import S_ISREG
 
 import polars as pl
-from tqdm.auto import tqdm
 
-from ..images._hashing import hash_file
+from ..images._hashing import read_and_hash
+from ..images._probe import READ_WHOLE_LIMIT
+from ..images.scan import map_files
 
 
 @dataclass
@@ -33,18 +34,26 @@ class VerifyReport:
         )
 
 
-def _check(path: str, image_id: str) -> tuple[str, str | None]:
-    if not os.path.isfile(path):
-        return "missing", None
+def _check(path: str, image_id: str) -> tuple[str, str | None, int]:
+    """(status, detail, bytes read) of one file: the registration read path (one read, XXH3)."""
     try:
-        h = hash_file(path)
+        got = read_and_hash(path, keep_limit=READ_WHOLE_LIMIT)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return "missing", None, 0
     except OSError as exc:
-        return "missing", f"unreadable: {exc.strerror or exc}"
-    return ("ok", None) if h == image_id else ("changed", h)
+        return "missing", f"unreadable: {exc.strerror or exc}", 0
+    size = got.stat.st_size
+    if not S_ISREG(got.stat.st_mode):
+        return "missing", None, 0
+    return ("ok", None, size) if got.digest == image_id else ("changed", got.digest, size)
 
 
 def verify_items(items: pl.DataFrame, *, progress: bool = True, workers: int | None = None) -> VerifyReport:
     """Re-hash ``items`` (image_id, path); return a :class:`VerifyReport`.
+
+    Files are read as registration reads them (:func:`~jupyter_cvops.images.scan.map_files`):
+    small files in the page cache in the calling thread, one ``read`` each; threads once
+    reads wait on the disk or files are large. ``workers`` as there.
 
     Examples
     --------
@@ -55,16 +64,8 @@ def verify_items(items: pl.DataFrame, *, progress: bool = True, workers: int | N
     """
     paths = items["path"].to_list()
     ids = items["image_id"].to_list()
-    n_workers = workers or min(8, (os.cpu_count() or 2) * 2)
-    with ThreadPoolExecutor(n_workers) as pool:
-        results = list(
-            tqdm(
-                pool.map(_check, paths, ids),
-                total=len(paths),
-                desc="verify",
-                disable=not progress or len(paths) < 200,
-            )
-        )
+    results = map_files(lambda k: _check(paths[k], ids[k]), range(len(paths)), size_of=itemgetter(2),
+                        workers=workers, progress=progress, desc="verify")
     status = [r[0] for r in results]
     detail = [r[1] for r in results]
     df = pl.DataFrame({"image_id": ids, "path": paths, "status": status, "detail": detail},

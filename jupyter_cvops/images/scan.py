@@ -14,13 +14,14 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._probe import READ_WHOLE_LIMIT, Fresh, _read_and_probe  # noqa: F401  (READ_WHOLE_LIMIT: public)
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 PathLike = str | os.PathLike[str]
 Entry = tuple[str, "os.stat_result | None"]
+R = TypeVar("R")
+T = TypeVar("T")
 
 IMAGE_EXTENSIONS = tuple(
     ".jpg .jpeg .jpe .jfif .png .bmp .dib .tif .tiff .webp .gif .avif .ppm .pgm .pbm".split()
@@ -41,8 +44,6 @@ DEFAULT_MAX_PIXELS = 178_956_970
 """Largest width x height accepted by default: Pillow's hard limit (twice
 ``PIL.Image.MAX_IMAGE_PIXELS``, ~179 megapixels, e.g. 13,377 x 13,377). Decoding more can
 exhaust memory, so larger images are reported as decompression bombs, never decoded."""
-
-
 
 
 @dataclass(slots=True)
@@ -230,33 +231,41 @@ _BIG = 1 << 20
 long, are spread over threads even when the files are in the page cache."""
 
 
-def _run(
-    paths: list[str], check: str, max_pixels: int | None, workers: int | None, progress: bool
-) -> list[Fresh]:
-    """:func:`_read_and_probe` of every path, results in input order.
+def map_files(
+    fn: Callable[[T], R], paths: Sequence[T], *, size_of: Callable[[R], int], workers: int | None = None,
+    progress: bool = True, desc: str = "hashing images",
+) -> list[R]:
+    """``fn(path)`` for every path (or any item naming a file), results in input order: the read
+    path of scans and verify.
 
     ``workers=None`` starts in the calling thread and moves the rest to threads once
     reads turn out to wait on the disk (cold caches, network storage: the thread's CPU
-    time lags the wall clock) or the files are large. Small files in the page cache stay
-    in one thread: there, per-file GIL hand-offs make threads slower than none (10k
-    27 kB PNGs: 0.15 s in one thread, 0.23 s in two, 0.29 s in eight, on 2 cores).
+    time lags the wall clock) or the files are large (``size_of(result)`` bytes each). Small
+    files in the page cache stay in one thread: there, per-file GIL hand-offs make threads
+    slower than none (10k 27 kB PNGs: 0.15 s in one thread, 0.23 s in two, 0.29 s in eight,
+    on 2 cores). ``workers=1``: always the calling thread; ``workers=n``: n threads.
+
+    Examples
+    --------
+    >>> map_files(len, ["a", "bb"], size_of=lambda n: n, progress=False)
+    [1, 2]
     """
     from tqdm.auto import tqdm
 
     n = workers or min(8, os.cpu_count() or 1)
     show = progress and len(paths) > 200
     out: list[Any] = [None] * len(paths)
-    with tqdm(total=len(paths), desc="hashing images", unit="file", disable=not show) as bar:
+    with tqdm(total=len(paths), desc=desc, unit="file", disable=not show) as bar:
         start = 0
         if n <= 1 or len(paths) <= 1 or workers is None:
-            start = _serial(paths, out, check, max_pixels, bar, adaptive=n > 1)
+            start = _serial(fn, paths, out, size_of, bar, adaptive=n > 1)
         if start < len(paths):
-            _threaded(paths, out, start, n, check, max_pixels, bar)
+            _threaded(fn, paths, out, start, n, bar)
     return out
 
 
 def _serial(
-    paths: list[str], out: list[Any], check: str, max_pixels: int | None, bar: Any,
+    fn: Callable[[Any], Any], paths: Sequence[Any], out: list[Any], size_of: Callable[[Any], int], bar: Any,
     adaptive: bool,
 ) -> int:
     """Fill ``out`` in this thread; returns where it stopped (``len(paths)`` when done).
@@ -269,9 +278,8 @@ def _serial(
         stop = min(k + _STEP, total)
         wall, cpu, nbytes = time.perf_counter(), time.thread_time(), 0
         for j in range(k, stop):
-            res = out[j] = _read_and_probe(paths[j], check, max_pixels)
-            if res[2] is not None:
-                nbytes += res[2].st_size
+            out[j] = res = fn(paths[j])
+            nbytes += size_of(res)
         bar.update(stop - k)
         wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
         if adaptive and stop < total and (wall > 3 * cpu or nbytes >= (stop - k) * _BIG):
@@ -280,18 +288,15 @@ def _serial(
     return k
 
 
-def _threaded(
-    paths: list[str], out: list[Any], start: int, n: int, check: str, max_pixels: int | None,
-    bar: Any,
-) -> None:
+def _threaded(fn: Callable[[Any], Any], paths: Sequence[Any], out: list[Any], start: int, n: int, bar: Any) -> None:
     """Fill ``out[start:]`` from ``n`` threads (file IO and hashing release the GIL)."""
     pool = ThreadPoolExecutor(n, thread_name_prefix="cvops-scan")
     # chunks of files per task: one future per file costs more than a small image's probe
     size = max(1, min(64, (len(paths) - start) // (n * 4)))
     chunks = [range(i, min(i + size, len(paths))) for i in range(start, len(paths), size)]
 
-    def work(idx: range) -> list[Fresh]:
-        return [_read_and_probe(paths[k], check, max_pixels) for k in idx]
+    def work(idx: range) -> list[Any]:
+        return [fn(paths[k]) for k in idx]
 
     try:
         jobs = {pool.submit(work, idx): idx for idx in chunks}
@@ -302,6 +307,10 @@ def _threaded(
             bar.update(len(idx))
     finally:
         pool.shutdown(cancel_futures=True)  # Ctrl-C stops now, not after the queue
+
+
+def _fresh_size(res: Fresh) -> int:
+    return res[2].st_size if res[2] is not None else 0
 
 
 def _view(info: dict[str, Any], check: str, max_pixels: int | None) -> dict[str, Any] | None:
@@ -449,7 +458,8 @@ def _scan(
             continue
         n_cached += 1
     todo.sort()
-    fresh = _run([entries[i][0] for i in todo], check, max_pixels, workers, progress)
+    probe = partial(_read_and_probe, check=check, max_pixels=max_pixels)
+    fresh = map_files(probe, [entries[i][0] for i in todo], size_of=_fresh_size, workers=workers, progress=progress)
     rows = []
     for i, (digest, info, st, done) in zip(todo, fresh):
         path = entries[i][0]
