@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from ._common import (
     format_time,
     load_json,
     parse_time,
-    place_image,
     polygon_area,
     polygon_bbox,
     rle_area,
@@ -32,6 +31,7 @@ from ._common import (
     unique_name,
 )
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
+from ._writing import CopyImages, place_image
 
 _TASKS = ("instances", "person_keypoints", "captions", "labels", "image_info", "panoptic", "stuff")
 _UNSUPPORTED = (("caption", "captions"), ("keypoints", "keypoints"), ("segments_info", "panoptic segments"))
@@ -222,7 +222,8 @@ def write(
     annotations: Sequence[AnnotationRecord],
     categories: Sequence[str],
     *,
-    copy_images: bool = False,
+    copy_images: CopyImages = False,
+    meta: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write COCO ``annotations/instances_<split>.json`` (``instances_default.json`` without splits).
 
@@ -230,9 +231,10 @@ def write(
     1.  Each annotation carries ``bbox`` (xywh), ``segmentation``, ``area``,
     ``iscrowd`` and our ``annotator`` / ``created_at`` keys; image-level labels are
     annotations with an empty bbox and ``attributes.image_label = true``.  With
-    ``copy_images`` the files go to ``images/<split>/`` and ``file_name`` is their
-    name there; otherwise ``file_name`` points at the original file (relative to
-    ``out_dir`` when inside it, else absolute) and no bytes are copied.
+    ``copy_images`` the files go to ``images/<split>/`` (``"link"``: hard links) and
+    ``file_name`` is their name there; otherwise no bytes are copied and ``file_name``
+    is the original file's path relative to the JSON's folder (``../../imgs/a.jpg``).
+    ``meta`` (e.g. the dataset version id) goes into ``info``.
 
     Returns
     -------
@@ -260,7 +262,8 @@ def write(
         doc = splits.setdefault(split, {"images": [], "annotations": []})
         folder = f"images/{split}" if im.split else "images"
         name = unique_name(im.file_name, str(im.key), taken.setdefault(folder, set()))
-        file_name = place_image(im.path, out_dir, f"{folder}/{name}", copy_images)
+        file_name = place_image(im.path, out_dir, f"{folder}/{name}", copy_images,
+                                relative_to=out_dir / "annotations")
         if copy_images:
             file_name = name
         doc["images"].append({"id": n, "file_name": file_name, "width": im.width, "height": im.height})
@@ -271,7 +274,8 @@ def write(
     written = []
     for split, doc in splits.items():
         f = out_dir / "annotations" / f"instances_{split}.json"
-        body = {"info": {"description": "exported by jupyter-cvops"}, "licenses": [], "categories": cat_list, **doc}
+        info = {"description": "exported by jupyter-cvops", **(meta or {})}
+        body = {"info": info, "licenses": [], "categories": cat_list, **doc}
         f.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
         written.append(f)
     if len(written) == 1:

@@ -187,3 +187,192 @@ def _attributes(el: ET.Element) -> dict[str, Any]:
         if name:
             attrs[name] = a.text or ""
     return attrs
+
+
+# -- writer ------------------------------------------------------------------------------------------------
+# (its imports are kept here, beside the code that uses them)
+from collections.abc import Mapping, Sequence  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+
+from ._common import check_writer_input, safe_name, unique_name  # noqa: E402
+from ._types import ExportImage  # noqa: E402
+from ._writing import CopyImages, attribute_text, group_by_image, number, place_image, single_ring  # noqa: E402
+
+#: Attributes written as XML attributes of the shape (the reader reads them back from there).
+_XML_ATTRS = ("occluded", "z_order", "source", "group_id")
+#: Attributes that describe where a label came from in its source file, not the label: not written.
+_NOT_WRITTEN = {"subset", "clipped"}
+
+
+def write(
+    out_dir: str | Path,
+    images: Sequence[ExportImage],
+    annotations: Sequence[AnnotationRecord],
+    categories: Sequence[str],
+    *,
+    copy_images: CopyImages = False,
+    meta: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write CVAT for images 1.1 XML: ``annotations.xml`` (and ``images/`` when copying).
+
+    Boxes are ``<box>`` (coordinates at full float precision, ``source="manual"``), an
+    object whose polygon is one ring spanning its box is a ``<polygon>``, image-level
+    labels are ``<tag>``; other attributes become ``<attribute>`` children, declared per
+    label in ``<meta>`` as text attributes.
+
+    CVAT keeps no annotator per shape; :func:`read` takes it from the task's assignee.
+    So labels of one annotator give a **task** export (``<meta><task>`` with that owner
+    and assignee, images flat under ``images/``), labels of several a **project**
+    export: one task per (annotator, split) with that assignee, one ``<image>`` per
+    (image, annotator) linked to its task by ``task_id`` and carrying its split as
+    ``subset`` (images without labels go to the first annotator's task).  CVAT keeps no
+    time per shape either: ``created_at`` is not written.  ``meta`` (e.g. the dataset
+    version id) goes to ``<meta><cvops>`` and into the task name.
+
+    Copied images (``copy_images=True``; ``"link"``: hard links) go where CVAT's own
+    exports put them (``images/<name>``, in a project ``images/<subset>/<name>``) and
+    ``name`` is the file name; otherwise no bytes are copied and ``name`` is the
+    image's path relative to the XML's folder.  CVAT matches uploaded annotations to a
+    task's frames by name, else by the ``<image id>`` (frame number, in image order).
+
+    Returns
+    -------
+    Path
+        The XML file (hand it to :func:`read`).
+
+    Examples
+    --------
+    >>> img = ExportImage("k1", Path("/data/a.jpg"), "a.jpg", 640, 480, split="train")
+    >>> rec = AnnotationRecord("k1", "dent", bbox=(10, 20, 110, 70), annotator="ana")
+    >>> write("out", [img], [rec], ["dent"])                          # doctest: +SKIP
+    PosixPath('out/annotations.xml')
+    """
+    check_writer_input(images, annotations, categories)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    per_image = group_by_image(annotations)
+    people = sorted({a.annotator or "" for a in annotations}) or [""]
+    project = len(people) > 1
+    # one <image> per (image, annotator); a project has one task per (annotator, split), as CVAT's own
+    elements: list[tuple[ExportImage, str, list[AnnotationRecord]]] = []
+    for im in images:
+        recs = per_image.get(im.key, [])
+        for who in [w for w in people if any((a.annotator or "") == w for a in recs)] or [people[0]]:
+            elements.append((im, who, [a for a in recs if (a.annotator or "") == who]))
+    task_of: dict[tuple[str, str], str] = {}
+    for im, who, _ in sorted(elements, key=lambda e: (e[1], e[0].split or "")):
+        task_of.setdefault((who, im.split or "") if project else ("", ""), str(len(task_of) + 1))
+
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    meta_el = ET.SubElement(root, "meta")
+    version = meta.get("dataset_version") if meta else None
+    title = "jupyter-cvops export" + (f" of dataset version {version}" if version else "")
+    now = datetime.now(timezone.utc).isoformat(sep=" ")
+    if not project:
+        owner = _write_task(meta_el, "1", title, len(images), people[0], "", now)
+    else:
+        owner = ET.SubElement(meta_el, "project")
+        for tag, text in (("id", "1"), ("name", title), ("created", now), ("updated", now)):
+            ET.SubElement(owner, tag).text = text
+        tasks = ET.SubElement(owner, "tasks")
+        subsets: set[str] = set()
+        for (who, split), tid in task_of.items():
+            size = sum(1 for im, w, _ in elements if w == who and (im.split or "") == split)
+            name = f"{title}: {who or 'unknown annotator'}" + (f", {split}" if split else "")
+            _write_task(tasks, tid, name, size, who, "" if split in subsets else split, now)
+            subsets.add(split)
+    _write_labels(owner, categories, _declared_attributes(annotations))
+    ET.SubElement(meta_el, "dumped").text = now
+    if meta:
+        cv = ET.SubElement(meta_el, "cvops")
+        for k, v in meta.items():
+            ET.SubElement(cv, "".join(c if c.isalnum() else "_" for c in str(k)) or "_").text = (
+                "" if v is None else attribute_text(v))
+
+    names: dict[str, str] = {}
+    taken: dict[str, set[str]] = {}
+    for n, (im, who, recs) in enumerate(elements):
+        if im.key not in names:
+            # a task's images sit in images/, a project's in images/<subset>/ (CVAT's layouts)
+            folder = f"images/{safe_name(im.split)}" if project and im.split else "images"
+            if copy_images:
+                names[im.key] = unique_name(im.file_name, str(im.key), taken.setdefault(folder, set()))
+                place_image(im.path, out_dir, f"{folder}/{names[im.key]}", copy_images)
+            else:
+                names[im.key] = place_image(im.path, out_dir, "", False)
+        el = ET.SubElement(root, "image", {"id": str(n), "name": names[im.key], "width": str(im.width),
+                                            "height": str(im.height)})
+        if project:
+            if im.split:
+                el.set("subset", im.split)
+            el.set("task_id", task_of[(who, im.split or "")])
+        for a in recs:
+            _write_shape(el, a)
+    ET.indent(root)
+    out = out_dir / "annotations.xml"
+    ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
+    return out
+
+
+def _write_task(parent: ET.Element, tid: str, name: str, size: int, who: str, subset: str, now: str) -> ET.Element:
+    task = ET.SubElement(parent, "task")
+    for tag, text in (("id", tid), ("name", name), ("size", str(size)), ("mode", "annotation"),
+                      ("overlap", "0"), ("created", now), ("updated", now)):
+        ET.SubElement(task, tag).text = text
+    if subset:
+        ET.SubElement(task, "subset").text = subset
+    for role in ("owner", "assignee"):
+        el = ET.SubElement(task, role)
+        if who:
+            ET.SubElement(el, "username").text = who
+            ET.SubElement(el, "email").text = ""
+    return task
+
+
+def _declared_attributes(annotations: Sequence[AnnotationRecord]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for a in annotations:
+        names = out.setdefault(a.class_name, [])
+        for k in a.attributes:
+            if k not in _XML_ATTRS and k not in _NOT_WRITTEN and k not in names:
+                names.append(k)
+    return out
+
+
+def _write_labels(parent: ET.Element, categories: Sequence[str], declared: dict[str, list[str]]) -> None:
+    labels = ET.SubElement(parent, "labels")
+    for c in categories:
+        lab = ET.SubElement(labels, "label")
+        ET.SubElement(lab, "name").text = c
+        ET.SubElement(lab, "type").text = "any"
+        attrs = ET.SubElement(lab, "attributes")
+        for k in declared.get(c, []):
+            at = ET.SubElement(attrs, "attribute")
+            for tag, text in (("name", k), ("mutable", "False"), ("input_type", "text"),
+                              ("default_value", ""), ("values", "")):
+                ET.SubElement(at, tag).text = text
+
+
+def _write_shape(image_el: ET.Element, a: AnnotationRecord) -> None:
+    attrs = a.attributes
+    xml: dict[str, str] = {"label": a.class_name, "source": str(attrs.get("source") or "manual")}
+    if a.kind == "image" or a.bbox is None:
+        el = ET.SubElement(image_el, "tag", xml)
+    else:
+        xml["occluded"] = "1" if attrs.get("occluded") in (True, "1", "true") else "0"
+        ring = single_ring(a)
+        if ring is not None:
+            xml["points"] = ";".join(f"{number(x)},{number(y)}" for x, y in zip(ring[0::2], ring[1::2], strict=True))
+            tag = "polygon"
+        else:
+            x0, y0, x1, y1 = (float(v) for v in a.bbox)
+            xml.update(xtl=number(x0), ytl=number(y0), xbr=number(x1), ybr=number(y1))
+            tag = "box"
+        xml["z_order"] = str(attrs.get("z_order", 0))
+        el = ET.SubElement(image_el, tag, xml)
+    if attrs.get("group_id") not in (None, "", "0", 0):
+        el.set("group_id", str(attrs["group_id"]))
+    for k, v in attrs.items():
+        if k not in _XML_ATTRS and k not in _NOT_WRITTEN:
+            ET.SubElement(el, "attribute", {"name": k}).text = attribute_text(v)

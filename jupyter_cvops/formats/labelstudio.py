@@ -251,3 +251,185 @@ def _geometry(rtype: str, value: dict[str, Any], w: int, h: int) -> _Geometry | 
     if len(ring) < 6:
         return "polygon with fewer than 3 points"
     return polygon_bbox([ring]), [ring], 0.0
+
+
+# -- writer ------------------------------------------------------------------------------------------------
+# (its imports are kept here, beside the code that uses them)
+import json  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+from collections.abc import Mapping, Sequence  # noqa: E402
+from datetime import datetime  # noqa: E402
+from urllib.parse import quote  # noqa: E402
+
+from ._common import check_writer_input, format_time, safe_name, unique_name  # noqa: E402
+from ._types import ExportImage  # noqa: E402
+from ._writing import CopyImages, group_by_image, place_image, single_ring  # noqa: E402
+
+#: What :func:`write` writes into ``out_dir``.
+TASKS_FILE, CONFIG_FILE = "tasks.json", "label_config.xml"
+#: Names of the object and control tags of the labeling config :func:`write` makes.
+IMAGE_TAG, BOX_TAG, POLYGON_TAG, CLASS_TAG = "image", "label", "polygon", "class"
+#: Where Label Studio serves local files from (``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` + ``?d=``).
+LOCAL_FILES = "/data/local-files/?d="
+
+
+def write(
+    out_dir: str | Path,
+    images: Sequence[ExportImage],
+    annotations: Sequence[AnnotationRecord],
+    categories: Sequence[str],
+    *,
+    copy_images: CopyImages = False,
+    meta: Mapping[str, Any] | None = None,
+    as_annotations: bool = False,
+    model_version: str | None = None,
+) -> Path:
+    """Write Label Studio tasks (``tasks.json``) and their labeling config (``label_config.xml``).
+
+    Every task's labels are **pre-filled as predictions**: one prediction per annotator
+    (``model_version`` ``"<model_version>: <annotator>"``, default ``model_version``
+    ``"jupyter-cvops <dataset version id>"``), so annotators in Label Studio correct
+    them rather than redraw them.  Predictions are not labels: reading the export back
+    with :func:`read` gives the images and **no labels**.  With ``as_annotations=True``
+    the same labels are also written as annotations (one per annotator and time, the
+    annotator in ``last_created_by``: Label Studio's importer accepts only member ids or
+    emails in ``completed_by`` and assigns imported annotations to the importing user),
+    and :func:`read` gives them back (class, kind, box within 1e-9 px, annotator, time).
+
+    Results use the config's names: ``RectangleLabels`` ``label``, ``PolygonLabels``
+    ``polygon`` (written when an object's polygon is one ring spanning its box),
+    ``Choices`` ``class`` (image-level labels; ``choice="multiple"`` when an annotator
+    gave one image several), all on ``Image`` ``image``; coordinates are percent of
+    ``original_width`` / ``original_height``.  Attributes are not written.
+
+    ``data.image`` is a Label Studio local-files URL, ``/data/local-files/?d=<path>``,
+    with the image's path relative to ``out_dir``: start Label Studio with
+    ``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
+    ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<out_dir>`` (and a Local Files storage under
+    it) to see the images.  That needs them inside ``out_dir``: ``copy_images=True``
+    (``"link"``: hard links) puts them in ``images/<split>/``; otherwise the path climbs
+    out of ``out_dir`` (``../../imgs/a.jpg``), which :func:`read` and workspaces
+    understand and Label Studio does not serve.  ``meta`` (e.g. the dataset version
+    id) goes into every task's ``meta.cvops``, beside the image's key and split.
+
+    Returns
+    -------
+    Path
+        The tasks file (hand it to :func:`read`; it finds ``label_config.xml`` beside it).
+
+    Examples
+    --------
+    >>> img = ExportImage("k1", Path("/data/a.jpg"), "a.jpg", 640, 480)
+    >>> rec = AnnotationRecord("k1", "dent", bbox=(10, 20, 110, 70), annotator="ana")
+    >>> write("out", [img], [rec], ["dent"])                          # doctest: +SKIP
+    PosixPath('out/tasks.json')
+    """
+    check_writer_input(images, annotations, categories)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    per_image = group_by_image(annotations)
+    version = meta.get("dataset_version") if meta else None
+    source = model_version or "jupyter-cvops" + (f" {version}" if version else "")
+    polygons = any(a.kind == "box" and single_ring(a) is not None for a in annotations)
+    multiple = False
+    tasks: list[dict[str, Any]] = []
+    taken: dict[str, set[str]] = {}
+    n_ann = 0
+    for n, im in enumerate(images, start=1):
+        if copy_images:
+            folder = f"images/{safe_name(im.split)}" if im.split else "images"
+            name = unique_name(im.file_name, str(im.key), taken.setdefault(folder, set()))
+            rel = place_image(im.path, out_dir, f"{folder}/{name}", copy_images)
+        else:
+            rel = place_image(im.path, out_dir, "", False)
+        info: dict[str, Any] = {"image_key": im.key, "split": im.split, **(meta or {})}
+        task: dict[str, Any] = {"id": n, "data": {IMAGE_TAG: LOCAL_FILES + quote(rel, safe="/")},
+                                "meta": {"cvops": info}, "predictions": []}
+        by_who: dict[str | None, list[AnnotationRecord]] = {}
+        for a in per_image.get(im.key, []):
+            by_who.setdefault(a.annotator, []).append(a)
+        for who, recs in by_who.items():
+            result, several = _write_results(recs, im)
+            multiple = multiple or several
+            task["predictions"].append({"model_version": f"{source}: {who}" if who else source, "result": result})
+        if as_annotations:
+            task["annotations"] = []
+            by_time: dict[tuple[str | None, datetime | None], list[AnnotationRecord]] = {}
+            for a in per_image.get(im.key, []):
+                by_time.setdefault((a.annotator, a.created_at), []).append(a)
+            for (who, when), recs in by_time.items():
+                n_ann += 1
+                ann: dict[str, Any] = {"id": n_ann, "result": _write_results(recs, im)[0],
+                                       "was_cancelled": False, "ground_truth": False}
+                if when is not None:
+                    ann["created_at"] = format_time(when)
+                if who is not None:
+                    ann["last_created_by"] = who
+                task["annotations"].append(ann)
+        tasks.append(task)
+    out = out_dir / TASKS_FILE
+    out.write_text(json.dumps(tasks, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    (out_dir / CONFIG_FILE).write_text(label_config(categories, polygons=polygons, multiple=multiple),
+                                       encoding="utf-8")
+    return out
+
+
+def label_config(categories: Sequence[str], *, polygons: bool = False, multiple: bool = False) -> str:
+    """The labeling config :func:`write` pairs with its tasks: boxes (and polygons) and image classes.
+
+    Examples
+    --------
+    >>> print(label_config(["dent", "ok"]))
+    <View>
+      <Image name="image" value="$image" />
+      <RectangleLabels name="label" toName="image">
+        <Label value="dent" />
+        <Label value="ok" />
+      </RectangleLabels>
+      <Choices name="class" toName="image" choice="single">
+        <Choice value="dent" />
+        <Choice value="ok" />
+      </Choices>
+    </View>
+    """
+    view = ET.Element("View")
+    ET.SubElement(view, "Image", {"name": IMAGE_TAG, "value": f"${IMAGE_TAG}"})
+    controls = [("RectangleLabels", BOX_TAG)] + ([("PolygonLabels", POLYGON_TAG)] if polygons else [])
+    for tag, name in controls:
+        el = ET.SubElement(view, tag, {"name": name, "toName": IMAGE_TAG})
+        for c in categories:
+            ET.SubElement(el, "Label", {"value": c})
+    choices = ET.SubElement(view, "Choices", {"name": CLASS_TAG, "toName": IMAGE_TAG,
+                                              "choice": "multiple" if multiple else "single"})
+    for c in categories:
+        ET.SubElement(choices, "Choice", {"value": c})
+    ET.indent(view)
+    return ET.tostring(view, encoding="unicode")
+
+
+def _write_results(recs: Sequence[AnnotationRecord], im: ExportImage) -> tuple[list[dict[str, Any]], bool]:
+    """Label Studio results of one annotator's labels of one image, and whether it gave several classes."""
+    w, h = float(im.width), float(im.height)
+    size = {"original_width": im.width, "original_height": im.height, "image_rotation": 0}
+    out: list[dict[str, Any]] = []
+    classes: list[str] = []
+    for a in recs:
+        if a.kind == "image" or a.bbox is None:
+            classes.append(a.class_name)
+            continue
+        rid = f"r{len(out) + 1}"
+        ring = single_ring(a)
+        if ring is not None:
+            points = [[x * 100.0 / w, y * 100.0 / h] for x, y in zip(ring[0::2], ring[1::2], strict=True)]
+            out.append({"id": rid, "type": "polygonlabels", "from_name": POLYGON_TAG, "to_name": IMAGE_TAG, **size,
+                        "value": {"points": points, "closed": True, "polygonlabels": [a.class_name]}})
+            continue
+        x0, y0, x1, y1 = (float(v) for v in a.bbox)
+        value = {"x": x0 * 100.0 / w, "y": y0 * 100.0 / h, "width": (x1 - x0) * 100.0 / w,
+                 "height": (y1 - y0) * 100.0 / h, "rotation": 0, "rectanglelabels": [a.class_name]}
+        out.append({"id": rid, "type": "rectanglelabels", "from_name": BOX_TAG, "to_name": IMAGE_TAG, **size,
+                    "value": value})
+    if classes:
+        out.append({"id": f"r{len(out) + 1}", "type": "choices", "from_name": CLASS_TAG, "to_name": IMAGE_TAG,
+                    "value": {"choices": classes}})
+    return out, len(classes) > 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import yaml
 from . import _common
 from ._common import ESCAPES, IMAGE_SUFFIXES, ImageResolver, check_box, parse_time, polygon_bbox
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
+from ._writing import CopyImages, place_image, relative_path
 
 SIDECAR = "cvops_meta.json"
 _SPLITS = ("train", "val", "valid", "test", "minival")
@@ -71,7 +72,9 @@ def read(
     meta = _sidecar(root)
     by_line = {str(v.get("image")): k for k, v in meta.items()}
     out = ImportResult("yolo", str(source), list(found_names), [], [])
-    resolver = ImageResolver(data_root if data_root is not None else root, [""])
+    # names are relative to the dataset folder, also under another data root holding it
+    resolver = ImageResolver(root if data_root is None else data_root,
+                             [""] if data_root is None else ["", relative_path(root, data_root)])
     keys = [Path(rel).name for _, rel, _, _ in items]
     if len(set(keys)) != len(keys):  # stems repeat across subsets
         keys = [rel for _, rel, _, _ in items]
@@ -322,16 +325,19 @@ def write(
     annotations: Sequence[AnnotationRecord],
     categories: Sequence[str],
     *,
-    copy_images: bool = False,
+    copy_images: CopyImages = False,
+    meta: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write an Ultralytics YOLO dataset: ``data.yaml``, ``labels/<split>/*.txt`` and ``cvops_meta.json``.
 
     Images without a split go to ``train``.  With ``copy_images`` the files are copied
-    to ``images/<split>/`` (the layout trainers expect); otherwise no bytes are
-    copied and ``<split>.txt`` lists the original paths (``./``-relative when inside
-    ``out_dir``, else absolute).  Label lines keep 10 decimals, so boxes come back
+    (``"link"``: hard-linked) to ``images/<split>/`` (the layout trainers expect);
+    otherwise no bytes are copied and ``<split>.txt`` lists the original files'
+    paths relative to ``out_dir`` (``./../imgs/a.jpg``; Ultralytics resolves ``./``
+    from the list's folder).  Label lines keep 10 decimals, so boxes come back
     within 1e-3 px.  Polygons are not written (detection labels only); annotators,
-    times, attributes and image-level labels go to the sidecar.
+    times, attributes, image-level labels and ``meta`` (e.g. the dataset version
+    id, as ``source``) go to the sidecar.
 
     Returns
     -------
@@ -354,7 +360,7 @@ def write(
         per_image[a.image_key].append(a)
     taken: dict[str, set[str]] = {}
     lists: dict[str, list[str]] = {}
-    meta: dict[str, dict[str, Any]] = {}
+    side: dict[str, dict[str, Any]] = {}
     for im in images:
         if im.width <= 0 or im.height <= 0:
             raise ValueError(f"image {im.key!r} has no size; YOLO coordinates are relative to it")
@@ -362,7 +368,9 @@ def write(
         split = {"validation": "val", "valid": "val"}.get(split, split)
         name = _common.unique_name(im.file_name, str(im.key), set())
         stem = _common.unique_name(Path(name).stem, str(im.key), taken.setdefault(split, set()))
-        entry = _common.place_image(im.path, out_dir, f"images/{split}/{stem}{Path(name).suffix}", copy_images)
+        entry = place_image(im.path, out_dir, f"images/{split}/{stem}{Path(name).suffix}", copy_images)
+        # not copied: the sidecar names the file by its path, so a workspace that registered it finds it
+        file_name = im.file_name if copy_images else entry
         if not copy_images and not os.path.isabs(entry):
             entry = f"./{entry}"
         lists.setdefault(split, []).append(entry)
@@ -380,7 +388,7 @@ def write(
             line_meta.append(info)
         (out_dir / lrel).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / lrel).write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
-        meta[lrel] = {"key": im.key, "image": entry, "file_name": im.file_name, "width": im.width,
+        side[lrel] = {"key": im.key, "image": entry, "file_name": file_name, "width": im.width,
                       "height": im.height, "lines": line_meta, "image_labels": image_labels}
     doc: dict[str, Any] = {"path": str(out_dir.resolve())}
     for split, entries in lists.items():
@@ -391,6 +399,8 @@ def write(
             doc[split] = f"{split}.txt"
     doc.update(nc=len(categories), names={i: n for i, n in enumerate(categories)})
     (out_dir / "data.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    sidecar = {"format": "jupyter-cvops yolo sidecar", "version": 1, "images": meta}
+    sidecar: dict[str, Any] = {"format": "jupyter-cvops yolo sidecar", "version": 1, "images": side}
+    if meta:
+        sidecar["source"] = dict(meta)
     (out_dir / SIDECAR).write_text(json.dumps(sidecar, ensure_ascii=False, default=str), encoding="utf-8")
     return out_dir / "data.yaml"

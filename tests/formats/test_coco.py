@@ -116,7 +116,8 @@ def test_writer_layout_and_keys(tmp_path: Path) -> None:
     assert out == tmp_path / "out" / "annotations" / "instances_default.json"
     doc = json.loads(out.read_text())
     assert [c["name"] for c in doc["categories"]] == ["dent", "scratch", "ok"]
-    assert [i["file_name"] for i in doc["images"]] == [(src / "a.jpg").as_posix(), (src / "b.jpg").as_posix()]
+    # not copied: the original files, relative to the JSON's folder
+    assert [i["file_name"] for i in doc["images"]] == ["../../src/a.jpg", "../../src/b.jpg"]
     a0, a1, a2 = doc["annotations"]
     assert a0["bbox"] == [10.0, 5.0, 20.0, 20.0] and a0["area"] == 400.0 and a0["iscrowd"] == 0
     assert a0["annotator"] == "ana" and a0["created_at"] == "2026-03-01T12:00:00+00:00"
@@ -128,7 +129,7 @@ def test_writer_layout_and_keys(tmp_path: Path) -> None:
     assert [(a.kind, a.class_name, a.annotator) for a in back.annotations] == [
         ("box", "dent", "ana"), ("box", "scratch", "bo"), ("image", "ok", "ana")]
     assert back.annotations[0].created_at == t and back.annotations[2].attributes == {"origin": "review"}
-    # without a data root around the sources, the absolute names escape the export folder
+    # without a data root around the sources, the names climbing out of the export folder escape it
     escaped = coco.read(out)
     assert all(i.path is None for i in escaped.images)
     assert [p.reason.split(":")[0] for p in escaped.problems] == ["path escapes data root"] * 2

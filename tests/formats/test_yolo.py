@@ -120,7 +120,7 @@ def test_writer_layout_and_sidecar(tmp_path: Path) -> None:
     assert out == tmp_path / "out" / "data.yaml"
     doc = yaml.safe_load(out.read_text())
     assert doc["val"] == "val.txt" and doc["names"] == {0: "dent", 1: "ok"} and doc["nc"] == 2
-    assert (tmp_path / "out" / "val.txt").read_text() == f"{(src / 'a.png').as_posix()}\n"
+    assert (tmp_path / "out" / "val.txt").read_text() == "./../src/a.png\n"  # relative to the list's folder
     assert (tmp_path / "out" / "labels" / "val" / "a.txt").read_text() == \
         "0 0.2500000000 0.3750000000 0.2500000000 0.2500000000\n"
     side = json.loads((tmp_path / "out" / "cvops_meta.json").read_text())["images"]["labels/val/a.txt"]
