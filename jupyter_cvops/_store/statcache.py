@@ -286,9 +286,10 @@ class StatCache:
         return tuple.__new__(CachedEntry, row)
 
     def lookup_many(
-        self, items: Iterable[tuple[str, os.stat_result]]
+        self, items: Iterable[tuple[str, os.stat_result | None]]
     ) -> list[CachedEntry | None]:
-        """:meth:`lookup` for many ``(path, stat)`` pairs at once (a scan's hot loop).
+        """:meth:`lookup` for many ``(path, stat)`` pairs at once (a scan's hot loop); a pair
+        without a stat gets None.
 
         Examples
         --------
@@ -303,9 +304,9 @@ class StatCache:
         out: list[CachedEntry | None] = []
         for path, st in items:
             row = rows.get(path)
-            if row is None and not path.startswith(self._loaded or ""):
+            if row is None and st is not None and not path.startswith(self._loaded or ""):
                 row = self._get(path)
-            if row is None or row[1] != st.st_size or row[2] != st.st_mtime_ns:
+            if row is None or st is None or row[1] != st.st_size or row[2] != st.st_mtime_ns:
                 out.append(None)
             else:
                 out.append(new(CachedEntry, row) if row[3] == st.st_ino else None)

@@ -158,7 +158,10 @@ def _expand(
         if not walked and not from_glob:
             problems.append(FileProblem(folder, "folder contains no image files"))
         walked.sort(key=itemgetter(0))
-        found.update(e for e in walked if e[0] not in found)
+        if found:
+            found.update(e for e in walked if e[0] not in found)
+        else:  # the common case, one folder: no repeats to drop
+            found.update(walked)
 
     for item in [items] if isinstance(items, (str, os.PathLike)) else items:
         text = os.path.expanduser(os.fspath(item))
@@ -417,12 +420,31 @@ def _scan(
     cache = cache if cache is not None and cache.enabled else None
     n_loaded = 0
     if cache is not None and entries:
-        paths = [p for p, _ in entries]
-        common = os.path.commonprefix([min(paths), max(paths)])
+        common = os.path.commonprefix([min(entries)[0], max(entries)[0]])  # paths are unique: no stat compared
         n_loaded = cache.load(common[: common.rfind(os.sep) + 1] or os.sep)
     slots: list[ImageInfo | FileProblem | None] = [None] * len(entries)
-    todo, known = [], []
-    for i, (path, st) in enumerate(entries):
+    # One pass per file: the cache answers for (path, stat) pairs whose size, mtime and inode
+    # match; files from one camera share their info text, parsed and checked once per text.
+    found = cache.lookup_many(entries) if cache is not None else [None] * len(entries)
+    texts = list(dict.fromkeys(hit.info_json for hit in found if hit is not None))
+    views = {t: _view(v, check, max_pixels) for t, v in zip(texts, json.loads(f"[{','.join(texts)}]"))}
+    fields = {t: tuple(v[k] for k in _FIELDS) for t, v in views.items() if v and "kind" not in v}
+    todo: list[int] = []
+    n_cached = 0
+    for i, hit in enumerate(found):
+        path, st = entries[i]
+        if hit is not None and st is not None:
+            text = hit.info_json
+            if text in fields:  # the hot path of a re-scan, inlined
+                w, h, c, f, when = fields[text]
+                slots[i] = ImageInfo(hit.hash, path, w, h, c, f, st.st_size, st.st_mtime_ns, source, when)
+                n_cached += 1
+            elif (view := views[text]) is not None:
+                slots[i] = _item(path, st, hit.hash, view, source, max_pixels)
+                n_cached += 1
+            else:
+                todo.append(i)
+            continue
         if st is None:
             try:
                 st = os.stat(path)
@@ -434,29 +456,7 @@ def _scan(
             why = "zero-byte file" if stat.S_ISREG(st.st_mode) else "not a regular file"
             slots[i] = FileProblem(path, why)
         else:
-            known.append(i)
-    stated = {i: st for i in known if (st := entries[i][1]) is not None}  # every known entry was stat'ed
-    found = cache.lookup_many([(entries[i][0], stated[i]) for i in known]) if cache else [None] * len(known)
-    hits = [(i, stated[i], hit) for i, hit in zip(known, found) if hit is not None]
-    todo += [i for i, hit in zip(known, found) if hit is None]
-    # Files from one camera share their info text: parse and check each distinct text once.
-    texts = list(dict.fromkeys(hit.info_json for _, _, hit in hits))
-    infos = json.loads(f"[{','.join(texts)}]")
-    views = {t: _view(v, check, max_pixels) for t, v in zip(texts, infos)}
-    fields = {t: tuple(v[k] for k in _FIELDS) for t, v in views.items() if v and "kind" not in v}
-    n_cached = 0
-    for i, st, hit in hits:
-        text, path = hit.info_json, entries[i][0]
-        if text in fields:  # the hot path of a re-scan, inlined
-            w, h, c, f, when = fields[text]
-            size, mtime = st.st_size, st.st_mtime_ns
-            slots[i] = ImageInfo(hit.hash, path, w, h, c, f, size, mtime, source, when)
-        elif (view := views[text]) is not None:
-            slots[i] = _item(path, st, hit.hash, view, source, max_pixels)
-        else:
             todo.append(i)
-            continue
-        n_cached += 1
     todo.sort()
     probe = partial(_read_and_probe, check=check, max_pixels=max_pixels)
     fresh = map_files(probe, [entries[i][0] for i in todo], size_of=_fresh_size, workers=workers, progress=progress)
@@ -470,6 +470,12 @@ def _scan(
         slots[i] = _item(path, st, digest, view, source, max_pixels)
         rows.append((path, st.st_size, st.st_mtime_ns, st.st_ino, digest, info, done))
     result = ScanResult([], problems, sum(f[0] is not None for f in fresh), n_cached)
+    images = [item for item in slots if type(item) is ImageInfo]
+    if len({item.image_id for item in images}) == len(images):  # no duplicate content: keep all
+        result.images = images
+        if len(images) < len(slots):
+            result.problems += [item for item in slots if type(item) is FileProblem]
+        slots = []
     first: dict[str, str] = {}
     for item in slots:
         if isinstance(item, ImageInfo):
@@ -491,7 +497,7 @@ def _scan(
                 text = dumped.get(key) or dumped.setdefault(key, json.dumps(info))
                 new.append(CachedEntry(path, size, mtime, ino, digest, text))
         gone: list[str] = []
-        if n_loaded > len(hits):  # some cached files were not seen: drop those gone from roots
+        if n_loaded > n_cached:  # some cached files were not seen: drop those gone from roots
             seen = {p for p, _ in entries}
             gone = [p for root in roots for p in cache.paths(under=root) if p not in seen]
         cache.put_many(new, remove=gone)

@@ -197,7 +197,8 @@ def test_two_processes_write_concurrently(tmp_path: Path) -> None:
         assert len(cache) == 2 * 40 * 50
 
 
-def test_loading_100k_rows_is_fast(tmp_path: Path) -> None:
+def test_loading_100k_rows(tmp_path: Path) -> None:
+    """100k rows load and answer lookups (their speed is measured by bench_register, not here)."""
     db = tmp_path / "c.sqlite"
     info = '{"width": 200, "height": 200, "channels": 1, "format": "png", "captured_at": null}'
     path = "/data/d{:03d}/img_{:07d}.png"
@@ -207,13 +208,8 @@ def test_loading_100k_rows_is_fast(tmp_path: Path) -> None:
     ]
     with StatCache(db) as cache:
         assert cache.put_many(rows) == 100_000
-    best = float("inf")
-    for _ in range(3):  # best of three: the machine may be busy
-        with StatCache(db) as fresh:  # a fresh object: a second load() would reuse memory
-            t = time.perf_counter()
-            assert fresh.load() == 100_000
-            best = min(best, time.perf_counter() - t)
-    assert best < 0.5, f"loading 100k rows took {best:.3f}s"
+    with StatCache(db) as fresh:  # a fresh object: a second load() would reuse memory
+        assert fresh.load() == 100_000
     with StatCache(db) as cache:
         st = fake_stat(os.stat(db), st_size=100 + 7, st_mtime_ns=10**18 + 7, st_ino=7)
         hit = cache.lookup("/data/d007/img_0000007.png", st)
