@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("import", parents=[common], help="import annotations from a tool's export")
     s.add_argument("path")
-    s.add_argument("--format", required=True, choices=["coco", "cvat", "labelstudio", "yolo", "voc"])
+    s.add_argument("--format", required=True, choices=["coco", "cvat", "labelstudio", "yolo", "voc", "labelme"])
     s.add_argument("--data-root")
     s.add_argument("--annotator")
     s.set_defaults(func=cmd_import)

@@ -160,7 +160,7 @@ class Workspace:
         progress: bool = True,
         **reader_options: Any,
     ) -> ImportReport:
-        """Import an export of COCO, CVAT (for images 1.1), Label Studio, YOLO or Pascal VOC.
+        """Import an export of COCO, CVAT (for images 1.1), Label Studio, YOLO, Pascal VOC or LabelMe.
 
         The export's images are registered (from ``data_root``, default: the
         export's natural image folder); its labels are stored with annotator, time,

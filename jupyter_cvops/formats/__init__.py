@@ -10,8 +10,9 @@ Notes
 -----
 * ``data_root`` defaults to the export's natural root (COCO: the folder above
   ``annotations/``; CVAT, Label Studio: the file's folder; YOLO: the dataset folder;
-  VOC: the folder holding ``Annotations/``).  A name resolving outside it (``..``,
-  an absolute path elsewhere, a symlink pointing out) gives the problem
+  VOC: the folder holding ``Annotations/``; LabelMe: the folder read, or the JSON's
+  folder).  A name resolving outside it (``..``, an absolute path elsewhere, a
+  symlink pointing out) gives the problem
   "path escapes data root" and an :class:`ImageRef` without a path.
 * An image whose file is simply not there is no problem of the export: its
   :class:`ImageRef` has ``path=None`` and its labels are still returned (the
@@ -24,7 +25,7 @@ Examples
 --------
 >>> from jupyter_cvops import formats
 >>> formats.FORMATS
-('coco', 'cvat', 'labelstudio', 'yolo', 'voc')
+('coco', 'cvat', 'labelstudio', 'yolo', 'voc', 'labelme')
 >>> res = formats.read("annotations.xml", "cvat", data_root="images")   # doctest: +SKIP
 """
 

@@ -9,7 +9,7 @@ from typing import Any
 from ._types import ImportResult
 
 #: Formats :func:`read` understands.
-FORMATS = ("coco", "cvat", "labelstudio", "yolo", "voc")
+FORMATS = ("coco", "cvat", "labelstudio", "yolo", "voc", "labelme")
 
 
 def read(path: str | Path, format: str, **kw: Any) -> ImportResult:
@@ -18,14 +18,14 @@ def read(path: str | Path, format: str, **kw: Any) -> ImportResult:
     Common keywords are ``data_root`` (where image files are looked up; names that
     resolve outside it are refused) and ``annotator`` (id for labels whose format
     names none).  YOLO also takes ``names`` and ``image_size``; Label Studio takes
-    ``label_config``.
+    ``label_config``; LabelMe takes ``flags_as_labels``.
 
     Examples
     --------
     >>> read("x.json", "pascal")
     Traceback (most recent call last):
     ...
-    ValueError: unknown annotation format 'pascal'; choose one of coco, cvat, labelstudio, yolo, voc
+    ValueError: unknown annotation format 'pascal'; choose one of coco, cvat, labelstudio, yolo, voc, labelme
     >>> read("instances_train.json", "coco", annotator="ana")      # doctest: +SKIP
     """
     if format not in FORMATS:
