@@ -72,7 +72,9 @@ def read(
         w, h = to_int(im.get("width")), to_int(im.get("height"))
         res = resolvers.get(subset)
         if res is None:
-            res = resolvers[subset] = ImageResolver(root, [f"images/{subset}", "images", subset, ""])
+            # our exports name images relative to the XML: also under another data root holding it
+            res = resolvers[subset] = ImageResolver(
+                root, [f"images/{subset}", "images", subset, relative_path(path.parent, root), ""])
         found, escaped = res.find(name)
         if escaped:
             out.problems.append(RecordProblem(where, f"{ESCAPES}: {name}"))
@@ -196,7 +198,9 @@ from datetime import datetime, timezone  # noqa: E402
 
 from ._common import check_writer_input, safe_name, unique_name  # noqa: E402
 from ._types import ExportImage  # noqa: E402
-from ._writing import CopyImages, attribute_text, group_by_image, number, place_image, single_ring  # noqa: E402
+from ._writing import (  # noqa: E402
+    CopyImages, attribute_text, group_by_image, number, place_image, relative_path, single_ring,
+)
 
 #: Attributes written as XML attributes of the shape (the reader reads them back from there).
 _XML_ATTRS = ("occluded", "z_order", "source", "group_id")

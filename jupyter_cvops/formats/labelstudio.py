@@ -82,7 +82,9 @@ def read(
     out = ImportResult("labelstudio", str(path), [], [], [])
     for vals in controls.values():
         out.categories.extend(v for v in vals if v not in out.categories)
-    resolver = ImageResolver(data_root if data_root is not None else path.parent, ["", "upload", "media/upload"])
+    root = data_root if data_root is not None else path.parent
+    # our exports name images relative to the JSON: also under another data root holding it
+    resolver = ImageResolver(root, ["", "upload", "media/upload", relative_path(path.parent, root)])
     seen_tasks: set[Any] = set()
     seen_anns: set[Any] = set()
     for i, task in enumerate(tasks):
@@ -263,7 +265,7 @@ from urllib.parse import quote  # noqa: E402
 
 from ._common import check_writer_input, format_time, safe_name, unique_name  # noqa: E402
 from ._types import ExportImage  # noqa: E402
-from ._writing import CopyImages, group_by_image, place_image, single_ring  # noqa: E402
+from ._writing import CopyImages, group_by_image, place_image, relative_path, single_ring  # noqa: E402
 
 #: What :func:`write` writes into ``out_dir``.
 TASKS_FILE, CONFIG_FILE = "tasks.json", "label_config.xml"

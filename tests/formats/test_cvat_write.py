@@ -183,3 +183,15 @@ def test_datumaro_reads_our_export(shared_data: Path, tmp_path: Path, name: str)
     for k in want:  # datumaro keeps coordinates as float32
         assert np.allclose(sorted(got[k]), sorted(want[k]), rtol=0, atol=1e-3), k
     assert sorted(item.media.size for item in ds) == sorted((r.height, r.width) for r in ours.images)
+
+
+def test_data_root_holding_export_and_images(tmp_path: Path) -> None:
+    src = tmp_path / "data" / "imgs"
+    src.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(src / "a.png")
+    images = [ExportImage("k", src / "a.png", "a.png", 8, 8)]
+    out = cvat.write(tmp_path / "exports" / "2026" / "cvat", images, [AnnotationRecord("k", "c", bbox=(1, 1, 2, 2))],
+                     ["c"])
+    assert ET.parse(out).getroot().find("image").get("name") == "../../../data/imgs/a.png"  # type: ignore[union-attr]
+    back = cvat.read(out, data_root=tmp_path)  # names are relative to the XML, under any root holding both
+    assert back.problems == [] and back.images[0].path == src / "a.png"

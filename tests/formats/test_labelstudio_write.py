@@ -194,3 +194,17 @@ def test_label_studio_converter_reads_our_boxes(real: tuple[ImportResult, list[E
     for t, o in zip(theirs, ours, strict=True):
         assert t[0] == o[0] and np.allclose(t[1:], o[1:], atol=1e-3)
     assert set(size.values()) == {(im.width, im.height) for im in images}  # an image per annotation
+
+
+def test_data_root_holding_export_and_images(tmp_path: Path) -> None:
+    src = tmp_path / "data" / "imgs"
+    src.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(src / "a.png")
+    images = [ExportImage("k", src / "a.png", "a.png", 8, 8)]
+    out = labelstudio.write(tmp_path / "exports" / "2026" / "ls", images,
+                            [AnnotationRecord("k", "c", bbox=(1, 1, 2, 2), annotator="ana")], ["c"],
+                            as_annotations=True)
+    assert json.loads(out.read_text())[0]["data"]["image"] == "/data/local-files/?d=../../../data/imgs/a.png"
+    back = labelstudio.read(out, data_root=tmp_path)  # relative to the JSON, under any root holding both
+    assert back.problems == [] and back.images[0].path == src / "a.png"
+    assert [(a.class_name, a.annotator, a.bbox) for a in back.annotations] == [("c", "ana", (1.0, 1.0, 2.0, 2.0))]
