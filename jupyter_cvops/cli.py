@@ -75,7 +75,9 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     ws = _ws(args)
-    out = ws.export(args.version, args.out, format=args.format, copy_images=args.copy_images)
+    copy = "link" if args.link_images else args.copy_images
+    options = {"as_annotations": True} if args.as_annotations else {}
+    out = ws.export(args.version, args.out, format=args.format, copy_images=copy, **options)
     _out(args, {"path": str(out), "format": args.format}, f"exported {args.version} as {args.format} to {out}")
 
 
@@ -183,8 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", parents=[common], help="export a dataset version")
     s.add_argument("version")
     s.add_argument("out")
-    s.add_argument("--format", choices=["coco", "yolo"], default="coco")
+    s.add_argument("--format", choices=["coco", "yolo", "cvat", "labelstudio"], default="coco")
     s.add_argument("--copy-images", action="store_true")
+    s.add_argument("--link-images", action="store_true", help="hard-link the images into the export")
+    s.add_argument("--as-annotations", action="store_true",
+                   help="labelstudio: write the labels as annotations too (default: predictions only)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("taxonomy", parents=[common], help="show or change the label taxonomy")

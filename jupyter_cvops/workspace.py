@@ -19,7 +19,7 @@ import polars as pl
 
 from .labels._importing import ImportReport, import_result, store_labels
 from .images._register import CapturedAt, RegisterReport, register_scan
-from ._store import Store, current_user, now_utc
+from ._store import Store, WorkspaceError, current_user, now_utc
 from ._store.statcache import StatCache
 from .labels.annotations import records_from_frame
 from .datasets.versions import DatasetVersion, _get, list_versions, take_snapshot
@@ -166,8 +166,10 @@ class Workspace:
         export's natural image folder); its labels are stored with annotator, time,
         source file and import batch. A malformed file raises and writes nothing;
         bad records (unknown categories, boxes outside the image, paths escaping
-        the data root, ...) are skipped with one reason each. Re-importing the same
-        export adds nothing.
+        the data root, ...) are skipped with one reason each, except that a path
+        escaping the data root to a file this workspace has already registered is
+        used (how ``ws.export(..., copy_images=False)`` exports find their images).
+        Re-importing the same export adds nothing.
 
         Examples
         --------
@@ -316,23 +318,62 @@ class Workspace:
 
     def export(
         self,
-        version: DatasetVersion | str,
+        selection: DatasetVersion | str | pl.DataFrame | pl.Series | Iterable[str],
         path: str | Path,
-        format: Literal["coco", "yolo"] = "coco",
+        format: Literal["coco", "yolo", "cvat", "labelstudio"] = "coco",
         *,
-        copy_images: bool = False,
+        copy_images: bool | Literal["link"] = False,
+        **options: Any,
     ) -> Path:
-        """Write a dataset version as COCO or YOLO (annotator ids kept).
+        """Write a dataset version, or a selection of images, as COCO, YOLO, CVAT or Label Studio.
+
+        ``selection`` is a dataset version (object, name or id), or images: a frame with
+        an ``image_id`` column (``ws.review_queue(...)``), a drift view's
+        ``view.selected``, or any iterable of image ids.  A selection of images is first
+        frozen into a dataset version (``ws.snapshot(images=..., name=None)``), so every
+        export names the content it came from: the version id is written into the
+        export (COCO ``info``, CVAT ``<meta><cvops>``, Label Studio task ``meta``, the
+        YOLO sidecar) and into the workspace's events.
+
+        Labels keep annotator, time, polygon and attributes. Image paths in the export
+        are relative to it: ``copy_images=True`` copies the files into the export
+        (``"link"``: hard links, a copy across file systems), otherwise the paths climb
+        to where the files are. Re-importing an export with default arguments gives the
+        same labels (COCO, YOLO, CVAT; Label Studio with ``as_annotations=True``); an
+        export that does not hold its images finds them in a workspace that registered
+        them (else add them first, or pass ``data_root``). For Label Studio the labels
+        are pre-filled as ``predictions`` (to correct in the tool, not labels when read
+        back); ``options`` go to the writer, e.g. ``as_annotations=True`` to also write
+        them as annotations (see :func:`jupyter_cvops.formats.labelstudio.write`).
 
         Examples
         --------
-        >>> ws.export("baseline", "out/coco", format="coco")   # doctest: +SKIP
+        >>> ws.export("baseline", "out/coco", format="coco")                         # doctest: +SKIP
+        >>> q = ws.review_queue(disputed_only=True)                                  # doctest: +SKIP
+        >>> ws.export(q.head(50), "out/ls", format="labelstudio", copy_images=True)  # doctest: +SKIP
+        >>> ws.export(view.selected, "out/cvat", format="cvat", copy_images="link")  # doctest: +SKIP
         """
-        from .datasets._export import export_version
+        from .datasets._export import EXPORT_FORMATS, export_version, selected_image_ids
 
-        v = self.version(version) if isinstance(version, str) else version
-        out = export_version(self.taxonomy, v, Path(path), format, copy_images=copy_images)
-        self._store.event("dataset.export", {"version_id": v.id, "format": format, "path": str(out)})
+        if format not in EXPORT_FORMATS:
+            raise ValueError(f"cannot export as {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        kind = "version"
+        if isinstance(selection, DatasetVersion):
+            v = selection
+        elif isinstance(selection, str):
+            v = self.version(selection)
+        else:
+            kind = "selection"
+            ids = selected_image_ids(selection)
+            known = set(self._store.read("images", columns=["image_id"])["image_id"].to_list())
+            unknown = [i for i in ids if i not in known]
+            if unknown:
+                raise WorkspaceError(f"{len(unknown)} of the {len(ids)} selected image ids are not registered "
+                                     f"in this workspace (e.g. {unknown[0]!r})")
+            v = self.snapshot(images=ids, message=f"export selection of {len(ids)} images as {format}")
+        out = export_version(self.taxonomy, v, Path(path), format, copy_images=copy_images, **options)
+        self._store.event("dataset.export", {"version_id": v.id, "format": format, "path": str(out),
+                                             "selection": kind, "copy_images": copy_images})
         return out
 
     # -- agreement -------------------------------------------------------------------

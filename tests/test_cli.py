@@ -41,6 +41,11 @@ def test_cli_end_to_end(tmp_path: Path, shared_data: Path) -> None:
     out = tmp_path / "coco"
     run("-w", ws, "export", "v1", str(out), "--format", "coco")
     assert list(out.rglob("*.json"))
+    ls = tmp_path / "ls"
+    run("-w", ws, "export", "v1", str(ls), "--format", "labelstudio", "--link-images", "--as-annotations")
+    tasks = json.loads((ls / "tasks.json").read_text())
+    assert len(tasks) == 300 and all(t["annotations"] and t["predictions"] for t in tasks)
+    assert len(list((ls / "images").rglob("*.jpg"))) == 300
     run("-w", ws, "taxonomy", "rename", "scratch", "scratch_mark")
     run("-w", ws, "snapshot", "--name", "v2")
     diff = json.loads(run("-w", ws, "diff", "v1", "v2", "--json").stdout)

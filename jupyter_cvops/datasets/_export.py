@@ -1,39 +1,64 @@
-"""Writing a dataset version out through a format writer."""
+"""Writing a dataset version out through a format writer (the one export path)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ..formats import coco, cvat, labelstudio, yolo
 from ..formats._types import AnnotationRecord, ExportImage
+from ..formats._writing import CopyImages, check_copy_images
 
 if TYPE_CHECKING:
     from .versions import DatasetVersion
     from ..taxonomy.facade import Taxonomy
 
-EXPORT_FORMATS = ("coco", "yolo")
+#: Formats a dataset version can be written as (each has a ``write`` in ``formats/``).
+EXPORT_FORMATS = ("coco", "yolo", "cvat", "labelstudio")
+_WRITERS = {"coco": coco.write, "yolo": yolo.write, "cvat": cvat.write, "labelstudio": labelstudio.write}
+_Shape = tuple[list[list[float]] | None, dict[str, Any] | None, dict[str, Any]]
 
 
 def export_version(
-    taxonomy: Taxonomy, version: DatasetVersion, path: Path, format: str, *, copy_images: bool = False
+    taxonomy: Taxonomy,
+    version: DatasetVersion,
+    path: Path,
+    format: str,
+    *,
+    copy_images: CopyImages = False,
+    **options: Any,
 ) -> Path:
-    """Export ``version`` to ``path`` as COCO or YOLO; labels needing review are left out.
+    """Export ``version`` to ``path`` in ``format``; labels needing review are left out.
 
     Categories are the version's taxonomy classes (active ones, in id order), so
-    class indices are stable across exports of versions under one taxonomy.
+    class indices are stable across exports of versions under one taxonomy.  Labels
+    keep their annotator, time, polygon and attributes (reviewed ones get
+    ``attributes["origin"] = "review"``); the writer is told the version's id and name
+    (``meta``), which it writes into the export.  ``options`` go to the writer (e.g.
+    ``as_annotations`` for Label Studio).
+
+    Examples
+    --------
+    >>> export_version(ws.taxonomy, ws.version("baseline"), Path("out/cvat"), "cvat")  # doctest: +SKIP
+    PosixPath('out/cvat/annotations.xml')
+    >>> export_version(None, None, Path("out"), "pascal")
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot export as 'pascal'; choose one of coco, yolo, cvat, labelstudio
     """
     if format not in EXPORT_FORMATS:
-        raise ValueError(f"cannot export as {format!r}; choose one of {EXPORT_FORMATS}")
-    from ..formats import coco, yolo
+        raise ValueError(f"cannot export as {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    check_copy_images(copy_images)
 
-    items = version.items()
+    items = version.items().sort("split", "path", nulls_last=True)
     labels = version.labels().filter(pl.col("status") != "needs_review")
     classes = taxonomy.classes(version=version.taxonomy_version)
     active = classes.filter(pl.col("status") == "active") if "status" in classes.columns else classes
     categories = active["name"].to_list()
-    for n in labels["class_name"].unique().drop_nulls().to_list():
+    for n in labels["class_name"].unique().drop_nulls().sort().to_list():
         if n not in categories:
             categories.append(n)
     images = [
@@ -43,18 +68,72 @@ def export_version(
         )
         for r in items.iter_rows(named=True)
     ]
-    records = [
-        AnnotationRecord(
+    shapes = _shapes(version, labels)
+    records = []
+    for r in labels.iter_rows(named=True):
+        polygon, rle, attrs = shapes.get(r["label_id"], (None, None, {}))
+        if r["origin"] == "review":
+            attrs = {**attrs, "origin": "review"}
+        records.append(AnnotationRecord(
             image_key=r["image_id"],
             class_name=r["class_name"],
             kind=r["kind"],
             bbox=None if r["x0"] is None else (r["x0"], r["y0"], r["x1"], r["y1"]),
+            polygon=polygon if r["kind"] == "box" else None,
+            rle=rle if r["kind"] == "box" else None,
             annotator=r["annotator"],
             created_at=r["created_at"],
-            attributes={"origin": r["origin"]} if r["origin"] == "review" else {},
-        )
-        for r in labels.iter_rows(named=True)
-    ]
-    writer = coco.write if format == "coco" else yolo.write
+            attributes=attrs,
+        ))
+    meta = {"dataset_version": version.id, "dataset_name": version.name, "taxonomy_version": version.taxonomy_version}
     path.mkdir(parents=True, exist_ok=True)
-    return writer(path, images, records, categories, copy_images=copy_images)
+    out: Path = _WRITERS[format](path, images, records, categories, copy_images=copy_images, meta=meta,
+                                 **options)
+    return out
+
+
+def _shapes(version: DatasetVersion, labels: pl.DataFrame) -> dict[str, _Shape]:
+    """Polygon, RLE mask and attributes of the stored annotations the version's labels came from (by ann_id)."""
+    ids = labels.filter(pl.col("origin") != "review")["label_id"].drop_nulls()
+    if ids.len() == 0:
+        return {}
+    anns = version.store.read("annotations", columns=["ann_id", "polygon", "rle", "attributes"])
+    anns = anns.filter(pl.col("ann_id").is_in(ids.implode()))
+    out: dict[str, _Shape] = {}
+    for ann_id, polygon, rle, attributes in anns.iter_rows():
+        attrs = json.loads(attributes) if attributes else {}
+        out[ann_id] = (polygon or None, json.loads(rle) if rle else None, attrs if isinstance(attrs, dict) else {})
+    return out
+
+
+def selected_image_ids(selection: Any) -> list[str]:
+    """Image ids of a selection that is not a dataset version, in order, without repeats.
+
+    A selection is a polars frame with an ``image_id`` column (``ws.review_queue()``,
+    ``ws.images().filter(...)``), a polars Series of ids, an object with a ``selected``
+    list of ids (the drift view), or any iterable of image ids.
+
+    Examples
+    --------
+    >>> selected_image_ids(pl.DataFrame({"image_id": ["b", "a", "b"], "disagreement": [1.0, 0.5, 1.0]}))
+    ['b', 'a']
+    >>> selected_image_ids(["a", "c"])
+    ['a', 'c']
+    >>> selected_image_ids(pl.DataFrame({"path": ["x.png"]}))
+    Traceback (most recent call last):
+    ...
+    ValueError: a frame to export needs an 'image_id' column (columns: path)
+    """
+    if isinstance(selection, pl.DataFrame):
+        if "image_id" not in selection.columns:
+            raise ValueError(f"a frame to export needs an 'image_id' column (columns: {', '.join(selection.columns)})")
+        ids: Any = selection["image_id"].to_list()
+    elif isinstance(selection, pl.Series):
+        ids = selection.to_list()
+    elif isinstance(selection, (str, bytes)):
+        raise TypeError("a single string names a dataset version; pass image ids as a list")
+    elif hasattr(selection, "selected"):
+        ids = list(selection.selected)
+    else:
+        ids = list(selection)
+    return list(dict.fromkeys(str(i) for i in ids if i is not None))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlparse
 
 from .._report import ProblemReport
 from .._store import Store, current_user, now_utc
 from .annotations import LabelProblem, build_rows
-from ..formats._types import AnnotationRecord, ImportResult
+from ..formats._common import ESCAPES
+from ..formats._types import AnnotationRecord, ImageRef, ImportResult
 
 if TYPE_CHECKING:
     from ..taxonomy.facade import Taxonomy
@@ -136,8 +139,14 @@ def import_result(
         n_images=len(result.images),
         n_labels_read=len(result.annotations),
     )
-    report.problems.extend(LabelProblem(p.record, p.reason) for p in result.problems)
     refs = {ref.key: ref for ref in result.images}
+    known = _registered_outside_root(store, result)
+    for ref in result.images:
+        if ref.key in known:
+            ref.path = known[ref.key]
+    found = {str(p) for p in known.values()}
+    report.problems.extend(LabelProblem(p.record, p.reason) for p in result.problems
+                           if not _found_after_all(p.reason, result.source_file, found))
     paths = [str(ref.path) for ref in result.images if ref.path is not None]
     for ref in result.images:
         if ref.path is None:
@@ -176,3 +185,40 @@ def import_result(
     )
     store.event("annotations.import", report.to_dict() | {"problems": len(report.problems)})
     return report
+
+
+def _names(ref: ImageRef) -> list[str]:
+    """The relative names an export gives an image (a Label Studio local-files URL names it in ``?d=``)."""
+    url = urlparse(ref.file_name)
+    if url.path.startswith("/data/local-files"):
+        return parse_qs(url.query).get("d", [])
+    return [ref.file_name]
+
+
+def _found_after_all(reason: str, source_file: str, found: set[str]) -> bool:
+    """Whether ``reason`` says a name escapes the data root and that name is an image found registered."""
+    if not found or not reason.startswith(f"{ESCAPES}: "):
+        return False
+    source = Path(source_file)
+    base = source if source.is_dir() else source.parent
+    return os.path.realpath(base / reason[len(ESCAPES) + 2:]) in found
+
+
+def _registered_outside_root(store: Store, result: ImportResult) -> dict[str, Path]:
+    """Images the export names outside its data root that this workspace has already registered.
+
+    Readers refuse names that climb out of the data root, so an export never makes the
+    workspace read a file it was not shown.  A file the workspace registered itself is
+    no such file: our exports written without copying name their images relative to the
+    export (``../../imgs/a.jpg``), and re-importing one finds them here.
+    """
+    missing = [ref for ref in result.images if ref.path is None]
+    if not missing:
+        return {}
+    source = Path(result.source_file)
+    base = source if source.is_dir() else source.parent
+    cands = {ref.key: [os.path.realpath(base / name) for name in _names(ref) if name] for ref in missing}
+    wanted = {c for cs in cands.values() for c in cs}
+    registered = wanted & set(store.read("images", columns=["path"])["path"].to_list())  # real paths
+    return {key: Path(next(c for c in cs if c in registered))
+            for key, cs in cands.items() if any(c in registered for c in cs)}
