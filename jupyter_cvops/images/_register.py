@@ -86,28 +86,30 @@ def _capture_time(captured_at: CapturedAt, path: str, exif: datetime | None) -> 
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
 
 
-def _split_unchanged(images: list[ImageInfo], existing: pl.DataFrame) -> tuple[list[ImageInfo], list[str]]:
+def _split_unchanged(
+    images: list[ImageInfo], ids: list[str], paths: list[str], existing: pl.DataFrame
+) -> tuple[list[ImageInfo], list[str]]:
     """(images that need a look, ids of the unchanged rest) against the stored ``images`` rows.
 
     Unchanged: stored with the same id and path, and the same capture time when the scan
     found one (EXIF); anything else (new, moved, a new capture time) is left to the caller.
+    ``ids`` and ``paths`` are the images' own, in order.
     """
     scanned = pl.DataFrame(
-        {"image_id": [i.image_id for i in images], "path": [i.path for i in images],
-         "exif": [i.captured_at for i in images]},
+        {"image_id": ids, "path": paths, "exif": [i.captured_at for i in images]},
         schema={"image_id": pl.String, "path": pl.String, "exif": existing.schema["captured_at"]},
     ).with_row_index("k")
     same = scanned.join(existing.select("image_id", pl.col("path").alias("stored"), "captured_at"),
                         on="image_id", how="inner")
-    same = same.filter((pl.col("path") == pl.col("stored"))
-                       & (pl.col("exif").is_null() | (pl.col("exif") == pl.col("captured_at"))))
-    if same.height == 0:
+    k = same.filter((pl.col("path") == pl.col("stored"))
+                    & (pl.col("exif").is_null() | (pl.col("exif") == pl.col("captured_at"))))["k"]
+    if k.len() == 0:
         return images, []
-    if same.height == len(images):
-        return [], same.sort("k")["image_id"].to_list()
-    keep = pl.Series(values=[True] * len(images))
-    keep = keep.scatter(same["k"], False)
-    return [i for i, k in zip(images, keep.to_list()) if k], same.sort("k")["image_id"].to_list()
+    if k.len() == len(images):  # the common re-registration: every file as stored
+        return [], ids
+    keep = pl.Series(values=[True] * len(images)).scatter(k, False).to_list()
+    k_sorted = k.sort().to_list()
+    return [i for i, flag in zip(images, keep) if flag], [ids[j] for j in k_sorted]
 
 
 ID_INDEX_FROM = 20_000
@@ -127,11 +129,12 @@ def register_scan(
         rows: list[dict[str, Any]] = []
         now = now_utc()
         images = scan.images
-        report.paths = dict(zip([i.path for i in images], [i.image_id for i in images]))
+        ids, paths = [i.image_id for i in images], [i.path for i in images]
+        report.paths = dict(zip(paths, ids))
         if source is None and captured_at is None and images:
             # a re-registration: files already stored under the same id and path (and capture
             # time, when the file has one) are unchanged; one join finds them, not a loop
-            images, unchanged = _split_unchanged(images, existing)
+            images, unchanged = _split_unchanged(images, ids, paths, existing)
             report.unchanged.extend(unchanged)
         # ids and paths decide the common case; the other columns (tz-aware datetimes cost
         # ~0.4 us each to convert) only when a row or a capture time needs them
