@@ -118,8 +118,10 @@ class ScanResult:
 
 
 # --------------------------------------------------------------------------- expanding
-def _walk(root: str, out: list[Entry], problems: list[FileProblem]) -> None:
-    stack = [root]
+def _walk(root: str, out: list[Entry], problems: list[FileProblem]) -> int:
+    """Append (path, lstat) of image files under ``root`` to ``out``; returns how many were
+    symlinks (appended resolved, without a stat: they may repeat another entry)."""
+    stack, links = [root], 0
     while stack:
         folder = stack.pop()
         try:
@@ -132,11 +134,13 @@ def _walk(root: str, out: list[Entry], problems: list[FileProblem]) -> None:
                     elif e.name.lower().endswith(IMAGE_EXTENSIONS):
                         if e.is_symlink():
                             out.append((os.path.realpath(e.path), None))
+                            links += 1
                         else:
                             out.append((e.path, e.stat(follow_symlinks=False)))
         except OSError as err:
             why = "permission denied" if isinstance(err, PermissionError) else err.strerror
             problems.append(FileProblem(folder, f"cannot list folder ({why})"))
+    return links
 
 
 def _expand(
@@ -147,6 +151,12 @@ def _expand(
     problems: list[FileProblem] = []
     roots: list[str] = []
     parents: dict[str, str] = {}
+    alone: list[list[Entry]] = []  # one folder walked and nothing else yet: kept as its list
+
+    def merged() -> dict[str, os.stat_result | None]:
+        if alone:
+            found.update(alone.pop())
+        return found
 
     def add_folder(folder: str, from_glob: bool = False) -> None:
         root = os.path.realpath(folder)
@@ -154,14 +164,15 @@ def _expand(
             return  # "data/**" matches every subfolder of a folder already walked
         walked: list[Entry] = []
         roots.append(root)
-        _walk(root, walked, problems)
+        links = _walk(root, walked, problems)
         if not walked and not from_glob:
             problems.append(FileProblem(folder, "folder contains no image files"))
         walked.sort(key=itemgetter(0))
-        if found:
-            found.update(e for e in walked if e[0] not in found)
-        else:  # the common case, one folder: no repeats to drop
-            found.update(walked)
+        if not found and not alone and not links:  # the common case, one folder: no repeats, no copy
+            alone.append(walked)
+            return
+        seen = merged()
+        seen.update(e for e in walked if e[0] not in seen)
 
     for item in [items] if isinstance(items, (str, os.PathLike)) else items:
         text = os.path.expanduser(os.fspath(item))
@@ -173,7 +184,7 @@ def _expand(
                 if os.path.isdir(m):
                     add_folder(m, from_glob=True)
                 elif m.lower().endswith(IMAGE_EXTENSIONS):
-                    found.setdefault(os.path.realpath(m), None)
+                    merged().setdefault(os.path.realpath(m), None)
             continue
         path = os.path.abspath(text)
         try:
@@ -190,8 +201,10 @@ def _expand(
         if st is not None and stat.S_ISDIR(st.st_mode) or st is None and os.path.isdir(path):
             add_folder(path)
         else:
-            found.setdefault(path, st)
-    return list(found.items()), problems, roots
+            merged().setdefault(path, st)
+    if alone and not found:
+        return alone[0], problems, roots
+    return list(merged().items()), problems, roots
 
 
 def expand_paths(paths_or_glob: PathLike | Iterable[PathLike]) -> list[Path]:
