@@ -51,9 +51,12 @@ def manifest_hash(items: pl.DataFrame, labels: pl.DataFrame, header: Mapping[str
     """
     h = xxhash.xxh3_128()
     h.update(json.dumps(dict(header), sort_keys=True, default=str).encode())
-    it = items.select("image_id", "split").sort("image_id")
+    # one "<id>\t<split>" line per item, sorted by id, joined in polars (a null split reads "None",
+    # as Python's f-string wrote it before: version ids must not change)
+    line = pl.concat_str([pl.col("image_id"), pl.col("split").cast(pl.String).fill_null("None")], separator="\t")
+    it = items.select("image_id", "split").sort("image_id").select(line.str.join("\n"))
     h.update(b"\x00items\x00")
-    h.update("\n".join(f"{a}\t{b}" for a, b in it.iter_rows()).encode())
+    h.update((it.item() or "").encode())
     h.update(b"\x00labels\x00")
     if labels.height:
         lines = (
@@ -69,10 +72,11 @@ def manifest_hash(items: pl.DataFrame, labels: pl.DataFrame, header: Mapping[str
                     separator="\t",
                 ).alias("line")
             )
-            .sort("line")["line"]
-            .to_list()
+            .sort("line")
+            .select(pl.col("line").str.join("\n"))
+            .item()
         )
-        h.update("\n".join(lines).encode())
+        h.update((lines or "").encode())
     return h.hexdigest()[:_ID_LEN]
 
 

@@ -150,3 +150,28 @@ def test_export_coco_and_yolo_round_trip(tmp_path: Path, shared_data: Path) -> N
     a, b = v.labels().select(cols), v3.labels().select(cols)
     assert a.join(b, on=a.columns, how="anti").height == 0
     assert b.join(a, on=a.columns, how="anti").height == 0
+
+
+def test_manifest_hash_is_the_xxh3_of_its_documented_lines() -> None:
+    """The hash is computed in polars; this spells the bytes out in Python (ids must never change)."""
+    import json
+
+    import xxhash
+
+    from jupyter_cvops.datasets.versions import LABEL_COLUMNS, manifest_hash
+
+    items = pl.DataFrame({"image_id": ["b" * 32, "a" * 32, "c" * 32], "split": ["val", "train", None]},
+                         schema={"image_id": pl.String, "split": pl.String})
+    cols = [c for c in LABEL_COLUMNS if c != "created_at"]
+    labels = pl.DataFrame({c: (["a" * 32, "b" * 32] if c == "image_id" else [1.23456, None] if c == "x0"
+                               else [None, None] if c in ("y0", "x1", "y1") else ["z", "y"]) for c in LABEL_COLUMNS},
+                          schema_overrides={"x0": pl.Float64, "y0": pl.Float64, "x1": pl.Float64, "y1": pl.Float64,
+                                            "created_at": pl.String})
+    h = xxhash.xxh3_128()
+    h.update(json.dumps({"t": 1}, sort_keys=True).encode())
+    h.update(b"\x00items\x00" + f"{'a' * 32}\ttrain\n{'b' * 32}\tval\n{'c' * 32}\tNone".encode())
+    rows = ["\t".join("1.235" if c == "x0" and k == 0 else "" if c in ("x0", "y0", "x1", "y1")
+                      else (["a" * 32, "b" * 32][k] if c == "image_id" else ["z", "y"][k]) for c in cols)
+            for k in range(2)]
+    h.update(b"\x00labels\x00" + "\n".join(sorted(rows)).encode())
+    assert manifest_hash(items, labels, {"t": 1}) == h.hexdigest()[:32]
