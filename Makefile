@@ -14,6 +14,14 @@ else
 TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 
+# Tests check our CVAT / Label Studio output with the tools' own readers. Both pin older numpy, opencv,
+# pandas, pillow and pyarrow than ours, so they go in without their pins and their other dependencies
+# by name (nothing of ours is downgraded; `pip check` lists the pins).
+CHECKERS := label-studio-sdk==2.1.2 datumaro==1.13.12
+CHECKER_DEPS := appdirs datamodel-code-generator doclang httpx ijson jsf jsonschema lxml nltk pydantic \
+  pyjwt requests requests-mock typer ujson watchfiles xmljson attrs cachetools defusedxml imagesize \
+  json-stream orjson pycocotools ruamel.yaml shapely
+
 .PHONY: setup demo lab test test-fast browser-deps bench clean
 
 setup: $(STAMP)
@@ -23,6 +31,8 @@ $(STAMP): pyproject.toml package.json
 	$(PIP) install -q -U pip
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q --no-deps $(CHECKERS)
+	$(PIP) install -q $(CHECKER_DEPS)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter-builder develop --overwrite . >/dev/null
 	@touch $(STAMP)
 
