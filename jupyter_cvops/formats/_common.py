@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import reprlib
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -13,13 +15,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ._types import FormatError
+import defusedxml
+import defusedxml.ElementTree as SafeET
+
+from ._types import FormatError, ImportResult, RecordProblem
 
 #: Boxes may overflow their image by this many pixels; they are then clipped.
 OVERFLOW_TOLERANCE_PX = 1.0
 #: File suffixes tried when a format names an image without its extension (YOLO).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 ESCAPES = "path escapes data root"
+#: Image sides above this (pixels) are not believed (:func:`to_int` gives None).
+MAX_SIDE = 2**31 - 1
+#: Longest class name the taxonomy takes (``taxonomy._ops.MAX_NAME``; formats may not import it).
+MAX_CLASS_NAME = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Box = tuple[float, float, float, float]
 
@@ -114,9 +124,11 @@ def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tupl
     try:
         x0, y0, x1, y1 = (float(v) for v in box)
     except (TypeError, ValueError):
-        return None, f"box is not four numbers: {box!r}", False
+        return None, f"box is not four numbers: {short(box)}", False
+    except OverflowError:  # an integer beyond the float range
+        return None, f"box has non-finite coordinates: {short(box)}", False
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-        return None, f"box has non-finite coordinates: {box!r}", False
+        return None, f"box has non-finite coordinates: {short(box)}", False
     if x1 <= x0 or y1 <= y0:
         return None, f"box has negative or zero size (x0={x0:g}, y0={y0:g}, x1={x1:g}, y1={y1:g})", False
     if not width or not height:
@@ -132,6 +144,54 @@ def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tupl
     # float noise from normalized formats is clipped without being flagged
     clipped = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
     return clipped, None, over > 1e-6
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about untrusted input.
+
+    Built by :mod:`reprlib`, so a huge number or a structure of shared YAML aliases
+    (exponentially large when written out) costs no more than its first few items.
+
+    Examples
+    --------
+    >>> short("x" * 100, 10)
+    "'xxxxxx..."
+    >>> short([[[[[1]]]]])
+    '[[[[[...]]]]]'
+    """
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 4, 6, 4, 6
+_REPR.maxstring, _REPR.maxlong, _REPR.maxother = 80, 40, 80
+
+
+def finite_floats(values: Any) -> list[float] | None:
+    """``values`` (a list of int/float numbers) as finite floats; None when anything else is in it.
+
+    Booleans, text, NaN, infinities and integers beyond the float range are refused.
+
+    Examples
+    --------
+    >>> finite_floats([1, 2.5]), finite_floats([1, float("nan")]), finite_floats([10**400]), finite_floats("12")
+    ([1.0, 2.5], None, None, None)
+    """
+    if not isinstance(values, list):
+        return None
+    out: list[float] = []
+    for v in values:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return None
+        try:
+            f = float(v)
+        except OverflowError:
+            return None
+        if not math.isfinite(f):
+            return None
+        out.append(f)
+    return out
 
 
 def polygon_bbox(rings: Sequence[Sequence[float]]) -> Box | None:
@@ -271,10 +331,18 @@ def load_json(path: Path) -> Any:
         raise FormatError(f"{path.name}: JSON nested too deeply") from None
     except OSError as e:
         raise FormatError(f"{path.name}: cannot read file ({e.strerror})") from None
+    except ValueError as e:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        why = "an integer with too many digits" if "integer string conversion" in str(e) else short(str(e))
+        raise FormatError(f"{path.name}: malformed JSON ({why})") from None
 
 
 def load_xml(path: Path | str, root_tag: str, *, text: str | None = None) -> ET.Element:
     """Parse an XML file (or ``text``) whose root must be ``root_tag``; else :class:`FormatError`.
+
+    Parsing goes through ``defusedxml``, whatever the system's libexpat: entity
+    declarations (entity bombs) and external entities or DTDs are refused with a
+    :class:`FormatError`, never expanded or fetched.  So are unknown or multi-byte
+    encodings named in the XML declaration.
 
     Examples
     --------
@@ -285,18 +353,25 @@ def load_xml(path: Path | str, root_tag: str, *, text: str | None = None) -> ET.
     """
     name = Path(path).name
     try:
-        root = ET.fromstring(text) if text is not None else ET.parse(path).getroot()
+        root: ET.Element = SafeET.fromstring(text) if text is not None else SafeET.parse(path).getroot()
     except ET.ParseError as e:
         raise FormatError(f"{name}: malformed XML ({e})") from None
+    except defusedxml.DefusedXmlException as e:
+        raise FormatError(f"{name}: refused XML ({type(e).__name__}: entities and external references "
+                          "are not allowed)") from None
     except OSError as e:
         raise FormatError(f"{name}: cannot read file ({e.strerror})") from None
+    except (LookupError, ValueError) as e:  # unknown or multi-byte encoding in the XML declaration
+        raise FormatError(f"{name}: unreadable XML ({short(str(e))})") from None
+    except RecursionError:
+        raise FormatError(f"{name}: XML nested too deeply") from None
     if root.tag != root_tag:
         raise FormatError(f"{name}: expected a <{root_tag}> root element, found <{root.tag}>")
     return root
 
 
 def to_int(value: Any) -> int | None:
-    """A positive int from text or number, else None.
+    """A positive int (at most :data:`MAX_SIDE`) from text or number, else None.
 
     Examples
     --------
@@ -307,7 +382,7 @@ def to_int(value: Any) -> int | None:
         v = int(float(value))
     except (TypeError, ValueError, OverflowError):
         return None
-    return v if v > 0 else None
+    return v if 0 < v <= MAX_SIDE else None
 
 
 def image_size(path: Path | None) -> tuple[int | None, int | None]:
@@ -377,6 +452,65 @@ def safe_name(name: str) -> str:
     """
     name = Path(name.replace("\\", "/")).name
     return name if name not in ("", ".", "..") else "_"
+
+
+def _storable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (JSON's ``"\\ud800"`` gives a lone surrogate, which cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def class_name_problem(name: str) -> str | None:
+    r"""Why the taxonomy would refuse ``name`` as a class name, or None.
+
+    Examples
+    --------
+    >>> class_name_problem("dent"), class_name_problem(" dent")
+    (None, "class name ' dent' has leading or trailing whitespace")
+    >>> class_name_problem("a\tb")
+    "class name 'a\\tb' contains a control character"
+    """
+    if not name.strip():
+        return "class name is empty"
+    if name != name.strip():
+        return f"class name {short(name)} has leading or trailing whitespace"
+    if _CONTROL.search(name):
+        return f"class name {short(name)} contains a control character"
+    if len(name) > MAX_CLASS_NAME:
+        return f"class name is longer than {MAX_CLASS_NAME} characters: {short(name, 50)}"
+    if not _storable(name):
+        return f"class name {short(name)} is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def screen_records(result: ImportResult) -> ImportResult:
+    r"""Skip, with a problem each, the labels a workspace could not store: a class name the taxonomy
+    refuses (:func:`class_name_problem`) or an annotator that is not valid Unicode; such names also
+    leave ``categories``.  Every reader's result passes through here (:func:`formats.read`).
+
+    Examples
+    --------
+    >>> from jupyter_cvops.formats import AnnotationRecord
+    >>> res = ImportResult("coco", "a.json", ["ok", "a\tb"], [], [AnnotationRecord("1", "a\tb", record="ann[0]")])
+    >>> res = screen_records(res)
+    >>> res.categories, res.annotations, res.problems[0].reason
+    (['ok'], [], "class name 'a\\tb' contains a control character")
+    """
+    keep = []
+    for rec in result.annotations:
+        why = class_name_problem(rec.class_name)
+        if why is None and rec.annotator is not None and not _storable(rec.annotator):
+            why = f"annotator {short(rec.annotator)} is not valid Unicode (a lone surrogate)"
+        if why is None:
+            keep.append(rec)
+        else:
+            result.problems.append(RecordProblem(rec.record or f"image {rec.image_key}", why))
+    result.annotations = keep
+    result.categories = [c for c in result.categories if class_name_problem(c) is None]
+    return result
 
 
 def check_writer_input(images: Sequence[Any], annotations: Sequence[Any], categories: Sequence[str]) -> None:

@@ -6,6 +6,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from ._common import screen_records
 from ._types import ImportResult
 
 #: Formats :func:`read` understands.
@@ -32,4 +33,4 @@ def read(path: str | Path, format: str, **kw: Any) -> ImportResult:
         raise ValueError(f"unknown annotation format {format!r}; choose one of {', '.join(FORMATS)}")
     module = import_module(f"{__package__}.{format}")
     result: ImportResult = module.read(path, **kw)
-    return result
+    return screen_records(result)

@@ -17,9 +17,11 @@ from typing import Any
 
 from ._common import (
     ESCAPES,
+    MAX_SIDE,
     ImageResolver,
     check_box,
     check_writer_input,
+    finite_floats,
     format_time,
     load_json,
     parse_time,
@@ -27,6 +29,7 @@ from ._common import (
     polygon_bbox,
     rle_area,
     safe_name,
+    short,
     to_int,
     unique_name,
 )
@@ -115,7 +118,7 @@ def _read_one(f: Path, data: Any, root: Path, annotator: str | None, kpre: str, 
     cats: dict[Any, str] = {}
     for i, c in enumerate(data.get("categories", [])):
         where = f"{pre}categories[{i}]"
-        if not isinstance(c, dict) or not _scalar(c.get("id")) or not isinstance(c.get("name"), str):
+        if not isinstance(c, dict) or not _scalar(c.get("id")) or not isinstance(c.get("name"), str) or not c["name"]:
             problems.append(RecordProblem(where, "category without an 'id' and a 'name'"))
         elif c["id"] in cats:
             problems.append(RecordProblem(where, f"duplicate category id {c['id']!r}"))
@@ -125,17 +128,19 @@ def _read_one(f: Path, data: Any, root: Path, annotator: str | None, kpre: str, 
                 out.categories.append(c["name"])
 
     sizes: dict[Any, tuple[str, int | None, int | None]] = {}
+    keys: set[str] = set()
     for i, im in enumerate(data["images"]):
         where = f"{pre}images[{i}]"
         if not isinstance(im, dict) or not _scalar(im.get("id")) or not isinstance(im.get("file_name"), str):
             problems.append(RecordProblem(where, "image without an 'id' and a 'file_name'"))
             continue
         iid = im["id"]
-        if iid in sizes:
-            problems.append(RecordProblem(where, f"duplicate image id {iid!r}; its annotations go to the first"))
+        key = f"{kpre}{iid}"
+        if iid in sizes or key in keys:  # 7 and "7" are one key
+            problems.append(RecordProblem(where, f"duplicate image id {short(iid)}; its annotations go to the first"))
             continue
         w, h = to_int(im.get("width")), to_int(im.get("height"))
-        key = f"{kpre}{iid}"
+        keys.add(key)
         sizes[iid] = (key, w, h)
         found, escaped = resolver.find(im["file_name"])
         if escaped:
@@ -178,15 +183,18 @@ def _annotation(
     image_label = bool(attrs.pop("image_label", False))
     who = a.get("annotator")
     rec = AnnotationRecord(
-        key, cats[a["category_id"]], annotator=str(who) if who not in (None, "") else annotator,
+        key, cats[a["category_id"]], annotator=str(who) if _scalar(who) and who != "" else annotator,
         created_at=parse_time(a.get("created_at")), attributes=attrs, record=where,
     )
     seg, bbox = a.get("segmentation"), a.get("bbox")
     if isinstance(seg, list) and seg and all(isinstance(r, list) and len(r) >= 6 for r in seg):
-        if not all(isinstance(v, (int, float)) for r in seg for v in r):
-            return None, "segmentation polygon is not numbers"
-        rec.polygon = [[float(v) for v in r] for r in seg]
+        rings = [finite_floats(r) for r in seg]
+        if not all(rings):
+            return None, "segmentation polygon is not finite numbers"
+        rec.polygon = [r for r in rings if r]
     elif isinstance(seg, dict) and isinstance(seg.get("counts"), (list, str)) and isinstance(seg.get("size"), list):
+        if not _rle_ok(seg):
+            return None, "RLE mask needs 'size' [height, width] and 'counts' (text or non-negative integers)"
         rec.rle = {"size": list(seg["size"]), "counts": seg["counts"]}
     elif seg not in (None, [], {}):
         return None, "segmentation is neither polygons nor an RLE mask"
@@ -198,7 +206,7 @@ def _annotation(
             return None, "missing required key 'bbox'"
         box: Any = polygon_bbox(rec.polygon)
     elif not isinstance(bbox, list) or len(bbox) != 4 or not all(isinstance(v, (int, float)) for v in bbox):
-        return None, f"bbox is not four numbers: {bbox!r}"
+        return None, f"bbox is not four numbers: {short(bbox)}"
     else:
         box = (bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3])
     if a.get("iscrowd"):
@@ -214,6 +222,13 @@ def _annotation(
 
 def _scalar(v: Any) -> bool:
     return isinstance(v, (int, str)) and not isinstance(v, bool)
+
+
+def _rle_ok(seg: dict[str, Any]) -> bool:
+    size, counts = seg["size"], seg["counts"]
+    if len(size) != 2 or not all(_scalar(v) and isinstance(v, int) and 0 < v <= MAX_SIDE for v in size):
+        return False
+    return isinstance(counts, str) or all(_scalar(v) and isinstance(v, int) and v >= 0 for v in counts)
 
 
 def write(

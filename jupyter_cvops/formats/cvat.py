@@ -10,6 +10,7 @@ no time per shape either, so ``created_at`` stays None (stable ids on re-import)
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,8 @@ def _geometry(el: ET.Element, rec: AnnotationRecord) -> Any:
     ring = [float(v) for pair in (el.get("points") or "").split(";") if pair for v in pair.split(",")]
     if len(ring) < 6 or len(ring) % 2:
         return None
+    if not all(math.isfinite(v) for v in ring):
+        raise ValueError("non-finite polygon coordinates")
     rec.polygon = [ring]
     return polygon_bbox(rec.polygon)
 
@@ -179,7 +182,8 @@ def _attributes(el: ET.Element) -> dict[str, Any]:
         attrs["occluded"] = True
     if el.get("z_order") not in (None, "0"):
         z = el.get("z_order") or ""
-        attrs["z_order"] = int(z) if z.lstrip("-").isdigit() else z
+        digits = z.removeprefix("-")  # ASCII digits only: int() refuses "²" and 5,000-digit text
+        attrs["z_order"] = int(z) if digits.isascii() and digits.isdigit() and len(digits) <= 18 else z
     if el.get("source"):
         attrs["source"] = el.get("source")
     if el.get("group_id") not in (None, "0"):

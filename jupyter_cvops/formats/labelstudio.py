@@ -13,6 +13,7 @@ annotations and model predictions are not labels and are not read.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from ._common import (
     parse_time,
     polygon_bbox,
     rotated_bbox,
+    short,
     to_int,
 )
 from ._types import AnnotationRecord, FormatError, ImageRef, ImportResult, Kind, RecordProblem
@@ -93,14 +95,19 @@ def read(
         if not isinstance(tid, (int, str)) or not isinstance(task.get("data"), dict):
             out.problems.append(RecordProblem(where, "task without an 'id' and 'data'"))
             continue
-        if task["id"] in seen_tasks:
-            out.problems.append(RecordProblem(where, f"duplicate task id {task['id']!r}"))
-            continue
-        seen_tasks.add(task["id"])
         key = str(task["id"])
+        if key in seen_tasks:  # 7 and "7" are one key
+            out.problems.append(RecordProblem(where, f"duplicate task id {short(task['id'])}"))
+            continue
+        seen_tasks.add(key)
         ref = _image(task, key, resolver, out.problems, where)
         out.images.append(ref)
-        for j, ann in enumerate(task.get("annotations") or []):
+        anns = task.get("annotations")
+        if not isinstance(anns, list):
+            if anns not in (None, "", {}):
+                out.problems.append(RecordProblem(f"{where}.annotations", "'annotations' is not a list"))
+            anns = []
+        for j, ann in enumerate(anns):
             awhere = f"{where}.annotations[{j}]"
             if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
                 out.problems.append(RecordProblem(awhere, "annotation without a 'result' list"))
@@ -130,10 +137,16 @@ def _config(path: Path, label_config: str | Path | None) -> dict[str, list[str]]
     else:
         root = load_xml(Path(label_config), "View")
     controls: dict[str, list[str]] = {}
-    for el in root.iter():
+    # one pass in document order, each Label/Choice going to its innermost control: a walk per
+    # control would be quadratic on a deeply nested config
+    stack: list[tuple[Any, list[str] | None]] = [(root, None)]
+    while stack:
+        el, vals = stack.pop()
         if el.tag.lower() in _CONTROLS:
-            vals = [c.get("value") or "" for c in el.iter() if c.tag in ("Label", "Choice")]
-            controls[el.get("name") or el.tag] = [v for v in vals if v]
+            vals = controls[el.get("name") or el.tag] = []
+        if vals is not None and el.tag in ("Label", "Choice") and el.get("value"):
+            vals.append(el.get("value") or "")
+        stack.extend((c, vals) for c in reversed(el))
     return controls
 
 
@@ -143,7 +156,10 @@ def _image(task: dict[str, Any], key: str, resolver: ImageResolver, problems: li
     url = data.get("image")
     if not isinstance(url, str):
         url = next((v for v in data.values() if isinstance(v, str)), "")
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+    except ValueError:  # e.g. "http://[::1": not a URL, no local file
+        parsed = urlparse("invalid:")
     names: list[str] = []
     if parsed.scheme in ("", "file"):
         if parsed.path.startswith("/data/local-files"):
@@ -162,8 +178,10 @@ def _image(task: dict[str, Any], key: str, resolver: ImageResolver, problems: li
         if found is not None:
             break
     w = h = None
-    for ann in task.get("annotations") or []:
-        for r in ann.get("result") or [] if isinstance(ann, dict) else []:
+    anns = task.get("annotations")
+    for ann in anns if isinstance(anns, list) else []:
+        results = ann.get("result") if isinstance(ann, dict) else None
+        for r in results if isinstance(results, list) else []:
             if isinstance(r, dict) and to_int(r.get("original_width")) and to_int(r.get("original_height")):
                 w, h = to_int(r["original_width"]), to_int(r["original_height"])
                 break
@@ -176,19 +194,21 @@ def _image(task: dict[str, Any], key: str, resolver: ImageResolver, problems: li
 
 def _annotation(ann: dict[str, Any], ref: ImageRef, controls: dict[str, list[str]], allowed: set[str],
                 annotator: str | None, where: str, out: ImportResult) -> None:
-    who = next((ann[k] for k in _USER_KEYS if ann.get(k) not in (None, "")), None)
+    who: Any = next((ann[k] for k in _USER_KEYS if ann.get(k) not in (None, "")), None)
     if isinstance(who, dict):
         who = who.get("email") or who.get("id")
-    who = str(who) if who not in (None, "") else annotator
+    who = str(who) if isinstance(who, (str, int)) and not isinstance(who, bool) and who != "" else annotator
     created = parse_time(ann.get("created_at"))
-    updated = ann.get("updated_at")
-    region_labels: dict[str, list[str]] = {}
-    for r in ann["result"]:
+    updated = ann.get("updated_at") if isinstance(ann.get("updated_at"), str) else None
+    region_labels: dict[str, Any] = {}
+    results = ann.get("result", [])  # a list (checked by the caller), or absent
+    for r in results:
         if isinstance(r, dict) and r.get("type") == "labels" and isinstance(r.get("value"), dict):
-            region_labels[str(r.get("id"))] = list(r["value"].get("labels") or [])
-    for k, r in enumerate(ann["result"]):
+            region_labels[str(r.get("id"))] = r["value"].get("labels")
+    for k, r in enumerate(results):
         rwhere = f"{where}.result[{k}]"
-        rtype = r.get("type") if isinstance(r, dict) else None
+        raw_type = r.get("type") if isinstance(r, dict) else None
+        rtype = raw_type if isinstance(raw_type, str) else None
         if rtype == "labels":
             continue
         if rtype in _UNSUPPORTED:
@@ -196,12 +216,15 @@ def _annotation(ann: dict[str, Any], ref: ImageRef, controls: dict[str, list[str
             continue
         value = r.get("value") if isinstance(r, dict) else None
         if rtype not in _READ or not isinstance(value, dict):
-            out.problems.append(RecordProblem(rwhere, f"result type {rtype!r} is not supported (skipped)"))
+            out.problems.append(RecordProblem(rwhere, f"result type {short(raw_type)} is not supported (skipped)"))
             continue
-        labels = value.get(_READ[rtype]) or region_labels.get(str(r.get("id")), [])
+        labels = value.get(_READ[rtype]) or region_labels.get(str(r.get("id"))) or []
         labels = [labels] if isinstance(labels, str) else labels
         if not isinstance(labels, list) or not labels:
             out.problems.append(RecordProblem(rwhere, "result without a label"))
+            continue
+        if not all(isinstance(label, str) and label for label in labels):
+            out.problems.append(RecordProblem(rwhere, f"labels are not all non-empty text: {short(labels)}"))
             continue
         w = to_int(r.get("original_width")) or ref.width
         h = to_int(r.get("original_height")) or ref.height
@@ -219,10 +242,11 @@ def _annotation(ann: dict[str, Any], ref: ImageRef, controls: dict[str, list[str
             if checked is None:
                 out.problems.append(RecordProblem(rwhere, reason or "invalid box"))
                 continue
-        own = controls.get(r.get("from_name") or "")
+        from_name = r.get("from_name")
+        own = controls.get(from_name) if isinstance(from_name, str) else None
         for label in labels:
             if controls and label not in (own if own is not None else allowed):
-                out.problems.append(RecordProblem(rwhere, f"label {label!r} is not in the labeling config"))
+                out.problems.append(RecordProblem(rwhere, f"label {short(label)} is not in the labeling config"))
                 continue
             attrs: dict[str, Any] = {"updated_at": updated} if updated else {}
             if clipped:
@@ -248,10 +272,12 @@ def _geometry(rtype: str, value: dict[str, Any], w: int, h: int) -> _Geometry | 
                 return rotated_bbox(x, y, bw, bh, rotation, about_center=False), None, rotation
             return (x, y, x + bw, y + bh), None, 0.0
         ring = [float(c) * (w if n % 2 == 0 else h) / 100.0 for pt in value["points"] for n, c in enumerate(pt[:2])]
-    except (KeyError, TypeError, ValueError, IndexError):
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError):
         return f"{rtype} result with missing or non-numeric coordinates"
     if len(ring) < 6:
         return "polygon with fewer than 3 points"
+    if not all(math.isfinite(v) for v in ring):
+        return "polygon with non-finite coordinates"
     return polygon_bbox([ring]), [ring], 0.0
 
 

@@ -11,6 +11,7 @@ so our own exports read back whole; foreign YOLO data reads fine without it.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,11 @@ from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, Import
 from ._writing import CopyImages, place_image, relative_path
 
 SIDECAR = "cvops_meta.json"
+#: More classes than this in a data.yaml is not believed (``nc: 1e9`` would be a billion names).
+MAX_CLASSES = 100_000
+#: libyaml's safe loader when built in: fast, and it stops deep nesting that PyYAML's scanner walks in
+#: quadratic time; both construct only plain data.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SPLITS = ("train", "val", "valid", "test", "minival")
 _NOT_SPLITS = {"path", "names", "nc", "download", "yaml_file", "kpt_shape", "flip_idx", "channels"}
 _NOT_LABELS = {"classes.txt", "train.txt", "val.txt", "valid.txt", "test.txt", "obj.names"}
@@ -78,6 +84,7 @@ def read(
     keys = [Path(rel).name for _, rel, _, _ in items]
     if len(set(keys)) != len(keys):  # stems repeat across subsets
         keys = [rel for _, rel, _, _ in items]
+    seen: set[str] = set()
     for (label, rel, tries, stem_dirs), key in zip(items, keys, strict=True):
         if label is None and tries and tries[0] in by_line:
             label = root / by_line[tries[0]]
@@ -97,9 +104,14 @@ def read(
             name = Path(os.path.relpath(found, resolver.root)).as_posix()
         w, h = _common.image_size(found)
         if w is None or h is None:
-            w, h = (side.get("width"), side.get("height")) if side.get("width") else (image_size or (None, None))
-        key = str(side.get("key") or key)
-        out.images.append(ImageRef(key, str(side.get("file_name") or name), found, w, h))
+            sw, sh = _common.to_int(side.get("width")), _common.to_int(side.get("height"))
+            w, h = (sw, sh) if sw else (image_size or (None, None))
+        key = _text_or(side.get("key"), key)
+        if key in seen:
+            out.problems.append(RecordProblem(lrel, f"duplicate image {key!r} (listed twice)"))
+            continue
+        seen.add(key)
+        out.images.append(ImageRef(key, _text_or(side.get("file_name"), name), found, w, h))
         if label is not None:
             _read_labels(label, lrel, key, w, h, side, annotator, out)
     return out
@@ -126,30 +138,48 @@ def _layout(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
 
 def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
     try:
-        doc = yaml.safe_load(_text(path))
+        doc = yaml.load(_text(path), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         raise FormatError(f"{path.name}: malformed YAML ({' '.join(str(e).split())})") from None
+    except RecursionError:
+        raise FormatError(f"{path.name}: YAML nested too deeply") from None
+    except ValueError as e:  # an integer past Python's limit on digits
+        raise FormatError(f"{path.name}: malformed YAML ({_common.short(str(e))})") from None
     if not isinstance(doc, dict):
         raise FormatError(f"{path.name}: expected a YAML mapping with 'names', got {type(doc).__name__}")
     root = path.parent
     # our own exports (with the sidecar) are self-contained: their yaml's "path" is only for trainers
-    if isinstance(doc.get("path"), str) and (root / doc["path"]).is_dir() and not (root / SIDECAR).is_file():
+    # (paths named by the file are tested with os.path, which answers False for a name too long or with a NUL)
+    if isinstance(doc.get("path"), str) and os.path.isdir(root / doc["path"]) and not (root / SIDECAR).is_file():
         root = (root / doc["path"]).resolve()
-    raw = doc.get("names")
+    raw, nc = doc.get("names"), doc.get("nc")
     if isinstance(raw, dict) and all(isinstance(k, int) for k in raw):
-        names = [str(raw[k]) for k in sorted(raw)]
+        names = _class_names(path, [raw[k] for k in sorted(raw)])
     elif isinstance(raw, list):
-        names = [str(n) for n in raw]
-    elif isinstance(doc.get("nc"), int):
-        names = [f"class_{i}" for i in range(doc["nc"])]
+        names = _class_names(path, raw)
+    elif isinstance(nc, int) and not isinstance(nc, bool):
+        if not 0 <= nc <= MAX_CLASSES:
+            raise FormatError(f"{path.name}: nc: expected 0..{MAX_CLASSES} classes, got {_common.short(nc)}")
+        names = [f"class_{i}" for i in range(nc)]
     else:
         raise FormatError(f"{path.name}: no 'names' list or mapping")
     items: list[_Item] = []
     done: set[Path] = set()
     for split, entries in doc.items():  # train/val/test, and other keys naming existing paths
+        if split in _NOT_SPLITS:
+            continue
         for entry in [entries] if isinstance(entries, str) else entries if isinstance(entries, list) else []:
-            target = (root / str(entry)).resolve()  # an absolute entry replaces root
-            if target in done or split in _NOT_SPLITS or (split not in _SPLITS and not target.exists()):
+            if isinstance(entry, bool) or not isinstance(entry, (str, int, float)):
+                if split in _SPLITS:  # never str() it: shared YAML aliases are exponentially long written out
+                    raise FormatError(f"{path.name}: {split}: expected paths, got a {type(entry).__name__}")
+                continue
+            try:
+                target = (root / str(entry)).resolve()  # an absolute entry replaces root
+            except (OSError, ValueError, RuntimeError) as e:  # a NUL byte, a symlink loop
+                if split in _SPLITS:
+                    raise FormatError(f"{path.name}: {split}: unusable path {_common.short(entry)} ({e})") from None
+                continue
+            if target in done or (split not in _SPLITS and not os.path.exists(target)):
                 continue
             done.add(target)
             if target.suffix == ".txt":
@@ -158,6 +188,28 @@ def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
                 label_dir = _img2label(target / "x").parent if "images" in target.parts else target
                 items += _scan(label_dir, target, root, split)
     return root, names, items, path
+
+
+def _class_names(path: Path, values: list[Any]) -> list[str]:
+    """Class names from a data.yaml ``names`` list (text or numbers, never empty or a list/mapping).
+
+    YAML 1.1 reads an unquoted ``no`` as False: such a name stays readable (as "False"), as before.
+    """
+    if len(values) > MAX_CLASSES:
+        raise FormatError(f"{path.name}: names: more than {MAX_CLASSES} classes")
+    names = []
+    for i, n in enumerate(values):
+        if not isinstance(n, (str, int, float)) or not str(n).strip():
+            raise FormatError(f"{path.name}: names[{i}]: expected a class name, got {_common.short(n)}")
+        names.append(str(n))
+    return names
+
+
+def _text_or(value: Any, default: str) -> str:
+    """``value`` as text when it is non-empty text or an integer (sidecar keys and names), else ``default``."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return default
+    return str(value)
 
 
 def _obj_data(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
@@ -180,7 +232,7 @@ def _obj_data(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
 def _darknet_path(root: Path, p: str) -> Path | None:
     # darknet names files relative to its working dir (data/obj.names): try without data/
     for cand in (p, p.removeprefix("data/")):
-        if cand and (root / cand).is_file():
+        if cand and os.path.isfile(root / cand):
             return root / cand
     return None
 
@@ -204,9 +256,11 @@ def _list_file(f: Path, root: Path, split: str) -> list[_Item]:
         if not line:
             continue
         tries = list(dict.fromkeys([line, line.removeprefix("./"), line.removeprefix("data/")]))
-        cands = [c for t in tries for c in (_img2label(root / t), (root / t).with_suffix(".txt"))]
-        label = next((c for c in cands if c.is_file() and os.path.realpath(c).startswith(real_root)), None)
-        rel = Path(tries[-1]).with_suffix("").as_posix().lstrip("/")
+        named = [t for t in tries if Path(t).name]  # "/" or "." name no file (and has no suffix to swap)
+        cands = [c for t in named for c in (_img2label(root / t), (root / t).with_suffix(".txt"))]
+        label = next((c for c in cands if os.path.isfile(c) and os.path.realpath(c).startswith(real_root)), None)
+        last = Path(tries[-1])
+        rel = (last.with_suffix("") if last.name else last).as_posix().lstrip("/")
         items.append((label, f"{split}/{rel}" if split else rel, tries, []))
     return items
 
@@ -222,12 +276,12 @@ def _img2label(p: Path) -> Path:
 def _scan(label_dir: Path, img_dir: Path | None, root: Path, split: str = "") -> list[_Item]:
     """Label files under ``label_dir`` plus images without labels under ``img_dir``."""
     found: dict[str, Path | None] = {}
-    if label_dir.is_dir():
+    if os.path.isdir(label_dir):
         for f in sorted(label_dir.rglob("*.txt")):
             if f.parent == label_dir and (f.name.lower() in _NOT_LABELS or f.name.lower().startswith("readme")):
                 continue  # lists, names and notes beside the labels
             found[f.relative_to(label_dir).with_suffix("").as_posix()] = f
-    if img_dir is not None and img_dir.is_dir():
+    if img_dir is not None and os.path.isdir(img_dir):
         for f in sorted(img_dir.rglob("*")):
             if f.suffix.lower() in IMAGE_SUFFIXES:
                 found.setdefault(f.relative_to(img_dir).with_suffix("").as_posix(), None)
@@ -280,14 +334,26 @@ def _read_labels(
         else:
             rec.annotator = rec.annotator or annotator
             out.annotations.append(rec)
-    for m, lab in enumerate(side.get("image_labels") or []):
+    image_labels = side.get("image_labels")
+    for m, lab in enumerate(image_labels if isinstance(image_labels, list) else []):
         where = f"{SIDECAR}:{lrel}:image_labels[{m}]"
-        if not isinstance(lab, dict) or lab.get("class_name") not in out.categories:
+        if not isinstance(lab, dict) or not isinstance(lab.get("class_name"), str) \
+                or lab["class_name"] not in out.categories:
             out.problems.append(RecordProblem(where, "image label not in names"))
             continue
         out.annotations.append(AnnotationRecord(
-            key, lab["class_name"], "image", annotator=lab.get("annotator") or annotator,
-            created_at=parse_time(lab.get("created_at")), attributes=dict(lab.get("attributes") or {}), record=where))
+            key, lab["class_name"], "image", annotator=_user(lab) or annotator,
+            created_at=parse_time(lab.get("created_at")), attributes=_attrs(lab), record=where))
+
+
+def _user(meta: dict[str, Any]) -> str | None:
+    who = meta.get("annotator")
+    return who if isinstance(who, str) and who else None
+
+
+def _attrs(meta: dict[str, Any]) -> dict[str, Any]:
+    attrs = meta.get("attributes")
+    return dict(attrs) if isinstance(attrs, dict) else {}
 
 
 def _line(parts: list[str], extra: dict[str, Any], names: list[str], key: str, w: int | None, h: int | None,
@@ -296,14 +362,16 @@ def _line(parts: list[str], extra: dict[str, Any], names: list[str], key: str, w
         cls, nums = int(parts[0]), [float(v) for v in parts[1:]]
     except ValueError:
         return None, f"not a YOLO label line: {' '.join(parts)[:60]!r}"
+    if not all(math.isfinite(v) for v in nums):
+        return None, f"non-finite value in label line: {' '.join(parts)[:60]!r}"
     if not 0 <= cls < len(names):
         return None, f"class index {cls} is not in names (0..{len(names) - 1})"
     if len(nums) not in (4, 5) and (len(nums) < 6 or len(nums) % 2):
         return None, f"expected 5 values (class cx cy w h), found {len(parts)}"
     if not w or not h:
         return None, "image size unknown (image file not found); pass image_size="
-    attrs: dict[str, Any] = dict(extra.get("attributes") or {})
-    rec = AnnotationRecord(key, names[cls], annotator=extra.get("annotator"),
+    attrs = _attrs(extra)
+    rec = AnnotationRecord(key, names[cls], annotator=_user(extra),
                            created_at=parse_time(extra.get("created_at")), attributes=attrs, record=where)
     if len(nums) in (4, 5):
         cx, cy, bw, bh = nums[0] * w, nums[1] * h, nums[2] * w, nums[3] * h
@@ -312,6 +380,8 @@ def _line(parts: list[str], extra: dict[str, Any], names: list[str], key: str, w
             attrs["confidence"] = nums[4]
     else:
         rec.polygon = [[v * (w if i % 2 == 0 else h) for i, v in enumerate(nums)]]
+        if not all(math.isfinite(v) for v in rec.polygon[0]):
+            return None, "polygon coordinates overflow the image size"
         box = polygon_bbox(rec.polygon)
     rec.bbox, reason, clipped = check_box(box, w, h)
     if clipped:
