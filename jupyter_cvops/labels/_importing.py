@@ -189,10 +189,21 @@ def import_result(
 
 def _names(ref: ImageRef) -> list[str]:
     """The relative names an export gives an image (a Label Studio local-files URL names it in ``?d=``)."""
-    url = urlparse(ref.file_name)
+    try:
+        url = urlparse(ref.file_name)
+    except ValueError:  # "http://[::1": no URL, and no file either
+        return [ref.file_name]
     if url.path.startswith("/data/local-files"):
         return parse_qs(url.query).get("d", [])
     return [ref.file_name]
+
+
+def _real(base: Path, name: str) -> str | None:
+    """The resolved path of ``name`` under ``base``; None for a name no file can have (NUL, lone surrogate)."""
+    try:
+        return os.path.realpath(base / name)
+    except (ValueError, OSError):
+        return None
 
 
 def _found_after_all(reason: str, source_file: str, found: set[str]) -> bool:
@@ -201,7 +212,7 @@ def _found_after_all(reason: str, source_file: str, found: set[str]) -> bool:
         return False
     source = Path(source_file)
     base = source if source.is_dir() else source.parent
-    return os.path.realpath(base / reason[len(ESCAPES) + 2:]) in found
+    return _real(base, reason[len(ESCAPES) + 2:]) in found
 
 
 def _registered_outside_root(store: Store, result: ImportResult) -> dict[str, Path]:
@@ -217,7 +228,7 @@ def _registered_outside_root(store: Store, result: ImportResult) -> dict[str, Pa
         return {}
     source = Path(result.source_file)
     base = source if source.is_dir() else source.parent
-    cands = {ref.key: [os.path.realpath(base / name) for name in _names(ref) if name] for ref in missing}
+    cands = {ref.key: [r for name in _names(ref) if name and (r := _real(base, name)) is not None] for ref in missing}
     wanted = {c for cs in cands.values() for c in cs}
     registered = wanted & set(store.read("images", columns=["path"])["path"].to_list())  # real paths
     return {key: Path(next(c for c in cs if c in registered))

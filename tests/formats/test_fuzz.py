@@ -725,15 +725,7 @@ def _export_naming(fmt: str, name: str, folder: Path) -> Path:
     return f
 
 
-#: Names the workspace still trips on: labels/_importing._registered_outside_root calls os.path.realpath
-#: (NUL byte; lone surrogate: UnicodeEncodeError) and urlparse ("http://[::1") on them, unguarded.
-_KNOWN = {"a\x00b.jpg", "http://[::1", "\ud800.jpg"}
-_KNOWN_BUG = pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "labels/_importing._registered_outside_root raises ValueError on an image name no file can have"))
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, id=ascii(n)[:30], marks=[_KNOWN_BUG] if n in _KNOWN else [])
-                                  for n in PATHS])
+@pytest.mark.parametrize("name", [pytest.param(n, id=ascii(n)[:30]) for n in PATHS])
 @pytest.mark.parametrize("fmt", ["coco", "labelstudio"])
 def test_unusable_image_names_import_cleanly(fmt: str, name: str, one_ws: Workspace, tmp_path: Path) -> None:
     """Every planted path as the image name of a tiny export: imported (the image reported missing or
