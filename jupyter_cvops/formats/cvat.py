@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ._common import ESCAPES, ImageResolver, check_box, load_xml, polygon_bbox, rotated_bbox, to_int
-from ._types import AnnotationRecord, ImageRef, ImportResult, RecordProblem
+from ._common import (
+    ESCAPES, ImageResolver, check_box, check_writer_input, load_xml, polygon_bbox, rotated_bbox, safe_name, to_int,
+    unique_name,
+)
+from ._types import AnnotationRecord, ExportImage, ImageRef, ImportResult, RecordProblem
+from ._writing import (
+    CopyImages, attribute_text, group_by_image, number, place_image, relative_path, single_ring,
+)
 
 _SHAPES = {"box", "polygon", "mask", "tag"}
 _UNSUPPORTED = {
@@ -196,16 +204,6 @@ def _attributes(el: ET.Element) -> dict[str, Any]:
 
 
 # -- writer ------------------------------------------------------------------------------------------------
-# (its imports are kept here, beside the code that uses them)
-from collections.abc import Mapping, Sequence  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-
-from ._common import check_writer_input, safe_name, unique_name  # noqa: E402
-from ._types import ExportImage  # noqa: E402
-from ._writing import (  # noqa: E402
-    CopyImages, attribute_text, group_by_image, number, place_image, relative_path, single_ring,
-)
-
 #: Attributes written as XML attributes of the shape (the reader reads them back from there).
 _XML_ATTRS = ("occluded", "z_order", "source", "group_id")
 #: Attributes that describe where a label came from in its source file, not the label: not written.

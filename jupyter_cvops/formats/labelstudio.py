@@ -13,26 +13,35 @@ annotations and model predictions are not labels and are not read.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from ._common import (
     ESCAPES,
     ImageResolver,
     check_box,
+    check_writer_input,
+    format_time,
     image_size,
     load_json,
     load_xml,
     parse_time,
     polygon_bbox,
     rotated_bbox,
+    safe_name,
     short,
     to_int,
+    unique_name,
 )
-from ._types import AnnotationRecord, FormatError, ImageRef, ImportResult, Kind, RecordProblem
+from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, Kind, RecordProblem
+from ._writing import CopyImages, group_by_image, place_image, relative_path, single_ring
 
 #: Result types that carry labels we read, and the key of their label list.
 _READ = {"rectanglelabels": "rectanglelabels", "polygonlabels": "polygonlabels", "choices": "choices",
@@ -282,17 +291,6 @@ def _geometry(rtype: str, value: dict[str, Any], w: int, h: int) -> _Geometry | 
 
 
 # -- writer ------------------------------------------------------------------------------------------------
-# (its imports are kept here, beside the code that uses them)
-import json  # noqa: E402
-import xml.etree.ElementTree as ET  # noqa: E402
-from collections.abc import Mapping, Sequence  # noqa: E402
-from datetime import datetime  # noqa: E402
-from urllib.parse import quote  # noqa: E402
-
-from ._common import check_writer_input, format_time, safe_name, unique_name  # noqa: E402
-from ._types import ExportImage  # noqa: E402
-from ._writing import CopyImages, group_by_image, place_image, relative_path, single_ring  # noqa: E402
-
 #: What :func:`write` writes into ``out_dir``.
 TASKS_FILE, CONFIG_FILE = "tasks.json", "label_config.xml"
 #: Names of the object and control tags of the labeling config :func:`write` makes.
