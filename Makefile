@@ -56,6 +56,7 @@ test-fast: setup
 bench: setup
 	$(PIP) install -q "dvc>=3"
 	$(PY) bench/bench_register.py
+	$(PY) bench/bench_register.py --n 1000000   # 100k and 1M beside their floors; images cached in ~/.cache
 	$(PY) bench/bench_agreement.py
 	$(PY) bench/bench_drift.py
 	$(PY) bench/bench_embed.py
