@@ -1,9 +1,14 @@
-"""Authenticated JSON endpoints under ``/cvops/api/``.
+"""Authenticated and authorized JSON endpoints under ``/cvops/api/``.
 
 ``GET status``                          package version and workspace roots
 ``GET versions?workspace=REL_PATH``     dataset versions of a workspace
 ``GET taxonomy?workspace=REL_PATH``     taxonomy history of a workspace
 
+Every handler is authenticated (``@tornado.web.authenticated``) and then authorized
+(jupyter_server's ``@authorized``) against the ``"cvops"`` resource, so a server's
+``Authorizer`` decides who may read workspaces, as it does for ``/api/contents``.
+Every path a request opens (the workspace folder, each ``*.lance`` table, the ``.cvops``
+metadata) must resolve inside the roots, symlinks followed.
 Workspace reads run in a worker thread so LanceDB I/O never blocks the server loop.
 """
 
@@ -19,13 +24,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .._version import __version__
-from .paths import WorkspaceRefused, resolve_workspace
+from .paths import WorkspaceRefused, check_workspace_contents, resolve_workspace
 
 T = TypeVar("T")
+
+#: The resource name an ``Authorizer`` sees for every ``/cvops/api`` request.
+AUTH_RESOURCE = "cvops"
 
 
 def jsonable(value: Any) -> Any:
@@ -61,8 +70,13 @@ def jsonable(value: Any) -> Any:
 
 
 class CvopsHandler(APIHandler):
-    """Base: knows the roots, answers refusals as ``{"message", "reason"}`` JSON."""
+    """Base: knows the roots, answers refusals as ``{"message", "reason"}`` JSON.
 
+    Subclasses decorate each HTTP method with ``@tornado.web.authenticated`` and then
+    ``@authorized`` (resource :data:`AUTH_RESOURCE`, action from the HTTP method).
+    """
+
+    auth_resource = AUTH_RESOURCE
     roots: list[Path]
 
     def initialize(self, roots: Sequence[Path]) -> None:
@@ -88,16 +102,17 @@ class CvopsHandler(APIHandler):
         value = self.get_query_argument("workspace", None)
         try:
             path = resolve_workspace(value, self.roots)
-            return await asyncio.to_thread(_open_and_read, path, value or "", read)
+            return await asyncio.to_thread(_open_and_read, path, value or "", self.roots, read)
         except WorkspaceRefused as error:
             self.refuse(error)
             return None
 
 
-def _open_and_read(path: Path, value: str, read: Callable[[Any], T]) -> T:
+def _open_and_read(path: Path, value: str, roots: Sequence[Path], read: Callable[[Any], T]) -> T:
     from .._store import WorkspaceError
     from ..workspace import Workspace
 
+    check_workspace_contents(path, value, roots)  # before anything under it is opened
     try:
         ws = Workspace.open(path)
     except WorkspaceError:
@@ -109,6 +124,7 @@ class StatusHandler(CvopsHandler):
     """``GET /cvops/api/status``."""
 
     @tornado.web.authenticated
+    @authorized
     def get(self) -> None:
         self.reply({"version": __version__, "roots": [str(r) for r in self.roots]})
 
@@ -117,6 +133,7 @@ class VersionsHandler(CvopsHandler):
     """``GET /cvops/api/versions?workspace=REL_PATH``: dataset versions, oldest first."""
 
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         rows = await self.with_workspace(lambda ws: ws.versions().to_dicts())
         if rows is not None:
@@ -127,6 +144,7 @@ class TaxonomyHandler(CvopsHandler):
     """``GET /cvops/api/taxonomy?workspace=REL_PATH``: taxonomy history."""
 
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         out = await self.with_workspace(
             lambda ws: {"version": ws.taxonomy.version, "history": ws.taxonomy.history().to_dicts()}

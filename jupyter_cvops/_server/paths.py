@@ -5,8 +5,14 @@ Everything here is pure path logic (no Jupyter imports) so it is testable on its
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
+
+#: Entries of a workspace folder that opening and reading a workspace may touch:
+#: every LanceDB table (``<name>.lance``) and the metadata folder (lock, stat cache).
+_META_DIR = ".cvops"
+_TABLE_SUFFIX = ".lance"
 
 
 class WorkspaceRefused(Exception):
@@ -112,3 +118,96 @@ def resolve_workspace(value: str | None, roots: Sequence[Path]) -> Path:
         if real.is_dir():
             return real
     raise WorkspaceRefused(404, "not_found", f"no workspace folder at {value!r}")
+
+
+def _real(path: Path) -> Path | None:
+    """``path`` with every symlink resolved, or None for a loop or an unreadable link."""
+    try:
+        return path.resolve(strict=False)
+    except (OSError, RuntimeError):
+        return None
+
+
+def _tree_inside(path: Path, roots: Sequence[Path]) -> bool:
+    """True when ``path`` and everything below it resolve inside ``roots``.
+
+    Only symlinks can leave the folder a walk started in, so only those are resolved;
+    a symlinked folder that stays inside is walked too (each real folder once).
+    """
+    real = _real(path)
+    if real is None or not _inside(real, roots):
+        return False
+    stack, seen = [real], set()
+    while stack:
+        folder = stack.pop()
+        if folder in seen or not folder.is_dir():
+            continue
+        seen.add(folder)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return False
+        for entry in entries:
+            if entry.is_symlink():
+                target = _real(Path(entry.path))
+                if target is None or not _inside(target, roots):
+                    return False
+                stack.append(target)
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+    return True
+
+
+def check_workspace_contents(workspace: Path, value: str, roots: Sequence[Path]) -> None:
+    """Refuse a workspace whose tables or metadata leave the roots through symlinks.
+
+    :func:`resolve_workspace` confines the workspace folder only; a ``<table>.lance``
+    entry (or the ``.cvops`` metadata folder, or any file below them) that is a
+    symlink to a place outside every root would still be read when the workspace is
+    opened. This walks those entries (resolving only symlinks, reading no table data)
+    before anything is opened.
+
+    Parameters
+    ----------
+    workspace
+        The real workspace folder, as returned by :func:`resolve_workspace`.
+    value
+        The ``workspace`` parameter as the client sent it (used in the message).
+    roots
+        Resolved roots, as returned by :func:`resolve_roots`.
+
+    Raises
+    ------
+    WorkspaceRefused
+        403 ``table_outside_roots`` / ``metadata_outside_roots`` naming the table, never
+        a server path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> base = Path(tempfile.mkdtemp()).resolve()
+    >>> (base / "root" / "ws").mkdir(parents=True)
+    >>> (base / "other.lance").mkdir()
+    >>> (base / "root" / "ws" / "images.lance").symlink_to(base / "other.lance")
+    >>> check_workspace_contents(base / "root" / "ws", "ws", [base / "root"])
+    Traceback (most recent call last):
+    ...
+    jupyter_cvops._server.paths.WorkspaceRefused: table 'images' of workspace 'ws' resolves outside every workspace root
+    """
+    try:
+        names = sorted(os.listdir(workspace))
+    except OSError:
+        raise WorkspaceRefused(404, "not_found", f"no workspace folder at {value!r}") from None
+    for name in names:
+        if name == _META_DIR:
+            if not _tree_inside(workspace / name, roots):
+                raise WorkspaceRefused(
+                    403, "metadata_outside_roots",
+                    f"metadata folder of workspace {value!r} resolves outside every workspace root",
+                )
+        elif name.endswith(_TABLE_SUFFIX) and not _tree_inside(workspace / name, roots):
+            table = name[: -len(_TABLE_SUFFIX)]
+            raise WorkspaceRefused(
+                403, "table_outside_roots",
+                f"table {table!r} of workspace {value!r} resolves outside every workspace root",
+            )
