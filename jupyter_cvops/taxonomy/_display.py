@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from ._ops import short
+from ._ops import safe_color, short
 from ._records import _TaxonomyBase
 
 if TYPE_CHECKING:
@@ -28,7 +28,8 @@ class _DisplayMixin(_TaxonomyBase):
         width = max((len(r.name) for r in active), default=0)
         for r in active:
             parent = f" (under {state[r.parent].name})" if r.parent in state else ""
-            lines.append(f"  {r.id}  {r.color}  {r.name:<{width}}{parent}  {short(r.definition, 60)}".rstrip())
+            color = safe_color(r.color)
+            lines.append(f"  {r.id}  {color}  {r.name:<{width}}{parent}  {short(r.definition, 60)}".rstrip())
         if self._staged:
             lines.append(f"staged ({len(self._staged)}), commit with .commit(message):")
             lines += [f"  + {op}" for op in self._staged]
@@ -42,9 +43,10 @@ class _DisplayMixin(_TaxonomyBase):
         cell = "padding:2px 8px;text-align:left;vertical-align:top"
         rows = []
         for r in active:
+            color = safe_color(r.color)  # already checked on read; CSS gets nothing else
             swatch = (
                 f'<span style="display:inline-block;width:0.9em;height:0.9em;border-radius:2px;'
-                f'vertical-align:middle;background:{esc(r.color)}" title="{esc(r.color)}"></span>'
+                f'vertical-align:middle;background:{color}" title="{color}"></span>'
             )
             parent = esc(state[r.parent].name) if r.parent in state else ""
             rows.append(

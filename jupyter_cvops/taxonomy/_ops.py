@@ -33,10 +33,12 @@ PALETTE = (
     "#9c755f", "#bab0ac", "#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d", "#f1ce63", "#499894",
     "#86bcb6", "#d37295", "#fabfd2", "#d4a6c8",
 )  # fmt: skip
+#: What a stored color that is not ``#rrggbb`` / ``#rgb`` shows as (see :func:`safe_color`).
+NEUTRAL_COLOR = "#888888"
 ID_PREFIX = "c"
 ID_WIDTH = 4
 MAX_NAME = 200
-_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})\Z")  # \Z, not $: no trailing newline
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Classes = dict[str, "ClassRec"]
@@ -117,7 +119,7 @@ class ClassRec:
             name=str(d["name"]),
             definition=str(d.get("definition") or ""),
             parent=d.get("parent"),
-            color=str(d.get("color") or PALETTE[0]),
+            color=safe_color(d.get("color") or PALETTE[0]),  # the table may have been edited directly
             status=str(d.get("status") or "active"),
             merged_into=d.get("merged_into"),
             split_into=tuple(d.get("split_into") or ()),
@@ -189,6 +191,34 @@ def check_color(color: Any) -> str:
     if len(c) == 4:
         c = "#" + "".join(ch * 2 for ch in c[1:])
     return c
+
+
+def safe_color(color: Any) -> str:
+    """``color`` as lower-case ``#rrggbb`` if it is a valid color, else :data:`NEUTRAL_COLOR`.
+
+    The read-side counterpart of :func:`check_color`: colors read from the store go through it,
+    so a value written into the table by other means (``red;background:url(...)``) never reaches
+    CSS or HTML.
+
+    Parameters
+    ----------
+    color
+        A stored color, of any type.
+
+    Returns
+    -------
+    str
+        ``#rrggbb``, always.
+
+    Examples
+    --------
+    >>> safe_color("#F80"), safe_color("red;background:url(https://evil.example/x)")
+    ('#ff8800', '#888888')
+    """
+    try:
+        return check_color(color)
+    except TaxonomyError:
+        return NEUTRAL_COLOR
 
 
 def check_definition(definition: Any) -> str:

@@ -40,6 +40,19 @@ def _fmt(x: float | None, digits: int = 2) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def _esc(text: object) -> str:
+    """``text`` as plotly shows it literally: plotly renders a subset of HTML in every text field
+    (``<a href>``, ``<span style>``, ``<b>``, ``<br>``), so workspace strings are escaped (entities
+    are shown as the characters they stand for).
+
+    Examples
+    --------
+    >>> _esc('<a href="x">y</a>')
+    '&lt;a href=&quot;x&quot;&gt;y&lt;/a&gt;'
+    """
+    return html.escape(str(text))
+
+
 def _nan_to_none(values: Iterable[float | None]) -> list[float | None]:
     return [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
 
@@ -71,7 +84,7 @@ class _FigureMixin(_Host):
             fig = make_subplots(
                 rows=3, cols=2, specs=[[{}, {}], [{"colspan": 2}, None], [{"colspan": 2}, None]],
                 row_heights=[0.5, 0.3, 0.2], horizontal_spacing=0.16, vertical_spacing=0.1,
-                subplot_titles=["κ", "confusion", f"Agreement per window ({self.every}{self._tz_note()})",
+                subplot_titles=["κ", "confusion", _esc(f"Agreement per window ({self.every}{self._tz_note()})"),
                                 "share"])
         else:
             fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.16, subplot_titles=["κ", "confusion"])
@@ -80,13 +93,17 @@ class _FigureMixin(_Host):
             self._refs |= {"trend": _axis_refs(fig, 2, 1), "share": _axis_refs(fig, 3, 1)}
         self._title_index = {"kappa": 0, "confusion": 1, "share": 3}
 
+        # The category values are the tick labels: escaped names (clicks report indices, which
+        # _agreement_clicks maps back to the names themselves).
+        anns = [_esc(a) for a in self.annotators]
+        cls = [_esc(c) for c in self.classes]
         z, text, hover = self._kappa_cells()
         fig.add_trace(go.Heatmap(
-            z=z, x=list(self.annotators), y=list(self.annotators), text=text, customdata=hover,
+            z=z, x=anns, y=anns, text=text, customdata=hover,
             texttemplate="%{text}", hovertemplate="%{customdata}<extra></extra>", coloraxis="coloraxis",
             name="kappa", xgap=2, ygap=2), row=1, col=1)
         fig.add_trace(go.Heatmap(
-            z=[[0] * k] * k, x=list(self.classes), y=list(self.classes), texttemplate="%{text}",
+            z=[[0] * k] * k, x=cls, y=cls, texttemplate="%{text}",
             hovertemplate="%{customdata}<extra></extra>", coloraxis="coloraxis2", name="confusion",
             xgap=2, ygap=2), row=1, col=2)
         self._trace_index = {"kappa": 0, "confusion": 1}
@@ -143,7 +160,7 @@ class _FigureMixin(_Host):
                                f"observed agreement {_fmt(r['observed_agreement'])}"
                                + (f"<br>{html.escape(r['reason'])}" if r["reason"] else "")
                                + "<br><i>click: the images they disagree on</i>")
-        method = self.report.meta["consensus"]
+        method = _esc(self.report.meta["consensus"])
         for r in self.report.annotators.iter_rows(named=True):
             i = pos[r["annotator"]]
             k = r["kappa_with_consensus"]
@@ -161,7 +178,7 @@ class _FigureMixin(_Host):
         k = len(self.classes)
         off = mat[~np.eye(k, dtype=bool)]
         cmax = int(off.max()) if off.size and off.max() > 0 else max(1, int(mat.max()))
-        cls = [html.escape(c) for c in self.classes]
+        cls = [_esc(c) for c in self.classes]
         if self._pair is None:
             title = "Class confusion, pooled over annotator pairs (label pairs)"
             xt, yt = "class", "class"
@@ -169,9 +186,9 @@ class _FigureMixin(_Host):
                        + ("<br><i>click: images two annotators labelled so</i>" if mat[i, j] else ""))
                       for j in range(k)] for i in range(k)]
         else:
-            a, b = (html.escape(x) for x in self._pair)
-            title = f"Class confusion, {self._pair[0]} (rows) × {self._pair[1]} (columns)"
-            xt, yt = f"{self._pair[1]}'s class", f"{self._pair[0]}'s class"
+            a, b = (_esc(x) for x in self._pair)
+            title = f"Class confusion, {a} (rows) × {b} (columns)"
+            xt, yt = f"{b}'s class", f"{a}'s class"
             hover = [[(f"<b>{a}: {cls[i]}, {b}: {cls[j]}</b><br>{mat[i, j]} images"
                        + ("<br><i>click: these images</i>" if mat[i, j] else ""))
                       for j in range(k)] for i in range(k)]
@@ -263,9 +280,9 @@ class _FigureMixin(_Host):
         for ann in self.annotators:
             self._trace_index["share"].append(len(fig.data))
             fig.add_trace(go.Scatter(
-                x=xs, y=[None] * len(xs), mode="lines+markers", name=ann, legendgroup="share",
+                x=xs, y=[None] * len(xs), mode="lines+markers", name=_esc(ann), legendgroup="share",
                 line={"color": self._ann_colors[ann], "width": 1.5}, marker={"size": 6},
-                hovertemplate=f"{html.escape(ann)}: %{{y:.0%}}<extra></extra>"), row=3, col=1)
+                hovertemplate=f"{_esc(ann)}: %{{y:.0%}}<extra></extra>"), row=3, col=1)
 
     def _tz_note(self) -> str:
         tz = getattr(self._windows.schema["window_start"], "time_zone", None)

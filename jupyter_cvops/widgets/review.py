@@ -64,6 +64,7 @@ from ..labels._resolution import STATEFUL, latest_reviews
 from .._store import current_user
 from ..images._thumbnails import Thumbnail
 from ..reviews.decisions import DECISIONS, decide, review_queue
+from ..taxonomy._ops import safe_color
 from ._bundle import STATIC, _Bundle  # noqa: F401  (re-exported)
 from ._review_items import _ItemsMixin
 from ._review_widget import (
@@ -525,7 +526,9 @@ class ReviewSession(_ItemsMixin):
         c = self.ws.taxonomy.classes(include_retired=False)
         out = []
         for i, r in enumerate(c.iter_rows(named=True)):
-            out.append({"name": r["name"], "color": r["color"] or FALLBACK_COLORS[i % len(FALLBACK_COLORS)],
+            # safe_color: only #rrggbb reaches the widget's CSS, whatever the table holds
+            color = safe_color(r["color"]) if r["color"] else FALLBACK_COLORS[i % len(FALLBACK_COLORS)]
+            out.append({"name": r["name"], "color": color,
                         "definition": r["definition"] or "", "key": i + 1 if i < 9 else None})
         return out
 
