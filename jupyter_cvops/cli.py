@@ -1,14 +1,17 @@
 """``cvops``: the command-line mirror of the Python API.
 
 Every command takes ``--json`` (machine-readable output) and exits non-zero with a
-one-line reason on error. The workspace is ``-w PATH``, else ``$CVOPS_WORKSPACE``,
+one-line reason on error (2 for a usage error: a missing or unknown argument).
+``add-images`` fails when a path given registers nothing, ``import`` when an export with
+labels adds none (and none were already there); ``--problems`` lists every refused item. The workspace is ``-w PATH``, else ``$CVOPS_WORKSPACE``,
 else the current folder.
 
 Examples
 --------
 $ cvops init ws
 $ cvops -w ws add-images "images/**/*.png" --source line-1
-$ cvops -w ws import export/annotations.xml --format cvat
+$ cvops -w ws import export/annotations.xml --format cvat --problems
+$ cvops -w ws taxonomy redefine dent "deeper than 0.2 mm" -m clarify
 $ cvops -w ws snapshot --name baseline -m "first batch"
 $ cvops -w ws diff baseline HEAD~ --json
 """
@@ -24,6 +27,10 @@ from typing import Any
 
 import polars as pl
 
+from ._report import ProblemReport
+from ._version import __version__
+
+_SHOWN_PROBLEMS = 10  # problems listed in a summary without --problems
 
 class CliError(Exception):
     """An error reported as one line on stderr with exit status 1."""
@@ -54,6 +61,58 @@ def _ws(args: argparse.Namespace) -> Any:
     return Workspace.open(args.workspace)
 
 
+def _line(text: str) -> str:
+    """``text`` on one line (a file name may hold a newline)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _report_text(rep: ProblemReport, all_problems: bool) -> str:
+    """A report's summary line, then its problems one per line (the first few unless ``all_problems``)."""
+    frame = rep.problems_frame()
+    rows = frame.rows() if all_problems else frame.head(_SHOWN_PROBLEMS).rows()
+    lines = [repr(rep).splitlines()[0], *(f"  {_line(str(k))}: {_line(str(r))}" for k, r in rows)]
+    if len(frame) > len(rows):
+        lines.append(f"  ... and {len(frame) - len(rows)} more (rerun with --problems to list them all)")
+    return "\n".join(lines)
+
+
+def _add_images_failure(paths: Sequence[str], rep: Any) -> str | None:
+    """Why an ``add-images`` run failed: a path given that matched nothing, or nothing registered at all."""
+    given: dict[str, str] = {}
+    for arg in paths:
+        text = os.path.expanduser(arg)
+        for form in (arg, text, os.path.abspath(text), os.path.realpath(text)):
+            given[form] = arg
+    empty = [(given[str(k)], str(r)) for k, r in rep.problems_frame().rows() if str(k) in given]
+    if empty:
+        more = f" (and {len(empty) - 1} more paths that gave no image)" if len(empty) > 1 else ""
+        return f"nothing registered from {_line(empty[0][0])}: {_line(empty[0][1])}{more}"
+    if not rep.paths and rep.problems:
+        key, reason = rep.problems_frame().row(0)
+        return (f"no image registered: {len(rep.problems)} files refused (first: {_line(str(key))}: "
+                f"{_line(str(reason))}); --problems lists them all")
+    return None
+
+
+def _import_failure(args: argparse.Namespace, rep: Any) -> str | None:
+    """Why an import that stored no label (and found none already stored) failed; None when it did not."""
+    if rep.n_labels_read == 0 or rep.n_labels_added or rep.n_labels_already_present:
+        return None
+    where = (f"under --data-root {args.data_root}" if args.data_root
+             else f"under the default data root of a {rep.format} export at {os.path.abspath(rep.source_file)} "
+                  "(pass --data-root FOLDER if the images are elsewhere)")
+    if rep.n_images_found == 0:
+        missing = [str(k) for k, r in rep.problems_frame().rows() if str(k).startswith("image ")]
+        example = f" (e.g. {_line(missing[0][len('image '):])})" if missing else ""
+        return (f"no label imported: the export has {rep.n_labels_read} labels but none of its {rep.n_images} "
+                f"images was found{example}; looked {where}")
+    if rep.problems:
+        key, reason = rep.problems_frame().row(0)
+        return (f"no label imported: all {rep.n_labels_read} labels were refused (first: {_line(str(key))}: "
+                f"{_line(str(reason))}); --problems lists them all")
+    return f"no label imported: the export has {rep.n_labels_read} labels and none was stored"
+
+
 def cmd_init(args: argparse.Namespace) -> None:
     from .workspace import Workspace
 
@@ -64,13 +123,19 @@ def cmd_init(args: argparse.Namespace) -> None:
 def cmd_add_images(args: argparse.Namespace) -> None:
     rep = _ws(args).add_images(args.paths if len(args.paths) > 1 else args.paths[0], source=args.source,
                                check=args.check, progress=not args.json)
-    _out(args, rep.to_dict(), repr(rep))
+    _out(args, rep.to_dict(), _report_text(rep, args.problems))
+    failure = _add_images_failure(args.paths, rep)
+    if failure:
+        raise CliError(failure)
 
 
 def cmd_import(args: argparse.Namespace) -> None:
     rep = _ws(args).import_annotations(args.path, format=args.format, data_root=args.data_root,
                                        annotator=args.annotator, progress=not args.json)
-    _out(args, rep.to_dict(), repr(rep))
+    _out(args, rep.to_dict(), _report_text(rep, args.problems))
+    failure = _import_failure(args, rep)
+    if failure:
+        raise CliError(failure)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -79,6 +144,16 @@ def cmd_export(args: argparse.Namespace) -> None:
     options = {"as_annotations": True} if args.as_annotations else {}
     out = ws.export(args.version, args.out, format=args.format, copy_images=copy, **options)
     _out(args, {"path": str(out), "format": args.format}, f"exported {args.version} as {args.format} to {out}")
+
+
+def _definition(args: argparse.Namespace, required: bool) -> str | None:
+    """The definition given positionally or with ``--definition`` (not both)."""
+    if args.text is not None and args.definition is not None:
+        args.parser.error("give the definition once: as the argument after the name or with --definition")
+    text: str | None = args.text if args.text is not None else args.definition
+    if text is None and required:
+        args.parser.error(f"the new definition is required: cvops taxonomy {args.action} NAME 'TEXT'")
+    return text
 
 
 def cmd_taxonomy(args: argparse.Namespace) -> None:
@@ -91,23 +166,31 @@ def cmd_taxonomy(args: argparse.Namespace) -> None:
         _out(args, tax.history())
         return
     if action == "diff":
-        if len(args.names) != 2:
-            raise CliError("taxonomy diff takes two version numbers")
-        _out(args, {"diff": tax.diff(int(args.names[0]), int(args.names[1]))})
+        _out(args, {"diff": tax.diff(args.old, args.new)})
         return
-    ops = {
-        "add": lambda: tax.add(args.names[0], definition=args.definition or "", color=args.color,
-                               parent=args.parent),
-        "rename": lambda: tax.rename(args.names[0], args.names[1]),
-        "redefine": lambda: tax.redefine(args.names[0], args.definition or ""),
-        "merge": lambda: tax.merge(args.names[:-1], into=args.names[-1]),
-        "split": lambda: tax.split(args.names[0], into=args.names[1:]),
-        "deprecate": lambda: tax.deprecate(args.names[0]),
-    }
-    if action not in ops:
+    if action == "add":
+        tax.add(args.name, definition=_definition(args, required=False) or "", color=args.color, parent=args.parent)
+        what = f"add {args.name}"
+    elif action == "rename":
+        tax.rename(args.name, args.new_name)
+        what = f"rename {args.name} {args.new_name}"
+    elif action == "redefine":
+        text = _definition(args, required=True)
+        assert text is not None
+        tax.redefine(args.name, text)
+        what = f"redefine {args.name}"
+    elif action == "merge":
+        tax.merge(args.sources, into=args.target)
+        what = f"merge {' '.join(args.sources)} into {args.target}"
+    elif action == "split":
+        tax.split(args.name, into=args.into)
+        what = f"split {args.name} into {' '.join(args.into)}"
+    elif action == "deprecate":
+        tax.deprecate(args.name)
+        what = f"deprecate {args.name}"
+    else:
         raise CliError(f"unknown taxonomy action {action!r}")
-    ops[action]()
-    v = tax.commit(args.message or f"{action} {' '.join(args.names)}", author=args.author)
+    v = tax.commit(args.message or what, author=args.author)
     _out(args, {"version": tax.version}, f"committed taxonomy v{tax.version}: {v!r}")
 
 
@@ -155,83 +238,137 @@ def cmd_demo(args: argparse.Namespace) -> None:
         _out(args, report.to_dict())
 
 
+def _taxonomy_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``cvops taxonomy [ACTION]``: one sub-command per action, so each takes exactly its arguments."""
+    s = sub.add_parser("taxonomy", parents=[common], help="show or change the label taxonomy",
+                       description="Show the classes (no action), or stage one change and commit it as a new "
+                                   "taxonomy version.")
+    s.add_argument("-m", "--message", help="why the taxonomy changed (default: the change itself)")
+    s.add_argument("--author", help="who changed it (default: the current user)")
+    s.set_defaults(func=cmd_taxonomy, parser=s)
+    # options repeated on each action, SUPPRESSed so an unset one keeps the value given before the action
+    inner = argparse.ArgumentParser(add_help=False)
+    inner.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    change = argparse.ArgumentParser(add_help=False)
+    change.add_argument("-m", "--message", default=argparse.SUPPRESS,
+                        help="why the taxonomy changed (default: the change itself)")
+    change.add_argument("--author", default=argparse.SUPPRESS, help="who changed it (default: the current user)")
+    acts = s.add_subparsers(dest="action", metavar="ACTION", help="what to do (default: show)")
+
+    def act(name: str, help: str, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+        t: argparse.ArgumentParser = acts.add_parser(name, parents=parents, help=help, description=help)
+        t.set_defaults(parser=t)
+        return t
+
+    act("show", "list the current classes (the default)", [inner])
+    act("history", "list the taxonomy versions", [inner])
+    t = act("diff", "class-definition changes between two taxonomy versions", [inner])
+    t.add_argument("old", type=int, metavar="FROM", help="taxonomy version number to compare from")
+    t.add_argument("new", type=int, nargs="?", metavar="TO", help="taxonomy version number to compare to "
+                                                                 "(default: the latest)")
+    t = act("add", "add a class", [inner, change])
+    t.add_argument("name", metavar="NAME", help="the new class name")
+    t.add_argument("text", nargs="?", metavar="DEFINITION", help="its definition (guideline text); "
+                                                                  "or give it with --definition")
+    t.add_argument("--definition", help="its definition, as an option")
+    t.add_argument("--color", help="display color, e.g. '#e4572e'")
+    t.add_argument("--parent", help="name of the parent class")
+    t = act("rename", "rename a class (its labels follow)", [inner, change])
+    t.add_argument("name", metavar="OLD", help="the current class name")
+    t.add_argument("new_name", metavar="NEW", help="the new class name")
+    t = act("redefine", "replace a class's definition", [inner, change])
+    t.add_argument("name", metavar="NAME", help="the class name")
+    t.add_argument("text", nargs="?", metavar="DEFINITION", help="the new definition (guideline text); "
+                                                                  "or give it with --definition")
+    t.add_argument("--definition", help="the new definition, as an option")
+    t = act("merge", "merge classes into one: cvops taxonomy merge SOURCE [SOURCE ...] TARGET", [inner, change])
+    t.add_argument("sources", nargs="+", metavar="SOURCE", help="the classes merged (retired unless the target)")
+    t.add_argument("target", metavar="TARGET",
+                   help="the last name: the class they become, one of the sources or another active class "
+                        "(keeps its id) or a new name (created); their labels map to it")
+    t = act("split", "split a class into two or more new classes (its labels need review)", [inner, change])
+    t.add_argument("name", metavar="NAME", help="the class split (retired)")
+    t.add_argument("into", nargs="+", metavar="NEW", help="the new class names (one may reuse NAME)")
+    t = act("deprecate", "retire a class (its labels resolve as deprecated)", [inner, change])
+    t.add_argument("name", metavar="NAME", help="the class retired")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``cvops`` argument parser."""
     p = argparse.ArgumentParser(prog="cvops", description="Versioned data operations for computer vision.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                   help="print the version of jupyter-cvops and exit")
     p.add_argument("-w", "--workspace", default=os.environ.get("CVOPS_WORKSPACE", "."),
                    help="workspace folder or URI (default: $CVOPS_WORKSPACE or .)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
-    sub = p.add_subparsers(dest="command", required=True)
+    problems = argparse.ArgumentParser(add_help=False)
+    problems.add_argument("--problems", action="store_true",
+                          help="list every refused item, one line each (default: the first 10)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", help="what to do")
 
-    s = sub.add_parser("init", parents=[common], help="create a workspace")
-    s.add_argument("path")
-    s.add_argument("--exist-ok", action="store_true")
-    s.set_defaults(func=cmd_init)
+    def command(name: str, help: str, func: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+        s: argparse.ArgumentParser = sub.add_parser(name, parents=parents, help=help, description=help)
+        s.set_defaults(func=func, parser=s)
+        return s
 
-    s = sub.add_parser("add-images", parents=[common], help="register image files")
+    s = command("init", "create a workspace", cmd_init, [common])
+    s.add_argument("path", help="folder (or URI) of the new workspace")
+    s.add_argument("--exist-ok", action="store_true", help="no error if the workspace already exists")
+
+    s = command("add-images", "register image files (fails when a path given registers nothing)",
+                cmd_add_images, [common, problems])
     s.add_argument("paths", nargs="+", help="files, folders or globs")
-    s.add_argument("--source")
-    s.add_argument("--check", choices=["header", "decode"], default="header")
-    s.set_defaults(func=cmd_add_images)
+    s.add_argument("--source", help="camera / line / dataset tag stored with each image")
+    s.add_argument("--check", choices=["header", "decode"], default="header",
+                   help="header: read headers, check files are complete (default); decode: decode every pixel")
 
-    s = sub.add_parser("import", parents=[common], help="import annotations from a tool's export")
-    s.add_argument("path")
-    s.add_argument("--format", required=True, choices=["coco", "cvat", "labelstudio", "yolo", "voc", "labelme"])
-    s.add_argument("--data-root")
-    s.add_argument("--annotator")
-    s.set_defaults(func=cmd_import)
+    s = command("import", "import annotations from a tool's export (fails when an export with labels adds none)",
+                cmd_import, [common, problems])
+    s.add_argument("path", help="the export: an annotation file or an export folder")
+    s.add_argument("--format", required=True, choices=["coco", "cvat", "labelstudio", "yolo", "voc", "labelme"],
+                   help="the labeling tool's format")
+    s.add_argument("--data-root", help="folder where the export's images are (default: the export's image folder)")
+    s.add_argument("--annotator", help="annotator of labels that name none (default: the current user)")
 
-    s = sub.add_parser("export", parents=[common], help="export a dataset version")
-    s.add_argument("version")
-    s.add_argument("out")
-    s.add_argument("--format", choices=["coco", "yolo", "cvat", "labelstudio"], default="coco")
-    s.add_argument("--copy-images", action="store_true")
+    s = command("export", "export a dataset version", cmd_export, [common])
+    s.add_argument("version", help="dataset version: name, alias or id (a prefix of 6+ characters)")
+    s.add_argument("out", help="output folder")
+    s.add_argument("--format", choices=["coco", "yolo", "cvat", "labelstudio"], default="coco",
+                   help="the labeling tool's format (default: coco)")
+    s.add_argument("--copy-images", action="store_true", help="copy the images into the export")
     s.add_argument("--link-images", action="store_true", help="hard-link the images into the export")
     s.add_argument("--as-annotations", action="store_true",
                    help="labelstudio: write the labels as annotations too (default: predictions only)")
-    s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("taxonomy", parents=[common], help="show or change the label taxonomy")
-    s.add_argument("action", nargs="?", choices=["show", "history", "diff", "add", "rename", "redefine",
-                                                 "merge", "split", "deprecate"])
-    s.add_argument("names", nargs="*")
-    s.add_argument("--definition")
-    s.add_argument("--color")
-    s.add_argument("--parent")
-    s.add_argument("-m", "--message")
-    s.add_argument("--author")
-    s.set_defaults(func=cmd_taxonomy)
+    _taxonomy_parser(sub, common)
 
-    s = sub.add_parser("snapshot", parents=[common], help="freeze a dataset version")
-    s.add_argument("--name")
-    s.add_argument("-m", "--message")
+    s = command("snapshot", "freeze a dataset version", cmd_snapshot, [common])
+    s.add_argument("--name", help="a name (tag) for the version")
+    s.add_argument("-m", "--message", help="what this version is")
     s.add_argument("--splits", help="e.g. train=0.8,val=0.1,test=0.1")
-    s.set_defaults(func=cmd_snapshot)
 
-    s = sub.add_parser("versions", parents=[common], help="list dataset versions")
-    s.set_defaults(func=cmd_versions)
+    command("versions", "list dataset versions", cmd_versions, [common])
 
-    s = sub.add_parser("verify", parents=[common], help="re-hash a version's files")
-    s.add_argument("version")
-    s.set_defaults(func=cmd_verify)
+    s = command("verify", "re-hash a version's files (exit 3 when one is missing or changed)", cmd_verify, [common])
+    s.add_argument("version", help="dataset version: name, alias or id (a prefix of 6+ characters)")
 
-    s = sub.add_parser("diff", parents=[common], help="label-level diff of two versions")
-    s.add_argument("old")
-    s.add_argument("new")
-    s.set_defaults(func=cmd_diff)
+    s = command("diff", "label-level diff of two versions", cmd_diff, [common])
+    s.add_argument("old", help="the older dataset version")
+    s.add_argument("new", help="the newer dataset version")
 
-    s = sub.add_parser("demo", parents=[common], help="build the synthetic inspection demo workspace")
-    s.add_argument("path")
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(func=cmd_demo)
+    s = command("demo", "build the synthetic inspection demo workspace", cmd_demo, [common])
+    s.add_argument("path", help="folder of the demo workspace")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cvops``; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the (sub-)command that was given them, with its usage
+        args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.func(args)
     except SystemExit:
