@@ -468,6 +468,62 @@ def backend_from_spec(model: str | EmbeddingBackend | None = None, pretrained: s
                          "(e.g. 'open_clip:ViT-B-32' with pretrained=...)")
 
 
+def backend_from_record(record: dict[str, Any], *, device: str | None = None) -> EmbeddingBackend:
+    """Rebuild the backend of a stored embedding table, never fetching weights.
+
+    A workspace's records are data, not instructions: the stored spec may rebuild
+    ``imgstats`` (no weights) or an open_clip model from a local checkpoint file whose
+    XXH3-64 matches the one recorded when the table was built. A pretrained tag, an
+    ``hf-hub:`` name or any other weights are refused with an :class:`EmbeddingError`
+    that names the model the table was built with and how to pass it.
+
+    Parameters
+    ----------
+    record : dict
+        The table's meta record (``table``, ``model``, ``spec``, ``preprocessing``).
+    device : str, optional
+        Where the rebuilt model runs.
+
+    Returns
+    -------
+    EmbeddingBackend
+
+    Examples
+    --------
+    >>> backend_from_record({"table": "emb_imgstats_v1", "spec": {"model": "imgstats"}}).model_id
+    'imgstats-v1'
+    >>> try:
+    ...     backend_from_record({"table": "emb_x", "model": "open_clip:ViT-B-32@laion2b_s34b_b79k",
+    ...                          "spec": {"model": "open_clip:ViT-B-32", "pretrained": "laion2b_s34b_b79k"}})
+    ... except EmbeddingError as exc:
+    ...     print(str(exc)[:58])
+    emb_x was built with open_clip:ViT-B-32@laion2b_s34b_b79k;
+    """
+    spec = record.get("spec") or {}
+    model = str(spec.get("model") or "")
+    pretrained = spec.get("pretrained")
+    table = str(record.get("table", "this table"))
+    built = str(record.get("model") or model or "an unknown model")
+    if model in ("imgstats", f"imgstats-{_image_stats.VERSION}") and pretrained is None:
+        return ImageStatsBackend()
+    if model.startswith(("open_clip:", "openclip:")) and isinstance(pretrained, str):
+        weights = (record.get("preprocessing") or {}).get("weights") or {}
+        expected = weights.get("xxh3_64") if isinstance(weights, dict) else None
+        local = os.path.expanduser(pretrained)
+        if expected and os.path.isfile(local) and file_hash(local) == expected:
+            return backend_from_spec(model, local, device=device)[0]
+    if model.startswith(("open_clip:", "openclip:")):
+        how = (f"model={model!r}, pretrained=" + (f"{pretrained!r} (or a local checkpoint file)"
+                                                  if isinstance(pretrained, str) else "'/path/to/checkpoint.pt'"))
+    else:
+        how = "model=<the EmbeddingBackend it was built with>"
+    raise EmbeddingError(
+        f"{table} was built with {built}; jupyter-cvops does not load or download weights because a "
+        "workspace names them (only a local checkpoint whose hash matches the recorded one). "
+        f"Pass the model yourself to embed a new image: ws.neighbors(..., {how}), "
+        "or query by a stored image id or a vector")
+
+
 def fingerprint(backend: EmbeddingBackend) -> str:
     """Hash (16 hex) of what determines a backend's vectors: decoding, preprocessing, weights.
 

@@ -435,7 +435,23 @@ def _stored_vector(tbl: Any, image_id: str) -> np.ndarray | None:
     return np.asarray(got.column("vector")[0].values, dtype=np.float32)
 
 
-def _query(ws: Workspace, rec: dict[str, Any], what: Any) -> tuple[np.ndarray, str | None]:
+def _rebuild(rec: dict[str, Any], model: str | EmbeddingBackend | None, pretrained: str | None) -> EmbeddingBackend:
+    """The backend that embeds a new query image for table ``rec``.
+
+    Weights come only from the caller (``model`` as a backend, or ``pretrained``) or from a
+    local checkpoint matching the table's recorded hash (:func:`~._backends.backend_from_record`);
+    a workspace's stored spec never makes anything download.
+    """
+    if model is not None and not isinstance(model, str):
+        return eb.backend_from_spec(model)[0]
+    if pretrained is not None:
+        name = rec["spec"].get("model") if model in (None, rec["table"]) else model
+        return eb.backend_from_spec(name, pretrained)[0]
+    return eb.backend_from_record(rec)
+
+
+def _query(ws: Workspace, rec: dict[str, Any], what: Any, model: str | EmbeddingBackend | None = None,
+           pretrained: str | None = None) -> tuple[np.ndarray, str | None]:
     """Query vector(s) for an image id, a path or an array; plus the image id (if any)."""
     if isinstance(what, (np.ndarray, list, tuple)) and not isinstance(what, str):
         arr = np.asarray(what, dtype=np.float32)
@@ -461,8 +477,7 @@ def _query(ws: Workspace, rec: dict[str, Any], what: Any) -> tuple[np.ndarray, s
         return vec, image_id
     if path is None:  # registered but not embedded yet: compute it now
         path = ws.store.read("images", where=f"image_id = {_quote(image_id)}", columns=["path"])["path"][0]
-    spec = dict(rec["spec"])
-    backend, _ = eb.backend_from_spec(spec.pop("model"), spec.pop("pretrained", None))
+    backend = _rebuild(rec, model, pretrained)
     if eb.fingerprint(backend) != rec["fingerprint"]:
         raise EmbeddingError(f"the model of {rec['table']} now preprocesses differently; re-run ws.embed first")
     _, batch, bad = pipeline.load_batch(backend, [(image_id, path)])
@@ -501,7 +516,10 @@ def neighbors(
         Which embeddings: a model as given to :func:`embed`, a table name, or None for
         the most recently computed table.
     pretrained
-        Weights, for an open_clip ``model`` embedded with several weights.
+        Weights, for an open_clip ``model`` embedded with several weights, and for
+        embedding a query image that has no stored vector. Without them the table's own
+        weights are reused only from a local checkpoint whose hash matches the recorded
+        one: weights a workspace names (a tag, ``hf-hub:``) are never downloaded.
     include_self
         Keep the query image itself in the result (default: left out).
     nprobes, refine_factor
@@ -526,7 +544,7 @@ def neighbors(
         raise ValueError("k must be >= 1")
     rec = _resolve(ws, model, pretrained)
     tbl = ws.store.table(rec["table"])
-    vec, self_id = _query(ws, rec, image_or_vector)
+    vec, self_id = _query(ws, rec, image_or_vector, model, pretrained)
     extra = 0 if include_self or self_id is None else 1
     q = tbl.search(vec, vector_column_name="vector").distance_type(rec["metric"]).limit(k + extra)
     index = rec.get("index")
