@@ -21,6 +21,7 @@ from .labels._importing import ImportReport, import_result, store_labels
 from .images._register import CapturedAt, RegisterReport, register_scan
 from ._store import Store, WorkspaceError, current_user, now_utc
 from ._store.statcache import StatCache
+from ._store.store import read_only_error
 from .labels.annotations import records_from_frame
 from .datasets.versions import DatasetVersion, _get, list_versions, take_snapshot
 from .images.scan import scan_images
@@ -55,6 +56,10 @@ class Workspace:
     def create(cls, path: str | Path, *, exist_ok: bool = False) -> Workspace:
         """Create a new workspace at ``path`` (folder, or any URI LanceDB accepts).
 
+        A missing or empty folder becomes a workspace; a folder holding other files is
+        refused (:class:`WorkspaceError`) unless ``exist_ok=True``, and so is an existing
+        workspace (use :meth:`open`).
+
         Examples
         --------
         >>> ws = Workspace.create("inspection-ws")     # doctest: +SKIP
@@ -62,14 +67,25 @@ class Workspace:
         return cls(Store.create(path, exist_ok=exist_ok))
 
     @classmethod
-    def open(cls, path: str | Path) -> Workspace:
+    def open(cls, path: str | Path, *, readonly: bool = False) -> Workspace:
         """Open an existing workspace; a clear error if ``path`` holds none.
+
+        Parameters
+        ----------
+        path
+            The workspace folder or LanceDB URI.
+        readonly
+            Open to read only: nothing on disk changes (no migration of an older
+            workspace, no ``.cvops/`` lock or stat-cache file) and every write
+            (``add_images``, ``snapshot``, taxonomy commits, ...) raises
+            :class:`WorkspaceError` before touching disk.
 
         Examples
         --------
-        >>> ws = Workspace.open("inspection-ws")       # doctest: +SKIP
+        >>> ws = Workspace.open("inspection-ws")                  # doctest: +SKIP
+        >>> viewer = Workspace.open("inspection-ws", readonly=True)  # doctest: +SKIP
         """
-        return cls(Store.open(path))
+        return cls(Store.open(path, readonly=readonly))
 
     @property
     def uri(self) -> str:
@@ -83,7 +99,12 @@ class Workspace:
 
     def _statcache(self) -> StatCache:
         """The stat cache, opened once and kept: its entries stay in memory between scans
-        (reloaded when another process or Workspace object has written to it)."""
+        (reloaded when another process or Workspace object has written to it).
+
+        Only registering images uses it, so a read-only workspace refuses here, before a
+        file is scanned or a cache file created."""
+        if self._store.readonly:
+            raise read_only_error(self.uri, "registering images")
         if self._cache is None or not self._cache.enabled or self._cache_pid != os.getpid():
             self._cache = StatCache(self._store.meta_dir / "statcache.sqlite")
             self._cache_pid = os.getpid()

@@ -114,7 +114,7 @@ def _open_and_read(path: Path, value: str, roots: Sequence[Path], read: Callable
 
     check_workspace_contents(path, value, roots)  # before anything under it is opened
     try:
-        ws = Workspace.open(path)
+        ws = Workspace.open(path, readonly=True)
     except WorkspaceError:
         raise WorkspaceRefused(404, "not_a_workspace", f"{value!r} is not a jupyter-cvops workspace") from None
     return read(ws)

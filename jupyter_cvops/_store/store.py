@@ -96,10 +96,51 @@ def to_arrow(rows: Rows, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema)
 
 
+class _ReadOnlyLock(WriteLock):
+    """The lock of a read-only store: taking it (i.e. starting any write) raises.
+
+    Nothing is created on disk: neither the lock file nor its folder.
+
+    Examples
+    --------
+    >>> lock = _ReadOnlyLock("/nowhere/.cvops/write.lock", "/nowhere")
+    >>> try:
+    ...     lock.acquire()
+    ... except WorkspaceError as e:
+    ...     print(str(e).split(":")[0])
+    workspace opened read-only (/nowhere)
+    """
+
+    def __init__(self, path: str | Path, uri: str) -> None:
+        super().__init__(path)
+        self.uri = uri
+
+    def acquire(self) -> None:
+        """Refuse: a read-only workspace is never written."""
+        raise read_only_error(self.uri)
+
+
+def read_only_error(uri: str, what: str = "writes") -> WorkspaceError:
+    """The error every write attempt on a read-only workspace raises.
+
+    Examples
+    --------
+    >>> str(read_only_error("/data/ws", "append to 'images'"))[:60]
+    "workspace opened read-only (/data/ws): append to 'images' is"
+    """
+    return WorkspaceError(
+        f"workspace opened read-only ({uri}): {what} is not allowed; "
+        "open it with Workspace.open(path) (readonly=False) to write"
+    )
+
+
 class Store:
     """A workspace's LanceDB database, its write lock and small metadata.
 
     Use :meth:`create` or :meth:`open`; :class:`jupyter_cvops.Workspace` wraps it.
+    ``Store.open(uri, readonly=True)`` never writes: no table is created or migrated,
+    no ``.cvops/`` folder or lock file appears, and every write method raises
+    :class:`WorkspaceError` before touching disk.
 
     Examples
     --------
@@ -110,19 +151,29 @@ class Store:
     ['hello']
     """
 
-    def __init__(self, uri: str, *, _db: Any) -> None:
+    def __init__(self, uri: str, *, _db: Any, readonly: bool = False) -> None:
         self.uri = uri
         self._db = _db
+        self.readonly = readonly
         self.local_root: Path | None = _local_path(uri) if _is_local(uri) else None
         if self.local_root is not None:
             self.meta_dir = self.local_root / ".cvops"
         else:
             digest = xxhash.xxh3_64_hexdigest(uri.encode())
             self.meta_dir = Path.home() / ".cache" / "jupyter-cvops" / digest
-        self.meta_dir.mkdir(parents=True, exist_ok=True)
-        self.lock = WriteLock(self.meta_dir / "write.lock")
+        self.lock: WriteLock
+        if readonly:
+            self.lock = _ReadOnlyLock(self.meta_dir / "write.lock", uri)
+        else:
+            self.meta_dir.mkdir(parents=True, exist_ok=True)
+            self.lock = WriteLock(self.meta_dir / "write.lock")
         self._tables: dict[str, Any] = {}
         self._schemas: dict[str, pa.Schema] = dict(TABLES)
+        self._empty_db: Any = None  # read-only: in-memory stand-ins for tables an old release lacks
+
+    def _check_writable(self, what: str) -> None:
+        if self.readonly:
+            raise read_only_error(self.uri, what)
 
     # -- opening -------------------------------------------------------------
     @staticmethod
@@ -131,12 +182,36 @@ class Store:
 
     @classmethod
     def create(cls, uri: str | Path, *, exist_ok: bool = False) -> Store:
-        """Create a workspace database at ``uri`` (a folder or a LanceDB URI)."""
+        """Create a workspace database at ``uri`` (a folder or a LanceDB URI).
+
+        A missing or empty folder becomes a workspace. A folder that already holds
+        something else (a user's files) is refused unless ``exist_ok=True``, and so is
+        an existing workspace (open it instead).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "notes.txt").write_text("mine")
+        >>> try:
+        ...     Store.create(folder)
+        ... except WorkspaceError as e:
+        ...     print("not empty" in str(e))
+        True
+        """
         uri = str(uri)
         if _is_local(uri):
             root = _local_path(uri)
             if root.exists() and not root.is_dir():
                 raise WorkspaceError(f"cannot create a workspace at {root}: a file is in the way")
+            if not exist_ok and root.is_dir() and any(root.iterdir()):
+                if "meta" in set(cls._connect(str(root)).list_tables().tables):
+                    raise WorkspaceError(f"a workspace already exists at {root} (use Workspace.open)")
+                raise WorkspaceError(
+                    f"cannot create a workspace at {root}: the folder is not empty and is not a "
+                    "jupyter-cvops workspace; choose an empty or new folder "
+                    "(or pass exist_ok=True to add the workspace tables beside its files)"
+                )
             root.mkdir(parents=True, exist_ok=True)
             uri = str(root)
         store = cls(uri, _db=cls._connect(uri))
@@ -159,8 +234,27 @@ class Store:
         return store
 
     @classmethod
-    def open(cls, uri: str | Path) -> Store:
-        """Open an existing workspace; a clear error when ``uri`` holds none."""
+    def open(cls, uri: str | Path, *, readonly: bool = False) -> Store:
+        """Open an existing workspace; a clear error when ``uri`` holds none.
+
+        Parameters
+        ----------
+        uri
+            The workspace folder or LanceDB URI.
+        readonly
+            Never write: no migration of an older workspace (its missing tables read as
+            empty), no ``.cvops/`` folder, lock or cache file; every write raises
+            :class:`WorkspaceError`. Servers and viewers open workspaces this way.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> path = tempfile.mkdtemp() + "/ws"
+        >>> _ = Store.create(path)
+        >>> ro = Store.open(path, readonly=True)
+        >>> ro.count("images"), ro.readonly
+        (0, True)
+        """
         uri = str(uri)
         if _is_local(uri):
             root = _local_path(uri)
@@ -176,9 +270,16 @@ class Store:
                 f"{uri} is not a jupyter-cvops workspace (no 'meta' table); "
                 "create one with Workspace.create() or `cvops init`"
             )
-        store = cls(uri, _db=db)
+        try:
+            db.open_table("meta")
+        except Exception as error:  # e.g. an empty or damaged meta.lance/ folder
+            raise WorkspaceError(
+                f"{uri} is not a jupyter-cvops workspace (its 'meta' table cannot be read: {error}); "
+                "create one with Workspace.create() or `cvops init`"
+            ) from None
+        store = cls(uri, _db=db, readonly=readonly)
         missing = [n for n in TABLES if n not in names]
-        if missing:  # a workspace from an older release: add the new tables
+        if missing and not readonly:  # a workspace from an older release: add the new tables
             with store.lock:
                 for name in missing:
                     db.create_table(name, schema=TABLES[name], exist_ok=True)
@@ -201,6 +302,7 @@ class Store:
         >>> st.count("emb_demo")
         0
         """
+        self._check_writable(f"creating table {name!r}")
         if name in TABLES:
             raise WorkspaceError(f"{name!r} is a built-in table")
         with self.lock:
@@ -225,6 +327,7 @@ class Store:
         >>> st.drop_table("cache_x"); st.has_table("cache_x")
         False
         """
+        self._check_writable(f"dropping table {name!r}")
         if name in TABLES:
             raise WorkspaceError(f"{name!r} is a built-in table")
         with self.lock:
@@ -253,6 +356,7 @@ class Store:
         >>> st.index_column("images", "image_id"), st.index_column("images", "image_id")
         ('created', None)
         """
+        self._check_writable(f"indexing {name}.{column}")
         from lancedb.index import BTree
 
         with self.lock:
@@ -281,7 +385,14 @@ class Store:
                 raise WorkspaceError(f"unknown table {name!r}")
         tbl = self._tables.get(name)
         if tbl is None:
-            tbl = self._tables[name] = self._db.open_table(name)
+            if self.readonly and name in TABLES and name not in self._table_names():
+                # an older workspace, not migrated when read-only: an empty table, in memory
+                if self._empty_db is None:
+                    self._empty_db = lancedb.connect("memory://")
+                tbl = self._empty_db.create_table(name, schema=TABLES[name], exist_ok=True)
+            else:
+                tbl = self._db.open_table(name)
+            self._tables[name] = tbl
         return tbl
 
     # -- reads ---------------------------------------------------------------
@@ -325,6 +436,7 @@ class Store:
     # -- writes (each: lock + one commit) ------------------------------------
     def append(self, name: str, rows: Rows) -> int:
         """Append ``rows`` to table ``name`` in one commit; returns the new version."""
+        self._check_writable(f"appending to {name!r}")
         self.table(name)
         data = to_arrow(rows, self._schemas[name])
         with self.lock:
@@ -335,6 +447,7 @@ class Store:
 
     def upsert(self, name: str, on: str, rows: Rows) -> int:
         """Insert-or-update ``rows`` keyed by column ``on`` in one commit."""
+        self._check_writable(f"writing to {name!r}")
         self.table(name)
         data = to_arrow(rows, self._schemas[name])
         with self.lock:
@@ -350,6 +463,7 @@ class Store:
 
     def tag(self, name: str, tag: str, version: int | None = None) -> None:
         """Tag a table version so it survives cleanup (idempotent for the same version)."""
+        self._check_writable(f"tagging {name!r}")
         with self.lock:
             tbl = self.table(name)
             v = int(tbl.version if version is None else version)
@@ -362,6 +476,7 @@ class Store:
 
     def event(self, op: str, details: Mapping[str, Any] | None = None, actor: str | None = None) -> None:
         """Record an operation in the ``events`` audit log (one commit)."""
+        self._check_writable(f"recording event {op!r}")
         self.append(
             "events",
             [
@@ -377,6 +492,7 @@ class Store:
 
     def compact(self, names: Iterable[str] | None = None) -> None:
         """Compact small fragments of the given tables (all by default)."""
+        self._check_writable("compacting")
         with self.lock:
             for name in names or TABLES:
                 self.table(name).optimize()
