@@ -211,13 +211,19 @@ def _get(store: Store, name_or_id: str) -> DatasetVersion:
     df = store.read("dataset_versions")
     if df.height == 0:
         raise WorkspaceError("this workspace has no dataset versions yet: take one with ws.snapshot()")
-    key = _aliases(store).get(name_or_id, name_or_id)
+    aliases = _aliases(store)
+    key = aliases.get(name_or_id, name_or_id)
     hit = df.filter(pl.col("name") == key)
     if hit.height == 0:
         hit = df.filter(pl.col("version_id").str.starts_with(key)) if len(key) >= 6 else hit
     if hit.height == 0:
+        import difflib
+
+        names = sorted({n for n in df["name"].to_list() if n} | set(aliases))
+        close = difflib.get_close_matches(name_or_id, names, n=1)
+        hint = f"; did you mean {close[0]!r}? Known" if close else "; known"
         known = ", ".join(f"{r['name'] or '-'} ({r['version_id'][:12]})" for r in df.to_dicts()[-8:])
-        raise WorkspaceError(f"no dataset version named or starting with {name_or_id!r}; known: {known}")
+        raise WorkspaceError(f"no dataset version named or starting with {name_or_id!r}{hint}: {known}")
     if hit.height > 1 and hit["version_id"].n_unique() > 1:
         raise WorkspaceError(f"{name_or_id!r} is ambiguous: {hit['version_id'].to_list()}")
     return DatasetVersion._from_row(store, hit.sort("created_at").row(-1, named=True))

@@ -9,11 +9,23 @@ import numpy as np
 import polars as pl
 
 from .._store import WorkspaceError
+from ..embeddings._index import quote
 
 if TYPE_CHECKING:
     from ..datasets.versions import DatasetVersion
     from .two_sample import Correction
     from ..workspace import Workspace
+
+
+def _did_you_mean(ws: Workspace, name: str) -> str:
+    """``"; did you mean 'x'?"`` for the dataset version name or alias closest to ``name``, or ``""``."""
+    import difflib
+
+    from ..datasets.versions import _aliases
+
+    names = {n for n in ws.store.read("dataset_versions", columns=["name"])["name"].to_list() if n}
+    close = difflib.get_close_matches(name, sorted(names | set(_aliases(ws.store))), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _reference_ids(ws: Workspace, reference: DatasetVersion | str | pl.Expr | Iterable[str]) -> list[str]:
@@ -23,8 +35,12 @@ def _reference_ids(ws: Workspace, reference: DatasetVersion | str | pl.Expr | It
         name = reference
         try:
             reference = ws.version(name)
-        except WorkspaceError:
-            return [name]  # a single image id
+        except WorkspaceError as exc:
+            if ws.store.count("images", f"image_id = {quote(name)}"):
+                return [name]  # a single image id
+            if "ambiguous" in str(exc):
+                raise
+            raise WorkspaceError(f"no dataset version or image {name!r}{_did_you_mean(ws, name)}") from None
     if isinstance(reference, DatasetVersion):
         return reference.items()["image_id"].to_list()
     if isinstance(reference, pl.Expr):
