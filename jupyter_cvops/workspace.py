@@ -424,7 +424,9 @@ class Workspace:
         """
         from .agreement.metrics import agreement_report
 
-        anns = self.annotations().filter(pl.col("class_name").is_not_null())
+        anns = self.annotations()
+        if "class_name" in anns.columns:  # absent when nothing was imported yet
+            anns = anns.filter(pl.col("class_name").is_not_null())
         if images is not None:
             ids = (self.images().filter(images)["image_id"] if isinstance(images, pl.Expr)
                    else pl.Series(list(images), dtype=pl.String))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,53 @@ def _need_times(ratings: Ratings | pl.DataFrame) -> Ratings:
     return r
 
 
+_UNIT_WORDS = {"nanosecond": "ns", "microsecond": "us", "millisecond": "ms", "sec": "s", "second": "s",
+               "min": "m", "minute": "m", "hour": "h", "hr": "h", "day": "d", "week": "w", "wk": "w",
+               "month": "mo", "quarter": "q", "year": "y", "yr": "y"}
+
+
+def check_duration(value: Any, name: str = "every") -> str:
+    """``value`` when it is a positive polars duration, else a ``ValueError`` naming the accepted forms.
+
+    Parameters
+    ----------
+    value
+        The window length, e.g. ``"1d"``, ``"12h"``, ``"1w"``, ``"1mo"`` or ``"1d12h"``.
+    name
+        The argument's name, for the message.
+
+    Returns
+    -------
+    str
+        ``value``, unchanged.
+
+    Examples
+    --------
+    >>> check_duration("1d")
+    '1d'
+    >>> try:
+    ...     check_duration("1day", "by")
+    ... except ValueError as exc:
+    ...     print(str(exc)[:60], "...", str(exc).split("got ")[1])
+    by must be a valid polars duration such as '1d', '12h', '1w' ... '1day'; did you mean '1d'?
+    """
+    from datetime import datetime
+
+    start = datetime(2000, 1, 3)
+    try:
+        end = pl.Series([start]).dt.offset_by(value)[0] if isinstance(value, str) and value.strip() else None
+    except Exception:  # polars raises several types for a bad duration string
+        end = None
+    if end is not None and end > start:
+        return str(value)
+    hint = ""
+    word = re.fullmatch(r"\s*(\d+)\s*([a-z]+?)s?\s*", value.lower()) if isinstance(value, str) else None
+    if word and word.group(2) in _UNIT_WORDS:
+        hint = f"; did you mean '{word.group(1)}{_UNIT_WORDS[word.group(2)]}'?"
+    raise ValueError(f"{name} must be a valid polars duration such as '1d', '12h', '1w' (units: ns, us, ms, "
+                     f"s, m, h, d, w, mo, q, y; combined as in '1d12h'), got {value!r}{hint}")
+
+
 def _to_series(us: np.ndarray, tz: str | None) -> pl.Series:
     s = pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us"))
     return s if tz is None else s.dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
@@ -66,10 +114,7 @@ def _windows(r: Ratings, every: str) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """``(window starts in us, window index per label (m x n, -1 none), window index per item)``."""
     present = r.codes >= 0
     assert r.times is not None  # both callers pass the result of _need_times
-    try:
-        trunc = _to_series(r.times[present], r.time_zone).dt.truncate(every)
-    except Exception as e:  # polars raises several types for a bad duration string
-        raise ValueError(f"every={every!r} is not a valid polars duration (e.g. '1w', '1d')") from e
+    trunc = _to_series(r.times[present], r.time_zone).dt.truncate(check_duration(every))
     t_us = trunc.dt.epoch("us").to_numpy()
     starts = np.unique(t_us)
     win = np.full(r.codes.shape, -1, dtype=np.int64)

@@ -26,7 +26,7 @@ from . import _stats as _st
 from . import _boxes as _bx
 from ._boxes import BoxAgreement, box_agreement, match_boxes
 from ._stats import Ratings, ratings_from_labels
-from ._over_time import agreement_over_time, detect_label_drift, empty_frames
+from ._over_time import agreement_over_time, check_duration, detect_label_drift, empty_frames
 from ._dawid_skene import ConsensusFit
 
 __all__ = [
@@ -498,6 +498,28 @@ class AgreementReport:
         return float(v[0])
 
 
+def _check_labels(labels: pl.DataFrame, kind: str | None) -> None:
+    """Refuse, with what to do instead, a frame that holds nothing to rate.
+
+    Examples
+    --------
+    >>> try:
+    ...     _check_labels(pl.DataFrame({"kind": ["box"], "class_name": ["x"]}), "image")
+    ... except ValueError as exc:
+    ...     print(str(exc).split("; ")[1])
+    for box agreement pass kind='box' (ws.agreement(kind='box'))
+    """
+    if labels.height == 0:
+        raise ValueError("no labels to rate: import annotations first (ws.import_annotations(...))")
+    if kind is None or "kind" not in labels.columns or (labels["kind"] == kind).any():
+        return
+    counts = labels["kind"].drop_nulls().value_counts(sort=True).rows()
+    have = ", ".join(f"{n} {k!r} label{'s' if n != 1 else ''}" for k, n in counts)
+    hint = ("; for box agreement pass kind='box' (ws.agreement(kind='box'))" if kind != "box"
+            and any(k == "box" for k, _ in counts) else "")
+    raise ValueError(f"no labels to rate: no {kind!r} labels, only {have}{hint}")
+
+
 def agreement_report(
     labels: pl.DataFrame | Ratings,
     *,
@@ -556,14 +578,16 @@ def agreement_report(
     >>> round(rep.metric("krippendorff_alpha"), 3), rep.meta["consensus"]
     (0.444, 'dawid-skene')
     """
+    check_duration(every, "every")
+    if bootstrap < 0:
+        raise ValueError("bootstrap must be >= 0")
     if isinstance(labels, Ratings):
         r, frame = labels, None
     else:
+        _check_labels(labels, kind)
         r = ratings_from_labels(labels, item=item, annotator=annotator, label=label, time=time,
                                 kind=kind, classes=classes)
         frame = labels
-    if bootstrap < 0:
-        raise ValueError("bootstrap must be >= 0")
     fit = _st.fit_consensus(r, consensus)
     pairs = _st.pairwise_frame(r, None)
     notes = _st.report_notes(r, fit, pairs, bootstrap)

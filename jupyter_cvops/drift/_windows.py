@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from .._store import WorkspaceError
+from ..agreement._over_time import check_duration
 from ..embeddings._index import quote
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ def workspace_drift(
     from .two_sample import drift_by_window
     from ..embeddings.tables import embed, load_vectors
 
+    check_duration(by, "by")
     ref_ids = _reference_ids(ws, reference)
     cur_ids = _current_ids(ws, current, ref_ids)
     if len(ref_ids) < 10 or not cur_ids:

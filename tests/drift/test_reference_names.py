@@ -52,3 +52,9 @@ def test_a_registered_image_id_is_still_a_reference(ws: Workspace) -> None:
     with pytest.raises(WorkspaceError, match=r"needs >= 10 reference images .*got 1 "):
         ws.drift(image_id, progress=False)
     assert ws.version("demo-train").items().height == 4  # the names themselves resolve
+
+
+def test_window_length_names_the_accepted_forms(ws: Workspace) -> None:
+    with pytest.raises(ValueError, match=r"^by must be a valid polars duration such as '1d', '12h', '1w' .*"
+                                         r"got '1day'; did you mean '1d'\?$"):
+        ws.drift("demo-train", by="1day", progress=False)
