@@ -149,9 +149,11 @@ class _ClicksMixin(_Host):
             if path is None:
                 return "image not registered"
             try:
-                return make_thumbnail(path, max_side=side, quality=80)
+                thumb = make_thumbnail(path, image_id=image_id, max_side=side, quality=80)
             except (OSError, ValueError) as error:
                 return f"cannot read {Path(path).name}: {error}"
+            # changed, missing or too large: the gallery's error tile says why
+            return f"cannot read {Path(path).name}: {thumb.placeholder}" if thumb.placeholder else thumb
 
         for image_id, thumb in zip(todo, self._pool.map(encode, todo)):
             self._thumbs[image_id] = thumb

@@ -459,7 +459,7 @@ class DriftView:
         for i in idx[:GALLERY_SIZE]:
             iid = str(self._ids[i])
             try:
-                th = self._thumbs.get(iid) or make_thumbnail(self._paths[iid], max_side=self.thumb_side)
+                th = self._thumbs.get(iid) or make_thumbnail(self._paths[iid], image_id=iid, max_side=self.thumb_side)
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("no thumbnail for %s: %s", iid, exc)
                 continue
