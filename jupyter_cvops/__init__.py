@@ -41,6 +41,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'jupyter_cvops' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    # List the lazy names too (tab completion) without importing them.
+    return sorted({*globals(), *_LAZY})
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_cvops``: register the ``%cvops`` magics."""
     from .notebook._magics import register
