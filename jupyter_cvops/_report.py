@@ -31,6 +31,8 @@ class ProblemReport:
       /data/a.jpg: zero-byte file
     >>> Demo().ok
     True
+    >>> repr(Demo([FileProblem(f"/data/{i}.jpg", "zero-byte file") for i in range(12)])).splitlines()[-1]
+    '  ... and 2 more (see report.problems_frame())'
     """
 
     problems: list[Any]
@@ -63,5 +65,5 @@ class ProblemReport:
         for p in self.problems[:_REPR_PROBLEMS]:
             s += f"\n  {getattr(p, self._problem_key)}: {p.reason}"
         if len(self.problems) > _REPR_PROBLEMS:
-            s += f"\n  ... and {len(self.problems) - _REPR_PROBLEMS} more (see .problems_frame())"
+            s += f"\n  ... and {len(self.problems) - _REPR_PROBLEMS} more (see report.problems_frame())"
         return s
