@@ -38,6 +38,21 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def confined(path: str | Path, roots: Iterable[str | Path]) -> bool:
+    """Whether ``path``, symlinks resolved, lies inside one of the folders ``roots`` (also resolved).
+
+    Examples
+    --------
+    >>> confined("/tmp/x/../y", ["/tmp"]), confined("/etc/passwd", ["/tmp"])
+    (True, False)
+    """
+    try:
+        real = os.path.realpath(os.fspath(path))
+        return any(_inside(real, os.path.realpath(os.fspath(r))) for r in roots)
+    except (OSError, ValueError):  # a NUL byte, a name too long
+        return False
+
+
 class ImageResolver:
     """Find image files under a data root, refusing names that escape it.
 

@@ -38,6 +38,20 @@ _NOT_LABELS = {"classes.txt", "train.txt", "val.txt", "valid.txt", "test.txt", "
 _Item = tuple[Path | None, str, list[str], list[str]]
 
 
+class _Scope:
+    """Folders the reader may open files in (symlinks resolved), and the files it refused."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = roots
+        self.problems: list[RecordProblem] = []
+
+    def ok(self, f: str | Path) -> bool:
+        return _common.confined(f, self.roots)
+
+    def refuse(self, record: str, what: Any) -> None:
+        self.problems.append(RecordProblem(record, f"{ESCAPES}: {_common.short(what)}"))
+
+
 def read(
     path: str | Path,
     *,
@@ -70,14 +84,17 @@ def read(
     (21, 1030)
     """
     path = Path(path)
-    root, found_names, items, source = _layout(path)
+    # every file opened lies under the dataset root (the folder given or holding the yaml) or data_root
+    scope = _Scope([] if data_root is None else [Path(data_root)])
+    root, found_names, items, source = _layout(path, scope)
     if names is not None:
         found_names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
     if not found_names:
         raise FormatError(f"{path.name}: no class names found (data.yaml, obj.names or classes.txt); pass names=[...]")
-    meta = _sidecar(root)
+    meta = _sidecar(root, scope)
     by_line = {str(v.get("image")): k for k, v in meta.items()}
     out = ImportResult("yolo", str(source), list(found_names), [], [])
+    out.problems += scope.problems
     # names are relative to the dataset folder, also under another data root holding it
     resolver = ImageResolver(root if data_root is None else data_root,
                              [""] if data_root is None else ["", relative_path(root, data_root)])
@@ -112,31 +129,36 @@ def read(
             continue
         seen.add(key)
         out.images.append(ImageRef(key, _text_or(side.get("file_name"), name), found, w, h))
-        if label is not None:
+        if label is not None and not scope.ok(label):  # a symlink out, or a sidecar naming a file outside
+            out.problems.append(RecordProblem(lrel, f"{ESCAPES}: {_common.short(lrel)}"))
+        elif label is not None:
             _read_labels(label, lrel, key, w, h, side, annotator, out)
     return out
 
 
-def _layout(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
+def _layout(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Path]:
     """Dataset root, class names, items and the file describing the dataset."""
     if path.is_dir():
         for cand in ("data.yaml", "dataset.yaml", "data.yml", "obj.data"):
             if (path / cand).is_file():
-                return _layout(path / cand)
+                return _layout(path / cand, scope)
         yamls = sorted(path.glob("*.yaml"))
         if len(yamls) == 1:
-            return _layout(yamls[0])
-        return _folder(path)
+            return _layout(yamls[0], scope)
+        return _folder(path, scope)
     if not path.is_file():
         raise FormatError(f"{path.name}: no such file or folder")
+    scope.roots.append(path.parent)
+    if not scope.ok(path):
+        raise FormatError(f"{path.name}: {ESCAPES} (a symlink out of its folder)")
     if path.suffix in (".yaml", ".yml"):
-        return _data_yaml(path)
+        return _data_yaml(path, scope)
     if path.suffix == ".data":
-        return _obj_data(path)
+        return _obj_data(path, scope)
     raise FormatError(f"{path.name}: expected data.yaml, obj.data or a dataset folder")
 
 
-def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
+def _data_yaml(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Path]:
     try:
         doc = yaml.load(_text(path), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
@@ -151,7 +173,10 @@ def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
     # our own exports (with the sidecar) are self-contained: their yaml's "path" is only for trainers
     # (paths named by the file are tested with os.path, which answers False for a name too long or with a NUL)
     if isinstance(doc.get("path"), str) and os.path.isdir(root / doc["path"]) and not (root / SIDECAR).is_file():
-        root = (root / doc["path"]).resolve()
+        if scope.ok(root / doc["path"]):
+            root = (root / doc["path"]).resolve()
+        else:  # "/" or "../.." would make the reader walk the disk: stay in the yaml's folder
+            scope.refuse(f"{path.name}: path", doc["path"])
     raw, nc = doc.get("names"), doc.get("nc")
     if isinstance(raw, dict) and all(isinstance(k, int) for k in raw):
         names = _class_names(path, [raw[k] for k in sorted(raw)])
@@ -182,6 +207,9 @@ def _data_yaml(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
             if target in done or (split not in _SPLITS and not os.path.exists(target)):
                 continue
             done.add(target)
+            if not scope.ok(target):
+                scope.refuse(f"{path.name}: {split}", entry)
+                continue
             if target.suffix == ".txt":
                 items += _list_file(target, root, split)
             else:  # images/<split> -> labels/<split>, or labels beside the images
@@ -212,7 +240,7 @@ def _text_or(value: Any, default: str) -> str:
     return str(value)
 
 
-def _obj_data(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
+def _obj_data(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Path]:
     root = path.parent
     conf: dict[str, str] = {}
     for line in _text(path).splitlines():
@@ -220,11 +248,15 @@ def _obj_data(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
         if sep:
             conf[k.strip()] = v.strip()
     names_file = _darknet_path(root, conf.get("names", "obj.names"))
+    if names_file is not None and not scope.ok(names_file):
+        raise FormatError(f"{path.name}: names: {ESCAPES}: {_common.short(conf.get('names', 'obj.names'))}")
     names = _names_file(names_file) if names_file else []
     items: list[_Item] = []
     for split in ("train", "valid", "test"):
         list_file = _darknet_path(root, conf[split]) if conf.get(split) else None
-        if list_file is not None:
+        if list_file is not None and not scope.ok(list_file):
+            scope.refuse(f"{path.name}: {split}", conf[split])
+        elif list_file is not None:
             items += _list_file(list_file, root, split)
     return root, names, items, path
 
@@ -296,22 +328,28 @@ def _scan(label_dir: Path, img_dir: Path | None, root: Path, split: str = "") ->
     return items
 
 
-def _folder(path: Path) -> tuple[Path, list[str], list[_Item], Path]:
+def _folder(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Path]:
     if (path / "labels").is_dir():
         root, label_dir = path, path / "labels"
         img_dir = path / "images" if (path / "images").is_dir() else None
     else:
         root = path.parent if path.name == "labels" else path
         label_dir, img_dir = path, None
+    scope.roots.append(root)
     names: list[str] = []
     for folder in dict.fromkeys([path, root]):
         for f in [folder / "obj.names", folder / "classes.txt", *sorted(folder.glob("*.names"))]:
             if not names and f.is_file():
+                if not scope.ok(f):
+                    raise FormatError(f"{f.name}: names: {ESCAPES} (a symlink out of the dataset)")
                 names = _names_file(f)
     return root, names, _scan(label_dir, img_dir, root), path
 
 
-def _sidecar(root: Path) -> dict[str, dict[str, Any]]:
+def _sidecar(root: Path, scope: _Scope) -> dict[str, dict[str, Any]]:
+    if (root / SIDECAR).is_file() and not scope.ok(root / SIDECAR):
+        scope.refuse(SIDECAR, SIDECAR)
+        return {}
     doc = _common.load_json(root / SIDECAR) if (root / SIDECAR).is_file() else {"images": {}}
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), dict):
         raise FormatError(f"{SIDECAR}: expected an object with an 'images' mapping")
