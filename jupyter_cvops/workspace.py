@@ -344,6 +344,7 @@ class Workspace:
         format: Literal["coco", "yolo", "cvat", "labelstudio"] = "coco",
         *,
         copy_images: bool | Literal["link"] = False,
+        include_needs_review: bool = False,
         **options: Any,
     ) -> Path:
         """Write a dataset version, or a selection of images, as COCO, YOLO, CVAT or Label Studio.
@@ -366,6 +367,10 @@ class Workspace:
         are pre-filled as ``predictions`` (to correct in the tool, not labels when read
         back); ``options`` go to the writer, e.g. ``as_annotations=True`` to also write
         them as annotations (see :func:`jupyter_cvops.formats.labelstudio.write`).
+
+        Labels that need review (those of a class split since they were made) are left
+        out, with an :class:`~jupyter_cvops.datasets._export.ExportWarning` giving the
+        count; ``include_needs_review=True`` writes them too, under their old class name.
 
         Examples
         --------
@@ -392,7 +397,8 @@ class Workspace:
                 raise WorkspaceError(f"{len(unknown)} of the {len(ids)} selected image ids are not registered "
                                      f"in this workspace (e.g. {unknown[0]!r})")
             v = self.snapshot(images=ids, message=f"export selection of {len(ids)} images as {format}")
-        out = export_version(self.taxonomy, v, Path(path), format, copy_images=copy_images, **options)
+        out = export_version(self.taxonomy, v, Path(path), format, copy_images=copy_images,
+                             include_needs_review=include_needs_review, **options)
         self._store.event("dataset.export", {"version_id": v.id, "format": format, "path": str(out),
                                              "selection": kind, "copy_images": copy_images})
         return out

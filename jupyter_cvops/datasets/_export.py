@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,10 @@ _WRITERS = {"coco": coco.write, "yolo": yolo.write, "cvat": cvat.write, "labelst
 _Shape = tuple[list[list[float]] | None, dict[str, Any] | None, dict[str, Any]]
 
 
+class ExportWarning(UserWarning):
+    """An export left something of the version out (labels needing review)."""
+
+
 def export_version(
     taxonomy: Taxonomy,
     version: DatasetVersion,
@@ -29,9 +34,15 @@ def export_version(
     format: str,
     *,
     copy_images: CopyImages = False,
+    include_needs_review: bool = False,
     **options: Any,
 ) -> Path:
     """Export ``version`` to ``path`` in ``format``; labels needing review are left out.
+
+    Labels needing review (``status == "needs_review"``, e.g. of a class that was
+    split) are left out unless ``include_needs_review=True`` (then written under their
+    stored class name); leaving any out warns with an :class:`ExportWarning` that
+    gives the count.
 
     Categories are the version's taxonomy classes (active ones, in id order), so
     class indices are stable across exports of versions under one taxonomy.  Labels
@@ -54,7 +65,20 @@ def export_version(
     check_copy_images(copy_images)
 
     items = version.items().sort("split", "path", nulls_last=True)
-    labels = version.labels().filter(pl.col("status") != "needs_review")
+    labels = version.labels()
+    if include_needs_review:
+        labels = _old_class_names(taxonomy, version, labels)
+    else:
+        kept = labels.filter((pl.col("status") != "needs_review") | pl.col("status").is_null())
+        left_out = labels.height - kept.height
+        labels = kept
+        if left_out:
+            warnings.warn(
+                f"{left_out} of the version's {left_out + labels.height} labels need review (e.g. of a split "
+                f"class) and were left out of the export; review them, or pass include_needs_review=True "
+                f"to write them under their old class name",
+                ExportWarning, stacklevel=3,
+            )
     classes = taxonomy.classes(version=version.taxonomy_version)
     active = classes.filter(pl.col("status") == "active") if "status" in classes.columns else classes
     categories = active["name"].to_list()
@@ -90,6 +114,22 @@ def export_version(
     out: Path = _WRITERS[format](path, images, records, categories, copy_images=copy_images, meta=meta,
                                  **options)
     return out
+
+
+def _old_class_names(taxonomy: Taxonomy, version: DatasetVersion, labels: pl.DataFrame) -> pl.DataFrame:
+    """Labels with no class (needing review) named by the class they were made with."""
+    need = labels.filter(pl.col("class_name").is_null() & pl.col("label_id").is_not_null())
+    if need.height == 0:
+        return labels
+    anns = version.store.read("annotations", columns=["ann_id", "class_id"])
+    old = dict(anns.filter(pl.col("ann_id").is_in(need["label_id"].implode())).iter_rows())
+    names: dict[str, str] = {}
+    for tv in need["label_taxonomy_version"].unique().drop_nulls().to_list():
+        names.update(dict(taxonomy.classes(version=tv).select("id", "name").iter_rows()))
+    fill = {lid: names.get(old.get(lid) or "", "needs_review") for lid in need["label_id"].to_list()}
+    return labels.with_columns(
+        pl.coalesce(pl.col("class_name"), pl.col("label_id").replace_strict(fill, default=None, return_dtype=pl.String))
+    )
 
 
 def _shapes(version: DatasetVersion, labels: pl.DataFrame) -> dict[str, _Shape]:
