@@ -90,18 +90,13 @@ class _ItemsMixin(_Host):
         }
 
     # -- thumbnails and prefetch --------------------------------------------------------------
-    def _encode(self, path: str) -> Thumbnail:
-        # The registered id of the file (noted by the callers below): a file changed or
-        # removed since registration shows as a placeholder tile, never decoded.
-        image_id = self.__dict__.get("_thumb_ids", {}).get(path)
+    def _encode(self, path: str, image_id: str | None = None) -> Thumbnail:
+        # With the registered id, a file changed or removed since registration shows as a
+        # placeholder tile, never decoded.
         thumb = make_thumbnail(path, image_id=image_id, max_side=self.max_side)
         if thumb.placeholder:  # changed, missing or too large: the item's error says why
             raise ValueError(thumb.placeholder)
         return thumb
-
-    def _expect(self, path: str, image_id: str) -> None:
-        """Note which image id ``path`` was registered under, for :meth:`_encode`'s check."""
-        self.__dict__.setdefault("_thumb_ids", {})[path] = image_id
 
     def _store_future(self, image_id: str, fut: Future[Thumbnail]) -> None:
         self._thumbs[image_id] = fut
@@ -127,8 +122,7 @@ class _ItemsMixin(_Host):
                 self._thumbs.move_to_end(image_id)
         if mine:
             try:
-                self._expect(path, image_id)
-                fut.set_result(self._encode(path))
+                fut.set_result(self._encode(path, image_id))
             except Exception as error:
                 fut.set_exception(error)
         try:
@@ -146,8 +140,7 @@ class _ItemsMixin(_Host):
             with self._lock:
                 fut = self._thumbs.get(row["image_id"])
                 if fut is None or fut.cancelled():
-                    self._expect(str(row["path"]), row["image_id"])
-                    fut = self._pool.submit(self._encode, str(row["path"]))
+                    fut = self._pool.submit(self._encode, str(row["path"]), row["image_id"])
                     self._store_future(row["image_id"], fut)
             fut.add_done_callback(partial(self._push, view, j))
 

@@ -133,9 +133,9 @@ def test_next_items_are_prefetched_in_a_background_thread_and_pushed(ws: Workspa
     calls: list[tuple[str, str]] = []
     encode = ReviewSession._encode
 
-    def counting(self: ReviewSession, path: str) -> Any:
+    def counting(self: ReviewSession, path: str, image_id: str | None = None) -> Any:
         calls.append((Path(path).name, threading.current_thread().name))
-        return encode(self, path)
+        return encode(self, path, image_id)
 
     monkeypatch.setattr(ReviewSession, "_encode", counting)
     session = review(ws, prefetch=2)
