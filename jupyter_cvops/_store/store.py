@@ -23,15 +23,12 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
+from . import _migrations
+from ._errors import WorkspaceError
+from ._migrations import FORMAT_VERSION, Migration
 from .lock import WriteLock
 from .schemas import TABLES
-
-FORMAT_VERSION = "1"
 Rows: TypeAlias = "pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]"
-
-
-class WorkspaceError(RuntimeError):
-    """A workspace cannot be created, opened or written as asked."""
 
 
 def now_utc() -> datetime:
@@ -170,6 +167,8 @@ class Store:
         self._tables: dict[str, Any] = {}
         self._schemas: dict[str, pa.Schema] = dict(TABLES)
         self._empty_db: Any = None  # read-only: in-memory stand-ins for tables an old release lacks
+        self.format: int = FORMAT_VERSION  # the workspace format found on disk (after any migration)
+        self.migration: Migration | None = None  # what the last writable open changed, if anything
 
     def _check_writable(self, what: str) -> None:
         if self.readonly:
@@ -219,6 +218,9 @@ class Store:
             existing = store._table_names()
             if "meta" in existing and not exist_ok:
                 raise WorkspaceError(f"a workspace already exists at {uri} (use Workspace.open)")
+            if "meta" in existing:  # exist_ok on a workspace: open it the way a writable open would
+                store._check_format_and_migrate()
+                return store
             for name, schema in TABLES.items():
                 if name not in existing:
                     store._db.create_table(name, schema=schema, exist_ok=True)
@@ -226,7 +228,7 @@ class Store:
                 store.append(
                     "meta",
                     [
-                        {"key": "format", "value": FORMAT_VERSION},
+                        {"key": "format", "value": str(FORMAT_VERSION)},
                         {"key": "created_at", "value": now_utc().isoformat()},
                         {"key": "workspace_id", "value": uuid.uuid4().hex},
                     ],
@@ -243,8 +245,13 @@ class Store:
             The workspace folder or LanceDB URI.
         readonly
             Never write: no migration of an older workspace (its missing tables read as
-            empty), no ``.cvops/`` folder, lock or cache file; every write raises
-            :class:`WorkspaceError`. Servers and viewers open workspaces this way.
+            empty, its missing columns as nulls), no ``.cvops/`` folder, lock or cache
+            file; every write raises :class:`WorkspaceError`. Servers and viewers open
+            workspaces this way.
+
+        A writable open of a workspace written by an older release migrates it in place
+        (``store.migration`` says what changed; a ``workspace.migrate`` event records it);
+        one written by a newer release is refused (open it read-only, or upgrade).
 
         Examples
         --------
@@ -277,13 +284,31 @@ class Store:
                 f"{uri} is not a jupyter-cvops workspace (its 'meta' table cannot be read: {error}); "
                 "create one with Workspace.create() or `cvops init`"
             ) from None
+        if not readonly:
+            found = _migrations.parse_format(cls._format_row(db), uri)
+            if found > FORMAT_VERSION:  # refuse before anything (the .cvops/ folder, the lock) is written
+                raise _migrations.newer_error(uri, found)
         store = cls(uri, _db=db, readonly=readonly)
-        missing = [n for n in TABLES if n not in names]
-        if missing and not readonly:  # a workspace from an older release: add the new tables
-            with store.lock:
-                for name in missing:
-                    db.create_table(name, schema=TABLES[name], exist_ok=True)
+        store._check_format_and_migrate()
         return store
+
+    @staticmethod
+    def _format_row(db: Any) -> str | None:
+        rows = db.open_table("meta").search().where("key = 'format'").to_list()
+        return str(rows[-1]["value"]) if rows else None
+
+    def _check_format_and_migrate(self) -> None:
+        """Read the format; refuse newer ones for writing; migrate older ones when writable."""
+        found = _migrations.parse_format(self._format_row(self._db), self.uri)
+        self.format = found
+        if self.readonly:
+            return
+        if found > FORMAT_VERSION:
+            raise _migrations.newer_error(self.uri, found)
+        mig = _migrations.migrate(self, found)
+        if not mig.empty:
+            self.migration = mig
+            self.format = FORMAT_VERSION
 
     def _table_names(self) -> set[str]:
         return set(self._db.list_tables().tables)
@@ -410,6 +435,13 @@ class Store:
             tbl.checkout(version)
         else:
             tbl = self.table(name)
+        wanted = columns
+        if name in TABLES and (self.readonly or version is not None):
+            # an older workspace read without migrating: read what exists, fill the rest in memory
+            have = set(tbl.schema.names)
+            if columns is not None and not set(columns) <= have:
+                sources = [_migrations.FILL.get((name, c)) for c in columns]
+                columns = [c for c in dict.fromkeys([*columns, *(s for s in sources if s)]) if c in have]
         if where is None:
             data = tbl.to_arrow()
             if columns is not None:
@@ -419,7 +451,10 @@ class Store:
             if columns is not None:
                 query = query.select(columns)
             data = query.to_arrow()
-        return pl.from_arrow(data)  # type: ignore[return-value]
+        frame: pl.DataFrame = pl.from_arrow(data)  # type: ignore[assignment]
+        if name in TABLES and (self.readonly or version is not None):
+            frame = _migrations.conform(frame, name, wanted)
+        return frame
 
     def count(self, name: str, where: str | None = None) -> int:
         """Number of rows of ``name`` (matching ``where``)."""

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from jupyter_cvops._store import Store, WorkspaceError, WriteLock, to_arrow
+from jupyter_cvops._store._migrations import FORMAT_VERSION
 from jupyter_cvops._store.schemas import EVENTS
 
 
 def test_create_open_and_meta(tmp_path: Path) -> None:
     st = Store.create(tmp_path / "ws")
-    assert st.meta()["format"] == "1"
+    assert st.meta()["format"] == str(FORMAT_VERSION)
     again = Store.open(tmp_path / "ws")
     assert again.meta()["workspace_id"] == st.meta()["workspace_id"]
     with pytest.raises(WorkspaceError, match="already exists"):
