@@ -92,11 +92,24 @@ DATASET_VERSIONS = pa.schema(
     ]
 )
 
+DATASET_NAMES = pa.schema(
+    # append-only history of dataset version names (aliases of content ids); rows are never changed
+    [
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("action", pa.string()),  # set | move | remove
+        pa.field("version_id", pa.string()),  # where the name points after this row (null: removed)
+        pa.field("previous_version_id", pa.string()),  # where it pointed before (move, remove)
+        pa.field("author", pa.string()),
+        pa.field("created_at", TS),
+        pa.field("message", pa.string()),
+    ]
+)
+
 DATASET_ITEMS = pa.schema(
     [
         pa.field("version_id", pa.string(), nullable=False),
         pa.field("image_id", pa.string(), nullable=False),
-        pa.field("path", pa.string()),
+        pa.field("path", pa.string()),  # where the file was at snapshot time (items() says where it is now)
         pa.field("bytes", pa.int64()),
         pa.field("width", pa.int32()),
         pa.field("height", pa.int32()),
@@ -153,6 +166,7 @@ TABLES: dict[str, pa.Schema] = {
     "reviews": REVIEWS,
     "taxonomy_versions": TAXONOMY_VERSIONS,
     "dataset_versions": DATASET_VERSIONS,
+    "dataset_names": DATASET_NAMES,
     "dataset_items": DATASET_ITEMS,
     "dataset_labels": DATASET_LABELS,
     "events": EVENTS,

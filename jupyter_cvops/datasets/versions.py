@@ -18,8 +18,10 @@ import polars as pl
 import xxhash
 
 from ..labels._resolution import LABEL_COLUMNS, resolve_labels
+from . import _names
+from ._names import NameInUseError
 from ._splits import assign_splits, normalize_splits
-from ._verify import VerifyReport, verify_items
+from ._verify import VerifyReport, locate, verify_items
 from .._store import Store, WorkspaceError, current_user, now_utc
 
 if TYPE_CHECKING:
@@ -84,10 +86,14 @@ def manifest_hash(items: pl.DataFrame, labels: pl.DataFrame, header: Mapping[str
 class DatasetVersion:
     """One immutable dataset version. Get it from ``ws.snapshot()`` or ``ws.version(name_or_id)``.
 
+    ``name`` is the name it was asked for or given (else its newest name), ``names`` every
+    name pointing at it now (oldest first), ``note`` what the call that returned it did
+    when that was not plain (e.g. ``"named 'x' (content unchanged since 3fa2c1d0e9ab)"``).
+
     Examples
     --------
     >>> v = ws.version("demo-train")           # doctest: +SKIP
-    >>> v.id[:12], v.n_images, v.splits         # doctest: +SKIP
+    >>> v.id[:12], v.n_images, v.splits, v.names   # doctest: +SKIP
     """
 
     store: Store
@@ -102,14 +108,21 @@ class DatasetVersion:
     splits: dict[str, int]
     split_fractions: dict[str, float]
     policy: dict[str, Any]
+    names: tuple[str, ...] = ()
+    note: str | None = None
 
     @classmethod
-    def _from_row(cls, store: Store, row: Mapping[str, Any]) -> DatasetVersion:
+    def _from_row(
+        cls, store: Store, row: Mapping[str, Any], *, name: str | None = None, note: str | None = None
+    ) -> DatasetVersion:
         splits = json.loads(row["splits"] or "{}")
+        names = tuple(_names.names_by_version(store).get(row["version_id"], []))
         return cls(
             store=store,
             id=row["version_id"],
-            name=row["name"],
+            name=name if name is not None else (names[-1] if names else None),
+            names=names,
+            note=note,
             message=row["message"],
             author=row["author"],
             created_at=row["created_at"],
@@ -127,15 +140,26 @@ class DatasetVersion:
         return self.id[:12]
 
     def items(self) -> pl.DataFrame:
-        """Images of this version: image_id, path, bytes, width, height, split."""
-        return self.store.read("dataset_items", where=f"version_id = '{self.id}'").drop("version_id")
+        """Images of this version where they are now: image_id, path, recorded_path, bytes, width, height, split.
+
+        ``recorded_path`` is where the file was when the version was taken; ``path`` where
+        the workspace knows it now (images are content-addressed: after
+        ``ws.add_images(new_place)`` reports them moved, ``path`` is the new place).
+
+        Examples
+        --------
+        >>> ws.version("baseline").items().select("path", "recorded_path").head(2)   # doctest: +SKIP
+        """
+        recorded = self.store.read("dataset_items", where=f"version_id = '{self.id}'").drop("version_id")
+        known = self.store.read("images", columns=["image_id", "path"])
+        return locate(recorded.rename({"path": "recorded_path"}), known)
 
     def labels(self) -> pl.DataFrame:
         """Frozen labels of this version, one row per label (annotator labels side by side)."""
         return self.store.read("dataset_labels", where=f"version_id = '{self.id}'").drop("version_id")
 
     def verify(self, *, progress: bool = True) -> VerifyReport:
-        """Re-hash every file and report the missing and changed ones.
+        """Re-hash every file where it is now and report the missing and changed ones (and the moved ones).
 
         Examples
         --------
@@ -166,6 +190,8 @@ class DatasetVersion:
         return {
             "id": self.id,
             "name": self.name,
+            "names": list(self.names),
+            "note": self.note,
             "message": self.message,
             "author": self.author,
             "created_at": self.created_at.isoformat(),
@@ -177,19 +203,34 @@ class DatasetVersion:
 
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""
+        others = [n for n in self.names if n != self.name]
+        if others:
+            name += " (also " + ", ".join(map(repr, others)) + ")"
         sp = ", ".join(f"{k}={v}" for k, v in self.splits.items())
+        note = f": {self.note}" if self.note else ""
         return (
             f"<DatasetVersion{name} {self.short_id} images={self.n_images} labels={self.n_labels} "
-            f"({sp}) taxonomy=v{self.taxonomy_version}>"
+            f"({sp}) taxonomy=v{self.taxonomy_version}{note}>"
         )
 
 
 def list_versions(store: Store) -> pl.DataFrame:
-    """All dataset versions, oldest first (id, name, message, author, created_at, counts)."""
+    """All dataset versions, oldest first: id, name (newest name), names (every name now), message,
+    author, created_at, taxonomy_version, n_images, n_labels, splits.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> list_versions(Store.create(tempfile.mkdtemp() + "/ws")).columns[:3]
+    ['id', 'name', 'names']
+    """
     df = store.read("dataset_versions")
-    return df.sort("created_at").select(
+    named = _names.names_by_version(store)
+    names = pl.Series("names", [named.get(v, []) for v in df["version_id"].to_list()], dtype=pl.List(pl.String))
+    return df.with_columns(names).sort("created_at").select(
         pl.col("version_id").alias("id"),
-        "name",
+        pl.col("names").list.last().alias("name"),
+        "names",
         "message",
         "author",
         "created_at",
@@ -202,40 +243,130 @@ def list_versions(store: Store) -> pl.DataFrame:
     )
 
 
+def version_names(store: Store, *, history: bool = False, name: str | None = None) -> pl.DataFrame:
+    """The names of dataset versions: those in use now, or (``history=True``) every set, move and remove.
+
+    Now: name, version_id, set_at, set_by, message (oldest first). History: name, action,
+    version_id, previous_version_id, author, created_at, message, source (see
+    :func:`jupyter_cvops.datasets._names.name_history`). ``name`` keeps that name's rows.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> version_names(Store.create(tempfile.mkdtemp() + "/ws"), history=True).height
+    0
+    """
+    if history:
+        return _names.name_history(store, name)
+    now = _names.current_names(store)
+    return now.filter(pl.col("name") == name) if name is not None else now
+
+
 def _aliases(store: Store) -> dict[str, str]:
-    meta = store.read("meta", where="key LIKE 'alias:%'")
-    return {k[len("alias:"):]: v for k, v in meta.iter_rows()}
+    """Every name in use now -> its version id (names given at snapshot time and later ones alike)."""
+    return dict(_names.current_names(store).select("name", "version_id").iter_rows())
+
+
+def _row(store: Store, vid: str) -> dict[str, Any]:
+    hit = store.read("dataset_versions", where=f"version_id = '{vid}'")
+    if hit.height == 0:
+        raise WorkspaceError(f"dataset version {vid[:12]} is named but its row is missing from this workspace")
+    return hit.row(0, named=True)
 
 
 def _get(store: Store, name_or_id: str) -> DatasetVersion:
-    df = store.read("dataset_versions")
+    """The version ``name_or_id`` names now (a name), or whose id it starts (6+ characters)."""
+    df = store.read("dataset_versions", columns=["version_id", "created_at"])
     if df.height == 0:
         raise WorkspaceError("this workspace has no dataset versions yet: take one with ws.snapshot()")
-    aliases = _aliases(store)
-    key = aliases.get(name_or_id, name_or_id)
-    hit = df.filter(pl.col("name") == key)
-    if hit.height == 0:
-        hit = df.filter(pl.col("version_id").str.starts_with(key)) if len(key) >= 6 else hit
-    if hit.height == 0:
-        import difflib
+    names = _aliases(store)
+    if name_or_id in names:
+        return DatasetVersion._from_row(store, _row(store, names[name_or_id]), name=name_or_id)
+    hit = df.filter(pl.col("version_id").str.starts_with(name_or_id)) if len(name_or_id) >= 6 else df.clear()
+    ids = hit["version_id"].unique().to_list()
+    if len(ids) == 1:
+        return DatasetVersion._from_row(store, _row(store, ids[0]))
+    if len(ids) > 1:
+        raise WorkspaceError(f"{name_or_id!r} is ambiguous: {len(ids)} dataset version ids start with it "
+                             f"({', '.join(sorted(i[:12] for i in ids))}); give more characters")
+    removed = _names.last_removal(store, name_or_id)
+    if removed is not None:
+        prev = removed["previous_version_id"]
+        when = removed["created_at"].strftime("%Y-%m-%d %H:%M") if removed["created_at"] else "?"
+        raise WorkspaceError(
+            f"no dataset version is named {name_or_id!r} now: the name was removed from {prev[:12]} "
+            f"({when} UTC, by {removed['author']}); ws.version({prev[:12]!r}) still reads that version, "
+            f"ws.version_names(history=True) has the name's history"
+        )
+    import difflib
 
-        names = sorted({n for n in df["name"].to_list() if n} | set(aliases))
-        close = difflib.get_close_matches(name_or_id, names, n=1)
-        hint = f"; did you mean {close[0]!r}? Known" if close else "; known"
-        known = ", ".join(f"{r['name'] or '-'} ({r['version_id'][:12]})" for r in df.to_dicts()[-8:])
-        raise WorkspaceError(f"no dataset version named or starting with {name_or_id!r}{hint}: {known}")
-    if hit.height > 1 and hit["version_id"].n_unique() > 1:
-        raise WorkspaceError(f"{name_or_id!r} is ambiguous: {hit['version_id'].to_list()}")
-    return DatasetVersion._from_row(store, hit.sort("created_at").row(-1, named=True))
+    close = difflib.get_close_matches(name_or_id, sorted(names), n=1)
+    hint = f"; did you mean {close[0]!r}? Known" if close else "; known"
+    by_version = _names.names_by_version(store)
+    recent = df.sort("created_at")["version_id"].to_list()[-8:]
+    known = ", ".join(f"{(by_version.get(v) or ['-'])[-1]} ({v[:12]})" for v in recent)
+    raise WorkspaceError(f"no dataset version named or starting with {name_or_id!r}{hint}: {known}")
 
 
-def _existing(store: Store, existing: pl.DataFrame, name: str | None, author: str | None) -> DatasetVersion:
-    """The already stored version; a new name becomes an alias of it."""
-    vid = existing["version_id"][0]
-    if name and name != existing["name"][0] and name not in _aliases(store):
-        store.append("meta", [{"key": f"alias:{name}", "value": vid}])
-        store.event("dataset.alias", {"version_id": vid, "name": name}, author)
-    return DatasetVersion._from_row(store, existing.row(0, named=True))
+def _unchanged(store: Store, vid: str, name: str | None, move: bool, author: str | None,
+               message: str | None) -> DatasetVersion:
+    """The already stored version of this content; ``name`` is added to it (or moved to it)."""
+    row = _row(store, vid)
+    since = f"content unchanged since {vid[:12]}"
+    if name is None:
+        return DatasetVersion._from_row(store, row, note=f"{since}: no new version")
+    action, previous = _names.set_name(store, name, vid, move=move, author=author, message=message)
+    if action == "kept":
+        note = f"already named {name!r} ({since})"
+    elif action == "move":
+        note = f"named {name!r}, moved from {str(previous)[:12]} ({since})"
+    else:
+        note = f"named {name!r} ({since})"
+    return DatasetVersion._from_row(store, row, name=name, note=note)
+
+
+def name_version(
+    store: Store,
+    name: str,
+    version: DatasetVersion | str,
+    *,
+    move: bool = False,
+    author: str | None = None,
+    message: str | None = None,
+) -> DatasetVersion:
+    """Give dataset version ``version`` (object, name or id) the name ``name``.
+
+    A name points at one version. A name already pointing at another version is refused
+    (:class:`~jupyter_cvops.datasets._names.NameInUseError`) unless ``move=True``, which
+    moves it and records the previous holder in the names' history. Naming a version
+    with a name it already has changes nothing.
+
+    Examples
+    --------
+    >>> v = name_version(ws.store, "release-3", "baseline")                     # doctest: +SKIP
+    >>> name_version(ws.store, "production", v, move=True, message="rollout")   # doctest: +SKIP
+    """
+    _names.check_name(name)
+    target = _get(store, version) if isinstance(version, str) else version
+    action, previous = _names.set_name(store, name, target.id, move=move, author=author, message=message)
+    note = {"kept": f"already named {name!r}", "set": f"named {name!r}",
+            "move": f"named {name!r}, moved from {str(previous)[:12]}"}[action]
+    return DatasetVersion._from_row(store, _row(store, target.id), name=name, note=note)
+
+
+def remove_version_name(
+    store: Store, name: str, *, author: str | None = None, message: str | None = None
+) -> DatasetVersion:
+    """Stop ``name`` naming a dataset version (recorded in the names' history); returns that version.
+
+    The version itself stays (ids never go away); its other names keep working.
+
+    Examples
+    --------
+    >>> remove_version_name(ws.store, "rc-1", message="superseded by rc-2")   # doctest: +SKIP
+    """
+    vid = _names.remove_name(store, name, author=author, message=message)
+    return DatasetVersion._from_row(store, _row(store, vid), note=f"name {name!r} removed")
 
 
 def take_snapshot(
@@ -247,9 +378,24 @@ def take_snapshot(
     splits: Mapping[str, float] | None,
     image_ids: pl.Series | None,
     author: str | None,
+    move: bool = False,
 ) -> DatasetVersion:
-    """Freeze images + resolved labels + taxonomy into a dataset version (see ``Workspace.snapshot``)."""
+    """Freeze images + resolved labels + taxonomy into a dataset version (see ``Workspace.snapshot``).
+
+    Content already stored is not stored again: the existing version is returned, ``name``
+    is added to it, and its ``note`` says so. A ``name`` that points at other content is
+    refused (:class:`~jupyter_cvops.datasets._names.NameInUseError`, nothing written)
+    unless ``move=True``. The version row lands before its name row, so a name never
+    points at a version that is not there.
+
+    Examples
+    --------
+    >>> v = take_snapshot(ws.store, ws.taxonomy, name="baseline", message=None, splits=None,
+    ...                   image_ids=None, author=None)   # doctest: +SKIP
+    """
     fractions = normalize_splits(splits)
+    if name is not None:
+        _names.check_name(name)
     with store.lock:
         # Same table versions + same selection + same taxonomy -> same content: skip the work.
         inputs = {
@@ -265,7 +411,7 @@ def take_snapshot(
         if cached.height:
             existing = store.read("dataset_versions", where=f"version_id = '{cached['value'][0]}'")
             if existing.height:
-                return _existing(store, existing, name, author)
+                return _unchanged(store, existing["version_id"][0], name, move, author, message)
         images = store.read("images", columns=["image_id", "path", "bytes", "width", "height"])
         if image_ids is not None:
             images = images.filter(pl.col("image_id").is_in(image_ids.implode()))
@@ -281,7 +427,10 @@ def take_snapshot(
         existing = store.read("dataset_versions", where=f"version_id = '{vid}'")
         if existing.height:
             store.upsert("meta", "key", [{"key": cache_key, "value": vid}])
-            return _existing(store, existing, name, author)
+            return _unchanged(store, vid, name, move, author, message)
+        held = _names.holder(store, name) if name is not None else None
+        if held is not None and not move:  # refused before anything of the new version is written
+            raise NameInUseError(str(name), holder=held, wanted=vid)
 
         counts = {k: int(items.filter(pl.col("split") == k).height) for k in fractions}
         if store.count("dataset_items", f"version_id = '{vid}'") != items.height:
@@ -307,6 +456,10 @@ def take_snapshot(
             "table_versions": json.dumps({"tag": tag, "versions": table_versions}),
         }
         store.append("dataset_versions", [row])
+        note = None
+        if name is not None:  # after the version row: the name points at a version that is there
+            action, previous = _names.set_name(store, name, vid, move=move, author=row["author"], message=message)
+            note = f"named {name!r}, moved from {str(previous)[:12]}" if action == "move" else None
         store.upsert("meta", "key", [{"key": cache_key, "value": vid}])
         store.event("dataset.snapshot", {"version_id": vid, "name": name, "n_images": items.height})
-        return DatasetVersion._from_row(store, row)
+        return DatasetVersion._from_row(store, row, name=name, note=note)

@@ -15,8 +15,9 @@ from ._runinfo import environment, kernel_info
 SNAPSHOT_MIME = "application/vnd.cvops.snapshot+json"
 
 USAGE = """%cvops use PATH [--create]          open (or create) the workspace at PATH
-%cvops snapshot [--name N] [-m MSG] [--splits train=0.8,val=0.1,test=0.1]
+%cvops snapshot [--name N [--move]] [-m MSG] [--splits train=0.8,val=0.1,test=0.1]
                                     freeze a dataset version and record it in this run
+                                    (--move: take the name N from other content)
 %cvops versions                     list dataset versions
 %cvops taxonomy                     show the current taxonomy and its history
 %cvops status                       the current workspace"""
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     use.add_argument("--create", action="store_true")
     snap = sub.add_parser("snapshot", add_help=False)
     snap.add_argument("--name")
+    snap.add_argument("--move", action="store_true")
     snap.add_argument("-m", "--message")
     snap.add_argument("--splits")
     for name in ("versions", "taxonomy", "status"):
@@ -73,6 +75,8 @@ def snapshot_payload(ws: Any, version: Any, run_id: str, info: dict[str, Any]) -
         "dataset_version": {
             "id": version.id,
             "name": version.name,
+            "names": list(version.names),
+            "note": version.note,
             "message": version.message,
             "n_images": version.n_images,
             "n_labels": version.n_labels,
@@ -90,9 +94,10 @@ def snapshot_text(payload: dict[str, Any]) -> str:
     dv = payload["dataset_version"]
     splits = ", ".join(f"{k} {v}" for k, v in dv["splits"].items())
     name = f" {dv['name']!r}" if dv["name"] else ""
+    note = f"; {dv['note']}" if dv.get("note") else ""
     return (
         f"cvops snapshot{name} {dv['id'][:12]}: {dv['n_images']} images, {dv['n_labels']} labels "
-        f"({splits}); taxonomy v{payload['taxonomy_version']}; recorded as run {payload['run_id'][:12]} "
+        f"({splits}); taxonomy v{payload['taxonomy_version']}{note}; recorded as run {payload['run_id'][:12]} "
         f"in {payload['workspace']}"
     )
 
@@ -149,8 +154,23 @@ class CvopsMagics(Magics):
         return ws.taxonomy.history()
 
     def _cmd_snapshot(self, args: argparse.Namespace) -> Any:
+        from ..datasets._names import NameInUseError
+        from ..datasets.versions import take_snapshot
+
         ws = self._ws()
-        version = ws.snapshot(name=args.name, message=args.message, splits=parse_splits(args.splits))
+        if args.move and not args.name:
+            raise UsageError("%cvops snapshot: --move needs --name (the name to move)")
+        try:
+            # ws.snapshot, with ``move`` (the same call Workspace.snapshot makes)
+            version = take_snapshot(ws.store, ws.taxonomy, name=args.name, message=args.message,
+                                    splits=parse_splits(args.splits), image_ids=None, author=None,
+                                    move=args.move)
+        except NameInUseError as exc:
+            raise UsageError(
+                f"%cvops snapshot: the name {exc.name!r} already points at dataset version {exc.holder[:12]} "
+                f"(other content); to point it at this content, run "
+                f"`%cvops snapshot --name {shlex.quote(exc.name)} --move`, or choose another name"
+            ) from None
         info = {"kernel": kernel_info(self._user_ns()), "env": environment()}
         run_id = ws.record_run(
             "snapshot",
@@ -160,8 +180,6 @@ class CvopsMagics(Magics):
             info=info,
         )
         payload = snapshot_payload(ws, version, run_id, info)
-        if args.name:  # same content as an earlier version: the name given here is its alias
-            payload["dataset_version"]["name"] = args.name
         bundle = {SNAPSHOT_MIME: payload, "text/plain": snapshot_text(payload)}
         display(bundle, raw=True)  # type: ignore[no-untyped-call]
         return None
