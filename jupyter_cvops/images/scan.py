@@ -249,7 +249,8 @@ long, are spread over threads even when the files are in the page cache."""
 
 def map_files(
     fn: Callable[[T], R], paths: Sequence[T], *, size_of: Callable[[R], int], workers: int | None = None,
-    progress: bool = True, desc: str = "hashing images",
+    progress: bool = True, desc: str = "hashing images", out: list[Any] | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> list[R]:
     """``fn(path)`` for every path (or any item naming a file), results in input order: the read
     path of scans and verify.
@@ -261,6 +262,11 @@ def map_files(
     slower than none (10k 27 kB PNGs: 0.15 s in one thread, 0.23 s in two, 0.29 s in eight,
     on 2 cores). ``workers=1``: always the calling thread; ``workers=n``: n threads.
 
+    ``out``: a list of ``len(paths)`` slots to fill (default: a new one); when the work
+    is interrupted (Ctrl-C, an error), the slots already filled keep their results, so the
+    caller can save them. ``checkpoint()`` is called in the calling thread after every
+    batch of results (it decides itself whether it is time to save).
+
     Examples
     --------
     >>> map_files(len, ["a", "bb"], size_of=lambda n: n, progress=False)
@@ -270,19 +276,23 @@ def map_files(
 
     n = workers or min(8, os.cpu_count() or 1)
     show = progress and len(paths) > 200
-    out: list[Any] = [None] * len(paths)
+    if out is None:
+        out = [None] * len(paths)
+    elif len(out) != len(paths):
+        raise ValueError(f"out has {len(out)} slots for {len(paths)} paths")
+    tick = checkpoint or (lambda: None)
     with tqdm(total=len(paths), desc=desc, unit="file", disable=not show) as bar:
         start = 0
         if n <= 1 or len(paths) <= 1 or workers is None:
-            start = _serial(fn, paths, out, size_of, bar, adaptive=n > 1)
+            start = _serial(fn, paths, out, size_of, bar, adaptive=n > 1, tick=tick)
         if start < len(paths):
-            _threaded(fn, paths, out, start, n, bar)
+            _threaded(fn, paths, out, start, n, bar, tick=tick)
     return out
 
 
 def _serial(
     fn: Callable[[Any], Any], paths: Sequence[Any], out: list[Any], size_of: Callable[[Any], int], bar: Any,
-    adaptive: bool,
+    adaptive: bool, tick: Callable[[], None],
 ) -> int:
     """Fill ``out`` in this thread; returns where it stopped (``len(paths)`` when done).
 
@@ -297,6 +307,7 @@ def _serial(
             out[j] = res = fn(paths[j])
             nbytes += size_of(res)
         bar.update(stop - k)
+        tick()
         wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
         if adaptive and stop < total and (wall > 3 * cpu or nbytes >= (stop - k) * _BIG):
             return stop
@@ -304,7 +315,10 @@ def _serial(
     return k
 
 
-def _threaded(fn: Callable[[Any], Any], paths: Sequence[Any], out: list[Any], start: int, n: int, bar: Any) -> None:
+def _threaded(
+    fn: Callable[[Any], Any], paths: Sequence[Any], out: list[Any], start: int, n: int, bar: Any,
+    tick: Callable[[], None],
+) -> None:
     """Fill ``out[start:]`` from ``n`` threads (file IO and hashing release the GIL)."""
     pool = ThreadPoolExecutor(n, thread_name_prefix="cvops-scan")
     # chunks of files per task: one future per file costs more than a small image's probe
@@ -321,8 +335,50 @@ def _threaded(fn: Callable[[Any], Any], paths: Sequence[Any], out: list[Any], st
             for k, res in zip(idx, job.result()):
                 out[k] = res
             bar.update(len(idx))
+            tick()
     finally:
         pool.shutdown(cancel_futures=True)  # Ctrl-C stops now, not after the queue
+
+
+def _cache_entries(rows: Iterable[tuple[str, os.stat_result, str, dict[str, Any], int]]) -> list[Any]:
+    """Stat-cache entries for freshly read files, leaving out racily clean ones."""
+    from .._store.statcache import CachedEntry, is_racy
+
+    dumped: dict[tuple[Any, ...], str] = {}  # files from one camera share their info
+    new = []
+    for path, st, digest, info, done in rows:
+        if not is_racy(st.st_mtime_ns, done):
+            key = tuple(info.items())
+            text = dumped.get(key) or dumped.setdefault(key, json.dumps(info))
+            new.append(CachedEntry(path, st.st_size, st.st_mtime_ns, st.st_ino, digest, text))
+    return new
+
+
+class _Checkpoint:
+    """Saves the hashing of a long scan into the stat cache as it goes (every ``every`` seconds)
+    and when it is interrupted, so a re-run after Ctrl-C or a dead kernel does not hash again."""
+
+    def __init__(self, cache: StatCache, paths: Sequence[str], fresh: list[Any], every: float = 20.0) -> None:
+        self.cache, self.paths, self.fresh, self.every = cache, paths, fresh, every
+        self.saved: set[int] = set()
+        self.last = time.monotonic()
+
+    def maybe(self) -> None:
+        """Save if ``every`` seconds passed since the last save."""
+        if time.monotonic() - self.last >= self.every:
+            self.save()
+
+    def save(self) -> None:
+        """Put every finished, not yet saved result into the cache (one transaction)."""
+        self.last = time.monotonic()
+        done = [k for k, res in enumerate(self.fresh) if res is not None and k not in self.saved]
+        rows = [(self.paths[k], self.fresh[k][2], *self.fresh[k][:2], self.fresh[k][3]) for k in done
+                if self.fresh[k][0] is not None and self.fresh[k][2] is not None]
+        try:
+            self.cache.put_many(_cache_entries(rows))
+        except Exception:  # a failing cache never hides the interruption being handled
+            return
+        self.saved.update(done)
 
 
 def _fresh_size(res: Fresh) -> int:
@@ -472,16 +528,26 @@ def _scan(
             todo.append(i)
     todo.sort()
     probe = partial(_read_and_probe, check=check, max_pixels=max_pixels)
-    fresh = map_files(probe, [entries[i][0] for i in todo], size_of=_fresh_size, workers=workers, progress=progress)
+    todo_paths = [entries[i][0] for i in todo]
+    fresh: list[Any] = [None] * len(todo)
+    saver = _Checkpoint(cache, todo_paths, fresh) if cache is not None else None
+    try:
+        map_files(probe, todo_paths, size_of=_fresh_size, workers=workers, progress=progress, out=fresh,
+                  checkpoint=saver.maybe if saver is not None else None)
+    except BaseException:
+        if saver is not None:  # Ctrl-C or an error: keep the hashing done so far for the re-run
+            saver.save()
+        raise
     rows = []
-    for i, (digest, info, st, done) in zip(todo, fresh):
+    for k, (i, (digest, info, st, done)) in enumerate(zip(todo, fresh)):
         path = entries[i][0]
         if digest is None or st is None:
             slots[i] = FileProblem(path, info["reason"])
             continue
         view = _view(info, check, max_pixels) or info
         slots[i] = _item(path, st, digest, view, source, max_pixels)
-        rows.append((path, st.st_size, st.st_mtime_ns, st.st_ino, digest, info, done))
+        if saver is None or k not in saver.saved:
+            rows.append((path, st, digest, info, done))
     result = ScanResult([], problems, sum(f[0] is not None for f in fresh), n_cached)
     images = [item for item in slots if type(item) is ImageInfo]
     if len({item.image_id for item in images}) == len(images):  # no duplicate content: keep all
@@ -500,15 +566,7 @@ def _scan(
         if item is not None:
             result.problems.append(item)
     if cache is not None:
-        from .._store.statcache import CachedEntry, is_racy
-
-        dumped: dict[tuple[Any, ...], str] = {}  # files from one camera share their info
-        new = []
-        for path, size, mtime, ino, digest, info, done in rows:
-            if not is_racy(mtime, done):
-                key = tuple(info.items())
-                text = dumped.get(key) or dumped.setdefault(key, json.dumps(info))
-                new.append(CachedEntry(path, size, mtime, ino, digest, text))
+        new = _cache_entries(rows)
         gone: list[str] = []
         if n_loaded > n_cached:  # some cached files were not seen: drop those gone from roots
             seen = {p for p, _ in entries}
