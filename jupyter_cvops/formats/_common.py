@@ -7,10 +7,8 @@ import json
 import math
 import os
 import re
-import reprlib
-import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,13 +16,14 @@ from typing import Any
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from ._files import ESCAPES as ESCAPES  # re-exported: the problem text the workspace recognises
+from ._files import MAX_ANNOTATION_BYTES, check_file
+from ._files import confined as confined  # re-exported: the one confinement rule
+from ._messages import short as short  # re-exported: every reader's messages use it
 from ._types import FormatError, ImportResult, RecordProblem
 
 #: Boxes may overflow their image by this many pixels; they are then clipped.
 OVERFLOW_TOLERANCE_PX = 1.0
-#: File suffixes tried when a format names an image without its extension (YOLO).
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-ESCAPES = "path escapes data root"
 #: Image sides above this (pixels) are not believed (:func:`to_int` gives None).
 MAX_SIDE = 2**31 - 1
 #: Longest class name the taxonomy takes (``taxonomy._ops.MAX_NAME``; formats may not import it).
@@ -32,97 +31,6 @@ MAX_CLASS_NAME = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Box = tuple[float, float, float, float]
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def confined(path: str | Path, roots: Iterable[str | Path]) -> bool:
-    """Whether ``path``, symlinks resolved, lies inside one of the folders ``roots`` (also resolved).
-
-    Examples
-    --------
-    >>> confined("/tmp/x/../y", ["/tmp"]), confined("/etc/passwd", ["/tmp"])
-    (True, False)
-    """
-    try:
-        real = os.path.realpath(os.fspath(path))
-        return any(_inside(real, os.path.realpath(os.fspath(r))) for r in roots)
-    except (OSError, ValueError):  # a NUL byte, a name too long
-        return False
-
-
-class ImageResolver:
-    """Find image files under a data root, refusing names that escape it.
-
-    ``bases`` are folders (relative to ``data_root``) tried in order; a name is
-    joined to each.  A name that resolves outside the root (``..``, an absolute
-    path elsewhere, a symlink pointing out) is reported as escaping and never
-    returned.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> root = Path(tempfile.mkdtemp()); (root / "images").mkdir()
-    >>> _ = (root / "images" / "a.jpg").write_bytes(b"x")
-    >>> r = ImageResolver(root, ["images", ""])
-    >>> r.find("a.jpg")[0].name, r.find("../../etc/passwd")
-    ('a.jpg', (None, True))
-    """
-
-    def __init__(self, data_root: str | Path, bases: Iterable[str | Path] = ("",)) -> None:
-        self.root = os.path.realpath(os.fspath(data_root))
-        self.bases: list[str] = []
-        for b in bases:
-            p = os.path.normpath(os.path.join(self.root, os.fspath(b)))
-            if _inside(p, self.root) and p not in self.bases:
-                self.bases.append(p)
-        self._listings: dict[str, dict[str, str]] = {}
-
-    def find(self, name: str, bases: Sequence[str] | None = None) -> tuple[Path | None, bool]:
-        """Return ``(path, escaped)`` for the first existing file ``base/name`` inside the root.
-
-        Examples
-        --------
-        >>> ImageResolver("/tmp").find("/etc/passwd")
-        (None, True)
-        """
-        name = name.replace("\\", "/")
-        if "\x00" in name:
-            return None, False
-        escaped = False
-        for base in self.bases if bases is None else bases:
-            cand = os.path.normpath(os.path.join(base, name))
-            if not _inside(cand, self.root):
-                escaped = True
-            elif os.path.isfile(cand):
-                if _inside(os.path.realpath(cand), self.root):
-                    return Path(cand), False
-                escaped = True  # a symlink pointing out of the root
-        return None, escaped
-
-    def find_stem(self, rel_dirs: Sequence[str], stem: str) -> tuple[Path | None, bool]:
-        """Find ``stem`` with any image suffix in the folders ``base/rel_dir`` (listed once each).
-
-        Examples
-        --------
-        >>> ImageResolver("/tmp").find_stem(["no-such-dir"], "x")
-        (None, False)
-        """
-        dirs = [os.path.normpath(os.path.join(b, d)) for d in rel_dirs for b in self.bases]
-        for d in dict.fromkeys(dirs):
-            if not _inside(d, self.root):
-                continue
-            if d not in self._listings:
-                names = sorted(os.listdir(d), reverse=True) if os.path.isdir(d) else []
-                split = [os.path.splitext(e) for e in names]
-                self._listings[d] = {s: s + x for s, x in split if x.lower() in IMAGE_SUFFIXES}
-            if stem in self._listings[d]:
-                found, escaped = self.find(self._listings[d][stem], [d])
-                if found is not None or escaped:
-                    return found, escaped
-        return None, False
 
 
 def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tuple[Box | None, str | None, bool]:
@@ -159,28 +67,6 @@ def check_box(box: Sequence[Any], width: int | None, height: int | None) -> tupl
     # float noise from normalized formats is clipped without being flagged
     clipped = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
     return clipped, None, over > 1e-6
-
-
-def short(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for messages about untrusted input.
-
-    Built by :mod:`reprlib`, so a huge number or a structure of shared YAML aliases
-    (exponentially large when written out) costs no more than its first few items.
-
-    Examples
-    --------
-    >>> short("x" * 100, 10)
-    "'xxxxxx..."
-    >>> short([[[[[1]]]]])
-    '[[[[[...]]]]]'
-    """
-    text = _REPR.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 4, 6, 4, 6
-_REPR.maxstring, _REPR.maxlong, _REPR.maxother = 80, 40, 80
 
 
 def finite_floats(values: Any) -> list[float] | None:
@@ -325,8 +211,9 @@ def format_time(t: datetime | None) -> str | None:
     return (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)).isoformat()
 
 
-def load_json(path: Path) -> Any:
-    """Read a JSON file; malformed or unreadable input raises :class:`FormatError` naming the file.
+def load_json(path: Path, max_bytes: int = MAX_ANNOTATION_BYTES) -> Any:
+    """Read a JSON file of at most ``max_bytes`` bytes; a larger, malformed or unreadable file raises
+    :class:`FormatError` naming the file (and the cap).
 
     Examples
     --------
@@ -335,6 +222,7 @@ def load_json(path: Path) -> Any:
     ...
     jupyter_cvops.formats._types.FormatError: such.json: cannot read file (No such file or directory)
     """
+    check_file(path, max_bytes)
     try:
         with open(path, "rb") as f:
             return json.load(f)
@@ -351,8 +239,10 @@ def load_json(path: Path) -> Any:
         raise FormatError(f"{path.name}: malformed JSON ({why})") from None
 
 
-def load_xml(path: Path | str, root_tag: str, *, text: str | None = None) -> ET.Element:
-    """Parse an XML file (or ``text``) whose root must be ``root_tag``; else :class:`FormatError`.
+def load_xml(path: Path | str, root_tag: str, *, text: str | None = None,
+             max_bytes: int = MAX_ANNOTATION_BYTES) -> ET.Element:
+    """Parse an XML file (of at most ``max_bytes`` bytes) or ``text`` whose root must be ``root_tag``;
+    else :class:`FormatError`.
 
     Parsing goes through ``defusedxml``, whatever the system's libexpat: entity
     declarations (entity bombs) and external entities or DTDs are refused with a
@@ -367,6 +257,8 @@ def load_xml(path: Path | str, root_tag: str, *, text: str | None = None) -> ET.
     jupyter_cvops.formats._types.FormatError: x.xml: malformed XML (no element found: line 1, column 12)
     """
     name = Path(path).name
+    if text is None:
+        check_file(Path(path), max_bytes)
     try:
         root: ET.Element = SafeET.fromstring(text) if text is not None else SafeET.parse(path).getroot()
     except ET.ParseError as e:
@@ -417,25 +309,6 @@ def image_size(path: Path | None) -> tuple[int | None, int | None]:
             return int(im.width), int(im.height)
     except (OSError, ValueError, Image.DecompressionBombError):  # unreadable: the size stays unknown
         return None, None
-
-
-def place_image(src: Path, out_dir: Path, dest_rel: str, copy: bool) -> str:
-    """Name an exported image: copy it to ``out_dir/dest_rel`` or point at it in place.
-
-    Returns the name to write: ``dest_rel`` when copied, else the source path (relative when inside ``out_dir``).
-
-    Examples
-    --------
-    >>> place_image(Path("/data/a.jpg"), Path("/out"), "images/a.jpg", copy=False)
-    '/data/a.jpg'
-    """
-    if copy:
-        dest = out_dir / dest_rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest)
-        return dest_rel
-    src_abs, out_abs = os.path.abspath(src), os.path.abspath(out_dir)
-    return Path(os.path.relpath(src_abs, out_abs) if _inside(src_abs, out_abs) else src_abs).as_posix()
 
 
 def unique_name(name: str, key: str, taken: set[str]) -> str:

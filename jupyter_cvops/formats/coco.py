@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import (
-    ESCAPES,
     MAX_SIDE,
-    ImageResolver,
     check_box,
     check_writer_input,
     finite_floats,
@@ -33,6 +31,7 @@ from ._common import (
     to_int,
     unique_name,
 )
+from ._files import ESCAPES, ImageResolver, Scope
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
 from ._writing import CopyImages, place_image
 
@@ -64,13 +63,15 @@ def read(
     (['a', 'b', 'c'], 2, (0.0, 0.0, 1.0, 2.0))
     """
     path = Path(path)
-    files = _json_files(path)
-    multi = len(files) > 1
     base = path if path.is_dir() else path.parent
     if base.name.lower() == "annotations":
         base = base.parent
+    # every file opened lies, symlinks resolved, in the dataset folder (or the folder named) or data_root
+    scope = Scope([base, path if path.is_dir() else path.parent, data_root])
+    files = _json_files(path, scope, base)
+    multi = len(files) > 1
     root = Path(data_root) if data_root is not None else base
-    out = ImportResult("coco", str(path), [], [], [])
+    out = ImportResult("coco", str(path), [], [], [], scope.problems)
     prefixes = [_subset(f) or f.stem for f in files]
     if len(set(prefixes)) < len(prefixes):  # keys must stay unique across the files
         prefixes = [f.relative_to(base).with_suffix("").as_posix() for f in files]
@@ -79,16 +80,17 @@ def read(
     return out
 
 
-def _json_files(path: Path) -> list[Path]:
+def _json_files(path: Path, scope: Scope, base: Path) -> list[Path]:
     if not path.is_dir():
         if not path.is_file():
             raise FormatError(f"{path.name}: no such file")
+        scope.given(path)
         return [path]
     folder = path / "annotations" if (path / "annotations").is_dir() else path
     for pattern in ("instances_*.json", "_annotations.coco.json", "*/_annotations.coco.json", "*.json"):
         found = sorted(folder.glob(pattern))
         if found:
-            return found
+            return scope.keep(found, base)  # one symlinked out is a problem, not read
     raise FormatError(f"{path.name}: no COCO JSON files in this folder")
 
 

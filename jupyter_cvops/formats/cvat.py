@@ -18,9 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from ._common import (
-    ESCAPES, ImageResolver, check_box, check_writer_input, load_xml, polygon_bbox, rotated_bbox, safe_name, to_int,
+    check_box,
+    check_writer_input,
+    load_xml,
+    polygon_bbox,
+    rotated_bbox,
+    safe_name,
+    to_int,
     unique_name,
 )
+from ._files import ESCAPES, ImageResolver, Scope
 from ._types import AnnotationRecord, ExportImage, ImageRef, ImportResult, RecordProblem
 from ._writing import (
     CopyImages, attribute_text, group_by_image, number, place_image, relative_path, single_ring,
@@ -57,6 +64,8 @@ def read(
     (48, 1030, 'anishgoyal1108')
     """
     path = Path(path)
+    if path.is_file():  # a symlink out of its folder (and data_root) is not read
+        Scope([path.parent, data_root]).given(path)
     root_el = load_xml(path, "annotations")
     root = Path(data_root) if data_root is not None else path.parent
     out = ImportResult("cvat", str(path), [], [], [])

@@ -32,7 +32,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._common import ESCAPES, ImageResolver, check_box, image_size, load_json, polygon_bbox
+from ._common import check_box, image_size, load_json, polygon_bbox
+from ._files import ESCAPES, MAX_PER_IMAGE_BYTES, ImageResolver, Scope
 from ._types import AnnotationRecord, FormatError, ImageRef, ImportResult, RecordProblem
 
 _UNSUPPORTED = {"line": "lines", "linestrip": "line strips", "point": "points", "points": "point sets",
@@ -79,10 +80,12 @@ def read(
     ('2011_000003', 'person', (365.0, 83.0, 500.0, 333.0))
     """
     path = Path(path)
-    files, base = _files(path)
+    # every JSON read lies, symlinks resolved, in the folder read (the file's folder) or data_root
+    scope = Scope([path if path.is_dir() else path.parent, data_root])
+    files, base = _files(path, scope)
     root = Path(data_root) if data_root is not None else base
     resolver = ImageResolver(root)
-    out = ImportResult("labelme", str(path), [], [], [])
+    out = ImportResult("labelme", str(path), [], [], [], scope.problems)
     seen: set[str] = set()
     for f in files:
         rel = f.relative_to(base).as_posix()
@@ -104,9 +107,11 @@ def read(
     return out
 
 
-def _files(path: Path) -> tuple[list[Path], Path]:
-    """The JSON files to read, and the folder their keys are relative to."""
+def _files(path: Path, scope: Scope) -> tuple[list[Path], Path]:
+    """The JSON files to read (those symlinked out of the scope refused), and the folder their keys are
+    relative to."""
     if path.is_file():
+        scope.given(path)
         return [path], path.parent
     if not path.is_dir():
         raise FormatError(f"{path.name}: no such file or folder")
@@ -117,12 +122,12 @@ def _files(path: Path) -> tuple[list[Path], Path]:
                      if n.lower().endswith(".json") and not n.startswith("."))
     if not files:
         raise FormatError(f"{path.name}: no LabelMe JSON files found")
-    return files, path
+    return scope.keep(files, path), path
 
 
 def _load(f: Path) -> Any:
     try:
-        return load_json(f)
+        return load_json(f, MAX_PER_IMAGE_BYTES)
     except ValueError as e:  # not a JSONDecodeError: an integer with too many digits
         if isinstance(e, FormatError):
             raise
@@ -180,23 +185,19 @@ def _find_image(name: str, f: Path, base: Path, resolver: ImageResolver, rel: st
     root = resolver.root
     json_dir = os.path.realpath(f.parent)
     mirror = os.path.normpath(os.path.join(root, os.path.relpath(f.parent, base)))
-    first = json_dir if _within(json_dir, root) else mirror
+    first = json_dir if resolver.inside(json_dir) else mirror
     found, escaped = resolver.find(name, [first])
     if escaped:
         out.problems.append(RecordProblem(rel, f"{ESCAPES}: {name}"))
         return None
     if found is None:
         short = name.replace("\\", "/").rsplit("/", 1)[-1]
-        bases = [b for b in dict.fromkeys([first, mirror, root]) if _within(b, root)]
+        bases = [b for b in dict.fromkeys([first, mirror, root]) if resolver.inside(b)]
         for cand in dict.fromkeys([name, short] if short not in ("", ".", "..") else [name]):
             found, _ = resolver.find(cand, bases)  # the resolver never returns a path outside the root
             if found is not None:
                 break
     return found
-
-
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _size(data: dict[str, Any], rel: str, out: ImportResult) -> tuple[int | None, int | None]:

@@ -24,8 +24,6 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from ._common import (
-    ESCAPES,
-    ImageResolver,
     check_box,
     check_writer_input,
     format_time,
@@ -40,6 +38,7 @@ from ._common import (
     to_int,
     unique_name,
 )
+from ._files import ESCAPES, MAX_CONFIG_BYTES, ImageResolver, Scope
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, Kind, RecordProblem
 from ._writing import CopyImages, group_by_image, place_image, relative_path, single_ring
 
@@ -85,12 +84,16 @@ def read(
     (['1', '2'], 6)
     """
     path = Path(path)
+    # the export, and the labeling config found beside it, lie (symlinks resolved) in its folder or data_root
+    scope = Scope([path.parent, data_root])
+    if path.is_file():
+        scope.given(path)
     tasks = load_json(path)
     if not isinstance(tasks, list):
         raise FormatError(f"{path.name}: expected a JSON list of tasks, got {type(tasks).__name__}")
-    controls = _config(path, label_config)
+    controls = _config(path, label_config, scope)
     allowed = {v for vals in controls.values() for v in vals}
-    out = ImportResult("labelstudio", str(path), [], [], [])
+    out = ImportResult("labelstudio", str(path), [], [], [], scope.problems)
     for vals in controls.values():
         out.categories.extend(v for v in vals if v not in out.categories)
     root = data_root if data_root is not None else path.parent
@@ -133,18 +136,25 @@ def read(
     return out
 
 
-def _config(path: Path, label_config: str | Path | None) -> dict[str, list[str]]:
-    """Label values per control name of the labeling config ({} without a config)."""
+def _config(path: Path, label_config: str | Path | None, scope: Scope) -> dict[str, list[str]]:
+    """Label values per control name of the labeling config ({} without a config).
+
+    The default ``label_config.xml`` is read only when it lies in the scope (a symlink out is a
+    problem, and the labels go unchecked); a config the caller names is the caller's choice.
+    """
     if label_config is None:
-        default = path.parent / "label_config.xml"
+        default = path.parent / CONFIG_FILE
         if not default.is_file():
+            return {}
+        if not scope.ok(default):
+            scope.refuse(CONFIG_FILE, CONFIG_FILE)
             return {}
         label_config = default
     text = str(label_config)
     if text.lstrip().startswith("<"):
         root = load_xml("label_config", "View", text=text)
     else:
-        root = load_xml(Path(label_config), "View")
+        root = load_xml(Path(label_config), "View", max_bytes=MAX_CONFIG_BYTES)
     controls: dict[str, list[str]] = {}
     # one pass in document order, each Label/Choice going to its innermost control: a walk per
     # control would be quadratic on a deeply nested config

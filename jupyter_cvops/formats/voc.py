@@ -13,7 +13,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from ._common import ESCAPES, ImageResolver, check_box, image_size, load_xml, to_int
+from ._common import check_box, image_size, load_xml, to_int
+from ._files import ESCAPES, MAX_PER_IMAGE_BYTES, ImageResolver, Scope
 from ._types import AnnotationRecord, FormatError, ImageRef, ImportResult, RecordProblem
 
 _FLAGS = ("truncated", "difficult", "occluded")
@@ -44,16 +45,18 @@ def read(
     (300, 681, ['crazing', 'inclusion'])
     """
     path = Path(path)
-    files, root = _files(path)
+    # every file opened lies, symlinks resolved, in the dataset folder (or the folder named) or data_root
+    scope = Scope([path if path.is_dir() else path.parent, data_root])
+    files, root = _files(path, scope)
     data_root = Path(data_root) if data_root is not None else root
     real = os.path.realpath(data_root)
     img_dirs = [d.name for d in _subdirs(data_root) if d.name.lower() in ("jpegimages", "images")]
     xml_dirs = {os.path.relpath(os.path.realpath(f.parent), real) for f in files}
     resolver = ImageResolver(data_root, [*img_dirs, *sorted(xml_dirs), ""])
-    out = ImportResult("voc", str(path), [], [], [])
+    out = ImportResult("voc", str(path), [], [], [], scope.problems)
     seen: set[str] = set()
     for f in files:
-        ann = load_xml(f, "annotation")
+        ann = load_xml(f, "annotation", max_bytes=MAX_PER_IMAGE_BYTES)
         key = f.stem
         if key in seen:
             out.problems.append(RecordProblem(f.name, f"duplicate image key {key!r} (file stem)"))
@@ -67,10 +70,11 @@ def _subdirs(p: Path) -> list[Path]:
     return sorted(d for d in p.iterdir() if d.is_dir()) if p.is_dir() else []
 
 
-def _files(path: Path) -> tuple[list[Path], Path]:
-    """The XML files to read, and the dataset's natural root."""
+def _files(path: Path, scope: Scope) -> tuple[list[Path], Path]:
+    """The XML files to read (those symlinked out of the scope refused), and the dataset's natural root."""
     if path.is_file():
         folder = path.parent
+        scope.given(path)
         return [path], folder.parent if folder.name.lower() == "annotations" else folder
     if not path.is_dir():
         raise FormatError(f"{path.name}: no such file or folder")
@@ -83,7 +87,8 @@ def _files(path: Path) -> tuple[list[Path], Path]:
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() == ".xml" and f.is_file())
     if not files:
         raise FormatError(f"{path.name}: no VOC XML files found")
-    return files, root
+    scope.add(root)
+    return scope.keep(files, path), root
 
 
 def _read_file(

@@ -20,36 +20,30 @@ from typing import Any
 import yaml
 
 from . import _common
-from ._common import ESCAPES, IMAGE_SUFFIXES, ImageResolver, check_box, parse_time, polygon_bbox
+from ._common import check_box, parse_time, polygon_bbox
+from ._files import (
+    ESCAPES,
+    IMAGE_SUFFIXES,
+    MAX_ANNOTATION_BYTES,
+    MAX_CONFIG_BYTES,
+    MAX_PER_IMAGE_BYTES,
+    ImageResolver,
+    Scope,
+    load_yaml,
+    read_text,
+)
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
 from ._writing import CopyImages, place_image, relative_path
 
 SIDECAR = "cvops_meta.json"
 #: More classes than this in a data.yaml is not believed (``nc: 1e9`` would be a billion names).
 MAX_CLASSES = 100_000
-#: libyaml's safe loader when built in: fast, and it stops deep nesting that PyYAML's scanner walks in
-#: quadratic time; both construct only plain data.
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SPLITS = ("train", "val", "valid", "test", "minival")
 _NOT_SPLITS = {"path", "names", "nc", "download", "yaml_file", "kpt_shape", "flip_idx", "channels"}
 _NOT_LABELS = {"classes.txt", "train.txt", "val.txt", "valid.txt", "test.txt", "obj.names"}
 
 # an item: (label file or None, key, image names to try, or folders to search by stem)
 _Item = tuple[Path | None, str, list[str], list[str]]
-
-
-class _Scope:
-    """Folders the reader may open files in (symlinks resolved), and the files it refused."""
-
-    def __init__(self, roots: list[Path]) -> None:
-        self.roots = roots
-        self.problems: list[RecordProblem] = []
-
-    def ok(self, f: str | Path) -> bool:
-        return _common.confined(f, self.roots)
-
-    def refuse(self, record: str, what: Any) -> None:
-        self.problems.append(RecordProblem(record, f"{ESCAPES}: {_common.short(what)}"))
 
 
 def read(
@@ -85,7 +79,7 @@ def read(
     """
     path = Path(path)
     # every file opened lies under the dataset root (the folder given or holding the yaml) or data_root
-    scope = _Scope([] if data_root is None else [Path(data_root)])
+    scope = Scope([] if data_root is None else [Path(data_root)])
     root, found_names, items, source = _layout(path, scope)
     if names is not None:
         found_names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
@@ -136,7 +130,7 @@ def read(
     return out
 
 
-def _layout(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Path]:
+def _layout(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Path]:
     """Dataset root, class names, items and the file describing the dataset."""
     if path.is_dir():
         for cand in ("data.yaml", "dataset.yaml", "data.yml", "obj.data"):
@@ -158,15 +152,8 @@ def _layout(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Pa
     raise FormatError(f"{path.name}: expected data.yaml, obj.data or a dataset folder")
 
 
-def _data_yaml(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Path]:
-    try:
-        doc = yaml.load(_text(path), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as e:
-        raise FormatError(f"{path.name}: malformed YAML ({' '.join(str(e).split())})") from None
-    except RecursionError:
-        raise FormatError(f"{path.name}: YAML nested too deeply") from None
-    except ValueError as e:  # an integer past Python's limit on digits
-        raise FormatError(f"{path.name}: malformed YAML ({_common.short(str(e))})") from None
+def _data_yaml(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Path]:
+    doc = load_yaml(path)  # no aliases, at most MAX_CONFIG_BYTES
     if not isinstance(doc, dict):
         raise FormatError(f"{path.name}: expected a YAML mapping with 'names', got {type(doc).__name__}")
     root = path.parent
@@ -240,10 +227,10 @@ def _text_or(value: Any, default: str) -> str:
     return str(value)
 
 
-def _obj_data(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Path]:
+def _obj_data(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Path]:
     root = path.parent
     conf: dict[str, str] = {}
-    for line in _text(path).splitlines():
+    for line in read_text(path, MAX_CONFIG_BYTES).splitlines():
         k, sep, v = line.partition("=")
         if sep:
             conf[k.strip()] = v.strip()
@@ -269,21 +256,14 @@ def _darknet_path(root: Path, p: str) -> Path | None:
     return None
 
 
-def _text(f: Path) -> str:
-    try:
-        return f.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise FormatError(f"{f.name}: cannot read text ({e.__class__.__name__})") from None
-
-
 def _names_file(f: Path) -> list[str]:
-    return [ln.strip() for ln in _text(f).splitlines() if ln.strip()]
+    return [ln.strip() for ln in read_text(f, MAX_CONFIG_BYTES).splitlines() if ln.strip()]
 
 
 def _list_file(f: Path, root: Path, split: str) -> list[_Item]:
     items: list[_Item] = []
     real_root = os.path.join(os.path.realpath(root), "")  # with a trailing separator
-    for line in _text(f).splitlines():
+    for line in read_text(f, MAX_ANNOTATION_BYTES).splitlines():
         line = line.strip()
         if not line:
             continue
@@ -328,7 +308,7 @@ def _scan(label_dir: Path, img_dir: Path | None, root: Path, split: str = "") ->
     return items
 
 
-def _folder(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Path]:
+def _folder(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Path]:
     if (path / "labels").is_dir():
         root, label_dir = path, path / "labels"
         img_dir = path / "images" if (path / "images").is_dir() else None
@@ -346,7 +326,7 @@ def _folder(path: Path, scope: _Scope) -> tuple[Path, list[str], list[_Item], Pa
     return root, names, _scan(label_dir, img_dir, root), path
 
 
-def _sidecar(root: Path, scope: _Scope) -> dict[str, dict[str, Any]]:
+def _sidecar(root: Path, scope: Scope) -> dict[str, dict[str, Any]]:
     if (root / SIDECAR).is_file() and not scope.ok(root / SIDECAR):
         scope.refuse(SIDECAR, SIDECAR)
         return {}
@@ -360,7 +340,7 @@ def _read_labels(
     label: Path, lrel: str, key: str, w: int | None, h: int | None,
     side: dict[str, Any], annotator: str | None, out: ImportResult,
 ) -> None:
-    lines = [p for p in (ln.split() for ln in _text(label).splitlines()) if p]
+    lines = [p for p in (ln.split() for ln in read_text(label, MAX_PER_IMAGE_BYTES).splitlines()) if p]
     per_line: list[Any] = side["lines"] if isinstance(side.get("lines"), list) else []
     if len(per_line) != len(lines):
         per_line = [{}] * len(lines)
