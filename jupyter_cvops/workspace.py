@@ -494,7 +494,7 @@ class Workspace:
             ``ws.images()`` columns.
         current
             Image ids or an expression (e.g. ``pl.col("source") == "line-1"``); default:
-            every registered image not in the reference.
+            every registered image. Images of the reference are never part of it.
         by
             Window length (polars duration: ``"1d"``, ``"6h"``, ``"1w"``) over capture time.
         **options

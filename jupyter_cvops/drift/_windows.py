@@ -50,12 +50,18 @@ def _reference_ids(ws: Workspace, reference: DatasetVersion | str | pl.Expr | It
 
 
 def _current_ids(ws: Workspace, current: pl.Expr | Iterable[str] | None, ref: list[str]) -> list[str]:
-    images = ws.images()
+    """The current images: those ``current`` selects (default: all), never one of the reference's.
+
+    A two-sample test needs two samples: an image in both would pull them together (the
+    README's ``pl.col("source") == "line-1"`` also matched the reference's own line-1 images).
+    """
+    images = ws.images().filter(~pl.col("image_id").is_in(ref))
     if current is None:
-        return images.filter(~pl.col("image_id").is_in(ref))["image_id"].to_list()
+        return images["image_id"].to_list()
     if isinstance(current, pl.Expr):
         return images.filter(current)["image_id"].to_list()
-    return list(current)
+    in_ref = set(ref)
+    return [i for i in dict.fromkeys(current) if i not in in_ref]
 
 
 def _new_features(windows: pl.Series, times: pl.Series, ref: pl.DataFrame, cur: pl.DataFrame, *,

@@ -84,3 +84,21 @@ def test_novel_regions_come_from_the_drifted_days(demo: tuple[Workspace, dict]) 
     times = dict(zip(start["image_id"], start["captured_at"]))
     after = sum(times[i] >= lit for i in members)
     assert after / len(members) > 0.9  # novel images are the ones after the lighting change
+
+
+def test_current_never_includes_reference_images(demo: tuple[Workspace, dict]) -> None:
+    """The README's ``pl.col("source") == "line-1"`` matched the reference's line-1 images too
+    (54 windows instead of the production period's 14): current images exclude the reference."""
+    from jupyter_cvops.drift._windows import _current_ids, _reference_ids
+
+    ws, truth = demo
+    ref = _reference_ids(ws, "demo-train")
+    sources = ws.images()["source"].unique().to_list()
+    for src in sources:
+        cur = _current_ids(ws, pl.col("source") == src, ref)
+        assert not set(cur) & set(ref)
+    every = _current_ids(ws, None, ref)
+    assert set(_current_ids(ws, pl.lit(True), ref)) == set(every)
+    assert _current_ids(ws, [ref[0], every[0], every[0]], ref) == [every[0]]
+    days = ws.images().filter(pl.col("image_id").is_in(every))["captured_at"].dt.date().n_unique()
+    assert days == truth["production_period"]["days"]
