@@ -10,8 +10,9 @@ Workspaces written before this table existed hold names in ``dataset_versions.na
 name a snapshot was taken with) and in ``meta`` rows ``alias:NAME`` (a name given to
 unchanged content). They are read as the initial history: each is a ``set`` at the time it
 was recorded, and a later one of the same name on other content a ``move``, so a name that
-an older release let two versions carry resolves to the later one. A legacy entry that a
-``dataset_names`` row already records (a snapshot writes both) is not counted twice.
+an older release let two versions carry resolves to the later one. This release writes
+names only to ``dataset_names`` (a new version row's ``name`` stays empty), so nothing is
+counted twice.
 """
 
 from __future__ import annotations
@@ -128,10 +129,8 @@ def name_history(store: Store, name: str | None = None) -> pl.DataFrame:
 
 def _fold(store: Store) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """(history rows in time order with effective actions, name -> the row that set it now)."""
-    recorded = store.read("dataset_names")
-    covered = set(recorded.filter(pl.col("action").is_in(["set", "move"])).select("name", "version_id").iter_rows())
-    entries = [e for e in _legacy(store) if (e["name"], e["version_id"]) not in covered]
-    entries += [dict(r, source="dataset_names") for r in recorded.iter_rows(named=True)]
+    entries = _legacy(store)
+    entries += [dict(r, source="dataset_names") for r in store.read("dataset_names").iter_rows(named=True)]
     entries.sort(key=lambda e: (e["created_at"] is not None, e["created_at"] or 0))  # stable: legacy first on ties
     history: list[dict[str, Any]] = []
     current: dict[str, dict[str, Any]] = {}

@@ -386,7 +386,8 @@ def take_snapshot(
     is added to it, and its ``note`` says so. A ``name`` that points at other content is
     refused (:class:`~jupyter_cvops.datasets._names.NameInUseError`, nothing written)
     unless ``move=True``. The version row lands before its name row, so a name never
-    points at a version that is not there.
+    points at a version that is not there (after a crash between the two, the same call
+    again names the stored version).
 
     Examples
     --------
@@ -444,7 +445,7 @@ def take_snapshot(
             table_versions[t] = store.version(t)
         row = {
             "version_id": vid,
-            "name": name,
+            "name": None,  # names live in dataset_names (this column holds what older releases wrote)
             "message": message,
             "author": author or current_user(),
             "created_at": now_utc(),

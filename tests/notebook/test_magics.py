@@ -67,3 +67,45 @@ def test_magic_errors_are_usage_errors(ip, tmp_path: Path) -> None:  # noqa: ANN
 def test_use_create(ip, tmp_path: Path) -> None:  # noqa: ANN001
     ip.run_line_magic("cvops", f"use {tmp_path / 'new'} --create")
     assert isinstance(ip.user_ns["cvops_ws"], Workspace)
+
+
+def test_snapshot_magic_records_the_name_given_on_unchanged_content(ip, ws_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """``%cvops snapshot --name baseline`` after ``--name magic-snap`` on the same content: both names."""
+    shown: list[dict] = []
+    import jupyter_cvops.notebook._magics as magics
+
+    monkeypatch.setattr(magics, "display", lambda obj, raw=False: shown.append(obj))
+    ip.run_line_magic("cvops", f"use {ws_path}")
+    ip.run_line_magic("cvops", "snapshot --name magic-snap")
+    ip.run_line_magic("cvops", "snapshot --name baseline")
+    ws = Workspace.open(ws_path)
+    listed = ws.versions()
+    assert listed.height == 1 and listed["names"].to_list() == [["magic-snap", "baseline"]]
+    assert listed["name"].to_list() == ["baseline"]
+    v = ws.version("baseline")
+    assert v.id == ws.version("magic-snap").id
+    dv = shown[-1][SNAPSHOT_MIME]["dataset_version"]
+    assert dv["name"] == "baseline" and dv["names"] == ["magic-snap", "baseline"]
+    assert f"named 'baseline' (content unchanged since {v.id[:12]})" in shown[-1]["text/plain"]
+    assert ws.runs()["dataset_version"].to_list() == [v.id, v.id]
+
+
+def test_snapshot_magic_refuses_a_name_of_other_content_unless_moved(ip, ws_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import jupyter_cvops.notebook._magics as magics
+
+    monkeypatch.setattr(magics, "display", lambda obj, raw=False: None)
+    ip.run_line_magic("cvops", f"use {ws_path}")
+    ip.run_line_magic("cvops", "snapshot --name baseline")
+    first = Workspace.open(ws_path).version("baseline").id
+    with pytest.raises(UsageError, match=r"'baseline' already points at dataset version .*"
+                                         r"`%cvops snapshot --name baseline --move`"):
+        ip.run_line_magic("cvops", "snapshot --name baseline --splits train=0.5,val=0.5")
+    ws = Workspace.open(ws_path)
+    assert ws.versions().height == 1 and ws.runs().height == 1
+    ip.run_line_magic("cvops", "snapshot --name baseline --move --splits train=0.5,val=0.5")
+    ws = Workspace.open(ws_path)
+    assert ws.versions().height == 2
+    moved = ws.version("baseline")
+    assert moved.id != first and set(moved.splits) == {"train", "val"}
+    with pytest.raises(UsageError, match="--move needs --name"):
+        ip.run_line_magic("cvops", "snapshot --move")
