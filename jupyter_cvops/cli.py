@@ -96,16 +96,20 @@ def _add_images_failure(paths: Sequence[str], rep: Any) -> str | None:
 
 def _import_failure(args: argparse.Namespace, rep: Any) -> str | None:
     """Why an import that stored no label (and found none already stored) failed; None when it did not."""
+    from .labels._importing import looked_under
+
     if rep.n_labels_read == 0 or rep.n_labels_added or rep.n_labels_already_present:
         return None
-    where = (f"under --data-root {args.data_root}" if args.data_root
-             else f"under the default data root of a {rep.format} export at {os.path.abspath(rep.source_file)} "
-                  "(pass --data-root FOLDER if the images are elsewhere)")
+    where = f"under --data-root {args.data_root}" if args.data_root else looked_under(rep)
     if rep.n_images_found == 0:
-        missing = [str(k) for k, r in rep.problems_frame().rows() if str(k).startswith("image ")]
+        missing = [str(k) for k in rep.problems_frame()[rep._problem_key] if str(k).startswith("image ")]
         example = f" (e.g. {_line(missing[0][len('image '):])})" if missing else ""
+        ambiguous = (f"; the names of {rep.n_images_ambiguous} fit several registered images"
+                     if rep.n_images_ambiguous else "")
         return (f"no label imported: the export has {rep.n_labels_read} labels but none of its {rep.n_images} "
-                f"images was found{example}; looked {where}")
+                f"images was found{example}; looked {where}, then among the images registered in this "
+                f"workspace (by path, file name and content){ambiguous}; pass --data-root FOLDER if the images "
+                "are elsewhere; --problems lists every image")
     if rep.problems:
         key, reason = rep.problems_frame().row(0)
         return (f"no label imported: all {rep.n_labels_read} labels were refused (first: {_line(str(key))}: "

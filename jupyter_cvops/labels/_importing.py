@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlparse
+
+import polars as pl
 
 from .._report import ProblemReport
 from .._store import Store, current_user, now_utc
-from .annotations import LabelProblem, build_rows
 from ..formats._common import ESCAPES
-from ..formats._types import AnnotationRecord, ImageRef, ImportResult
+from ..formats._types import AnnotationRecord, ImageRef, ImportResult, RecordProblem
+from ._matching import SHOWN_CANDIDATES, Match, export_names, match_registered
+from .annotations import LabelProblem, build_rows
 
 if TYPE_CHECKING:
     from ..taxonomy.facade import Taxonomy
@@ -22,7 +24,25 @@ if TYPE_CHECKING:
 
 @dataclass(repr=False)
 class ImportReport(ProblemReport):
-    """What an import or ``add_annotations`` call stored, and what it refused, record by record."""
+    """What an import or ``add_annotations`` call stored, and what it refused, record by record.
+
+    ``data_root`` is the folder the reader looked for image files under (None when it
+    did not say); ``n_matched_by_path``, ``n_matched_by_name`` and ``n_matched_by_hash``
+    count the export's images that turned out to be images registered before: the
+    file was not under the data root but a registered image has its path or file
+    name, or the file was there with the content of an image registered elsewhere.
+    ``n_images_ambiguous`` counts images not found whose name fits several registered
+    images (each is a problem listing them).
+
+    Examples
+    --------
+    >>> rep = ImportReport("b1", "/e/Annotations", "voc", n_images=3, n_images_found=3, n_labels_read=4,
+    ...                    n_labels_added=4, n_matched_by_name=3, data_root="/e")
+    >>> rep
+    <ImportReport voc Annotations: 4 labels added (0 already present) on 3/3 images (3 matched to registered images: 3 by name), 0 new classes, 0 problems; images looked up under the data root /e>
+    >>> rep.to_dict()["matched_to_registered"]
+    {'path': 0, 'name': 3, 'hash': 0}
+    """
 
     import_batch: str
     source_file: str
@@ -35,8 +55,18 @@ class ImportReport(ProblemReport):
     classes_added: list[str] = field(default_factory=list)
     taxonomy_version: int = 0
     problems: list[LabelProblem] = field(default_factory=list)
+    data_root: str | None = None
+    n_matched_by_path: int = 0
+    n_matched_by_name: int = 0
+    n_matched_by_hash: int = 0
+    n_images_ambiguous: int = 0
 
     _problem_key = "record"
+
+    @property
+    def n_matched(self) -> int:
+        """Images of the export found to be images registered before (by path, name or hash)."""
+        return self.n_matched_by_path + self.n_matched_by_name + self.n_matched_by_hash
 
     def to_dict(self) -> dict[str, Any]:
         """Counts and problems as plain JSON."""
@@ -51,14 +81,24 @@ class ImportReport(ProblemReport):
             "labels_already_present": self.n_labels_already_present,
             "classes_added": self.classes_added,
             "taxonomy_version": self.taxonomy_version,
+            "data_root": self.data_root,
+            "matched_to_registered": {"path": self.n_matched_by_path, "name": self.n_matched_by_name,
+                                      "hash": self.n_matched_by_hash},
+            "images_ambiguous": self.n_images_ambiguous,
             "problems": self._problem_dicts(),
         }
 
     def _repr_head(self) -> str:
+        matched = ""
+        if self.n_matched:
+            ways = [(self.n_matched_by_path, "path"), (self.n_matched_by_name, "name"), (self.n_matched_by_hash, "hash")]
+            matched = (f" ({self.n_matched} matched to registered images: "
+                       f"{', '.join(f'{n} by {w}' for n, w in ways if n)})")
+        where = f"; images looked up {looked_under(self)}" if self.format != "frame" else ""
         return (
             f"<ImportReport {self.format} {Path(self.source_file).name}: {self.n_labels_added} labels added "
             f"({self.n_labels_already_present} already present) on {self.n_images_found}/{self.n_images} "
-            f"images, {len(self.classes_added)} new classes, {len(self.problems)} problems>"
+            f"images{matched}, {len(self.classes_added)} new classes, {len(self.problems)} problems{where}>"
         )
 
 
@@ -131,52 +171,79 @@ def import_result(
     add_missing_classes: bool,
     annotator: str | None,
 ) -> ImportReport:
-    """Register the images an export names, then store its labels; see ``Workspace.import_annotations``."""
+    """Register the images an export names, then store its labels; see ``Workspace.import_annotations``.
+
+    An image the reader found under its data root is registered (its content hash says
+    whether it is an image already registered elsewhere); one it did not find is matched
+    to the registered images by path, then by file name (:func:`match_registered`),
+    without reading any file.
+    """
     report = ImportReport(
         import_batch=uuid.uuid4().hex[:16],
         source_file=result.source_file,
         format=result.format,
         n_images=len(result.images),
         n_labels_read=len(result.annotations),
+        data_root=_data_root(result),
     )
-    refs = {ref.key: ref for ref in result.images}
-    known = _registered_outside_root(store, result)
-    for ref in result.images:
-        if ref.key in known:
-            ref.path = known[ref.key]
-    found = {str(p) for p in known.values()}
-    report.problems.extend(LabelProblem(p.record, p.reason) for p in result.problems
-                           if not _found_after_all(p.reason, result.source_file, found))
+    missing = [ref for ref in result.images if ref.path is None]
+    registered = (store.read("images", columns=["image_id", "path", "width", "height"]) if missing
+                  else pl.DataFrame())
+    matches = _match_missing(missing, result.source_file, registered)
+    matched = [ref for ref in missing if ref.key in matches and matches[ref.key].image_id is not None]
+    settled = _settled(matched, matches, result.source_file)
+    report.problems.extend(LabelProblem(p.record, p.reason) for p in result.problems if not settled(p))
+    for ref in missing:
+        match = matches.get(ref.key)
+        why = _unmatched(match, report, registered.height)
+        if why is not None:
+            report.problems.append(LabelProblem(f"image {ref.file_name}", why))
+            report.n_images_ambiguous += int(match is not None)
     paths = [str(ref.path) for ref in result.images if ref.path is not None]
-    for ref in result.images:
-        if ref.path is None:
-            report.problems.append(LabelProblem(f"image {ref.file_name}", "image file not found under the data root"))
     reg = register(paths) if paths else None
-    image_ids: dict[str, str] = {}
+    # export key -> (image id, how it was matched to an image registered before: path/name/hash, or None)
+    found: dict[str, tuple[str, str | None, str]] = {}
     if reg is not None:
+        duplicates = {p.path for p in reg.problems if p.path in reg.paths}
         for p in reg.problems:
-            if p.path in reg.paths:
-                continue  # a duplicate of a registered image: its labels still attach
-            report.problems.append(LabelProblem(f"image {p.path}", p.reason))
-        images = store.read("images", columns=["image_id", "width", "height"])
-        sizes = {r[0]: (r[1], r[2]) for r in images.iter_rows()}
-        for key, ref in refs.items():
+            if p.path not in duplicates:
+                report.problems.append(LabelProblem(f"image {p.path}", p.reason))
+        moved = set(reg.moved)
+        for ref in result.images:
             if ref.path is None:
                 continue
-            iid = reg.paths.get(str(Path(ref.path).resolve()))
-            if iid is None:
-                continue
-            w, h = sizes.get(iid, (None, None))
-            if ref.width and ref.height and w and h and (ref.width, ref.height) != (w, h):
-                report.problems.append(
-                    LabelProblem(
-                        f"image {ref.file_name}",
-                        f"export says {ref.width}x{ref.height} but the file is {w}x{h}; its labels are skipped",
-                    )
+            real = str(Path(ref.path).resolve())
+            iid = reg.paths.get(real)
+            if iid is not None:
+                how = "hash" if real in duplicates or iid in moved else None
+                found[ref.key] = (iid, how, "the file")
+    for ref in matched:
+        m = matches[ref.key]
+        assert m.image_id is not None
+        found[ref.key] = (m.image_id, m.how, f"the registered image {m.paths[0]}")
+    images = store.read("images", columns=["image_id", "width", "height"])
+    sizes = {r[0]: (r[1], r[2]) for r in images.iter_rows()}
+    image_ids: dict[str, str] = {}
+    counts = {"path": 0, "name": 0, "hash": 0}
+    for ref in result.images:
+        if ref.key not in found:
+            continue
+        iid, how, what = found[ref.key]
+        w, h = sizes.get(iid, (None, None))
+        if ref.width and ref.height and w and h and (ref.width, ref.height) != (w, h):
+            report.problems.append(
+                LabelProblem(
+                    f"image {ref.file_name}",
+                    f"export says {ref.width}x{ref.height} but {what} is {w}x{h}; its labels are skipped",
                 )
-                continue
-            image_ids[key] = iid
+            )
+            continue
+        image_ids[ref.key] = iid
+        if how is not None:
+            counts[how] += 1
     report.n_images_found = len(image_ids)
+    report.n_matched_by_path, report.n_matched_by_name, report.n_matched_by_hash = (
+        counts["path"], counts["name"], counts["hash"])
     # labels of images that were not found were already reported per image
     records = [r for r in result.annotations if r.image_key in image_ids]
     store_labels(
@@ -187,49 +254,104 @@ def import_result(
     return report
 
 
-def _names(ref: ImageRef) -> list[str]:
-    """The relative names an export gives an image (a Label Studio local-files URL names it in ``?d=``)."""
-    try:
-        url = urlparse(ref.file_name)
-    except ValueError:  # "http://[::1": no URL, and no file either
-        return [ref.file_name]
-    if url.path.startswith("/data/local-files"):
-        return parse_qs(url.query).get("d", [])
-    return [ref.file_name]
+def _data_root(result: ImportResult) -> str | None:
+    """The folder the reader looked for images under, when it says (``ImportResult.data_root``)."""
+    root = getattr(result, "data_root", None)  # a field readers may set; older results lack it
+    return os.fspath(root) if root is not None else None
 
 
-def _real(base: Path, name: str) -> str | None:
-    """The resolved path of ``name`` under ``base``; None for a name no file can have (NUL, lone surrogate)."""
+def looked_under(report: ImportReport) -> str:
+    """Where an import looked for its images, as words: ``"under the data root /x"``.
+
+    Examples
+    --------
+    >>> rep = ImportReport("b1", "/e/ann.json", "coco", data_root="/e")
+    >>> looked_under(rep)
+    'under the data root /e'
+    >>> rep.data_root = None
+    >>> looked_under(rep)
+    'under the default data root of a coco export at /e/ann.json'
+    """
+    if report.data_root is not None:
+        return f"under the data root {report.data_root}"
+    return f"under the default data root of a {report.format} export at {os.path.abspath(report.source_file)}"
+
+
+def _unmatched(match: Match | None, report: ImportReport, n_registered: int) -> str | None:
+    """Why an image the reader did not find has no registered image either; None when it has one."""
+    if match is not None and match.image_id is not None:
+        return None
+    where = looked_under(report)
+    if match is not None:  # ambiguous
+        shown = ", ".join(match.paths[:SHOWN_CANDIDATES])
+        more = f" and {len(match.paths) - SHOWN_CANDIDATES} more" if len(match.paths) > SHOWN_CANDIDATES else ""
+        return (f"image file not found {where}; its name fits {len(match.paths)} registered images "
+                f"({shown}{more}): pass the folder that holds it as data root")
+    if n_registered == 0:
+        return f"image file not found {where} (and no image is registered in this workspace)"
+    return (f"image file not found {where}, and none of the {n_registered} registered images "
+            "has its path or file name")
+
+
+def _settled(matched: Sequence[ImageRef], matches: dict[str, Match], source_file: str) -> Any:
+    """A test of the reader's problems: whether one said an image escapes the data root and
+    that image was then matched to a registered image (so nothing was refused after all).
+
+    A problem that names its image (``image_key``) is decided by that key.  Otherwise the
+    name in ``"path escapes data root: NAME"`` is compared, as text, with the matched
+    images' names and (joined to the export's folder, symlinks left alone) their
+    registered paths; no file is looked at.
+    """
+    keys = {ref.key for ref in matched}
+    texts = {f"{ESCAPES}: {n}" for ref in matched for n in (ref.file_name, *export_names(ref.file_name))}
+    paths = {p for ref in matched for p in matches[ref.key].paths}
+    base = _export_dir(source_file)
+    prefix = f"{ESCAPES}: "
+
+    def settled(problem: RecordProblem) -> bool:
+        key = getattr(problem, "image_key", None)
+        if key is not None:
+            return key in keys and problem.reason.startswith(ESCAPES)
+        if problem.reason in texts:
+            return True
+        if base is None or not problem.reason.startswith(prefix):
+            return False
+        return os.path.normpath(os.path.join(base, problem.reason[len(prefix):])) in paths
+
+    return settled
+
+
+def _export_dir(source_file: str) -> str | None:
+    """The resolved folder an export's relative image names start from (None when it cannot be resolved)."""
     try:
-        return os.path.realpath(base / name)
-    except (ValueError, OSError):
+        source = os.path.realpath(source_file)
+        return source if os.path.isdir(source) else os.path.dirname(source)
+    except (OSError, ValueError):
         return None
 
 
-def _found_after_all(reason: str, source_file: str, found: set[str]) -> bool:
-    """Whether ``reason`` says a name escapes the data root and that name is an image found registered."""
-    if not found or not reason.startswith(f"{ESCAPES}: "):
-        return False
-    source = Path(source_file)
-    base = source if source.is_dir() else source.parent
-    return _real(base, reason[len(ESCAPES) + 2:]) in found
+def _match_missing(refs: Sequence[ImageRef], source_file: str, registered: pl.DataFrame) -> dict[str, Match]:
+    """Registered images for the export images the reader did not find (see :func:`match_registered`).
 
-
-def _registered_outside_root(store: Store, result: ImportResult) -> dict[str, Path]:
-    """Images the export names outside its data root that this workspace has already registered.
-
-    Readers refuse names that climb out of the data root, so an export never makes the
-    workspace read a file it was not shown.  A file the workspace registered itself is
-    no such file: our exports written without copying name their images relative to the
-    export (``../../imgs/a.jpg``), and re-importing one finds them here.
+    A name is joined to the export's folder without resolving symlinks in it, so no
+    file the export names is touched; our own exports written without copying name
+    their images relative to the export (``../../imgs/a.jpg``) and match exactly.
     """
-    missing = [ref for ref in result.images if ref.path is None]
-    if not missing:
+    if not refs or registered.is_empty():
         return {}
-    source = Path(result.source_file)
-    base = source if source.is_dir() else source.parent
-    cands = {ref.key: [r for name in _names(ref) if name and (r := _real(base, name)) is not None] for ref in missing}
-    wanted = {c for cs in cands.values() for c in cs}
-    registered = wanted & set(store.read("images", columns=["path"])["path"].to_list())  # real paths
-    return {key: Path(next(c for c in cs if c in registered))
-            for key, cs in cands.items() if any(c in registered for c in cs)}
+    base = _export_dir(source_file)
+    wanted = {ref.key: [n for n in export_names(ref.file_name) if _usable(n)] for ref in refs}
+    exact = {key: [os.path.normpath(os.path.join(base, n)) for n in names] for key, names in wanted.items()} \
+        if base is not None else None
+    return match_registered(wanted, registered.select("image_id", "path"), exact)
+
+
+def _usable(name: str) -> bool:
+    """Whether some file could be called ``name`` (no NUL byte, valid Unicode)."""
+    if not name or "\x00" in name:
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
