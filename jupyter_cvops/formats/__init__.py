@@ -14,6 +14,13 @@ Notes
   folder).  A name resolving outside it (``..``, an absolute path elsewhere, a
   symlink pointing out) gives the problem
   "path escapes data root" and an :class:`ImageRef` without a path.
+* Annotation, list and config files are opened only inside the export's folder or
+  ``data_root``, symlinks resolved: a file found by walking a folder that resolves
+  outside gives the same problem and is not read; the file named, symlinked out of
+  its folder, is a :class:`FormatError`.  Files above their size cap (1 GiB for a
+  whole export, 64 MiB for one image's labels, 8 MiB for data.yaml, names files and
+  label configs) are a :class:`FormatError` naming the file and the cap; YAML anchors
+  and aliases are refused.
 * An image whose file is simply not there is no problem of the export: its
   :class:`ImageRef` has ``path=None`` and its labels are still returned (the
   workspace reports it once per image when importing).

@@ -34,10 +34,10 @@ from ._files import (
 )
 from ._types import AnnotationRecord, ExportImage, FormatError, ImageRef, ImportResult, RecordProblem
 from ._writing import CopyImages, place_image, relative_path
+from ._yolo_classes import MAX_CLASSES as MAX_CLASSES  # re-exported: yolo.MAX_CLASSES
+from ._yolo_classes import Classes
 
 SIDECAR = "cvops_meta.json"
-#: More classes than this in a data.yaml is not believed (``nc: 1e9`` would be a billion names).
-MAX_CLASSES = 100_000
 _SPLITS = ("train", "val", "valid", "test", "minival")
 _NOT_SPLITS = {"path", "names", "nc", "download", "yaml_file", "kpt_shape", "flip_idx", "channels"}
 _NOT_LABELS = {"classes.txt", "train.txt", "val.txt", "valid.txt", "test.txt", "obj.names"}
@@ -63,6 +63,12 @@ def read(
     ``labels`` folder) beside their labels, in ``images/<subset>``, ``<subset>`` and
     the root.
 
+    Class names come from ``names`` (a list, or a mapping index -> name whose keys stay the
+    indices); a data.yaml with only ``nc`` gets ``class_<i>`` for the indices its labels use
+    (none made up front; an ``nc`` above :data:`MAX_CLASSES` is a problem and read as that many).
+    YAML anchors and aliases are refused, and so are files above their size cap
+    (:mod:`jupyter_cvops.formats._files`).
+
     Parameters
     ----------
     path : dataset file or folder.
@@ -80,14 +86,14 @@ def read(
     path = Path(path)
     # every file opened lies under the dataset root (the folder given or holding the yaml) or data_root
     scope = Scope([] if data_root is None else [Path(data_root)])
-    root, found_names, items, source = _layout(path, scope)
+    root, classes, items, source = _layout(path, scope)
     if names is not None:
-        found_names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
-    if not found_names:
+        classes = Classes.listed("names=", names)
+    if not classes:
         raise FormatError(f"{path.name}: no class names found (data.yaml, obj.names or classes.txt); pass names=[...]")
     meta = _sidecar(root, scope)
     by_line = {str(v.get("image")): k for k, v in meta.items()}
-    out = ImportResult("yolo", str(source), list(found_names), [], [])
+    out = ImportResult("yolo", str(source), [], [], [])
     out.problems += scope.problems
     # names are relative to the dataset folder, also under another data root holding it
     resolver = ImageResolver(root if data_root is None else data_root,
@@ -126,11 +132,12 @@ def read(
         if label is not None and not scope.ok(label):  # a symlink out, or a sidecar naming a file outside
             out.problems.append(RecordProblem(lrel, f"{ESCAPES}: {_common.short(lrel)}"))
         elif label is not None:
-            _read_labels(label, lrel, key, w, h, side, annotator, out)
+            _read_labels(label, lrel, key, w, h, side, annotator, classes, out)
+    out.categories = classes.categories()  # a bare nc: the classes the labels use
     return out
 
 
-def _layout(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Path]:
+def _layout(path: Path, scope: Scope) -> tuple[Path, Classes, list[_Item], Path]:
     """Dataset root, class names, items and the file describing the dataset."""
     if path.is_dir():
         for cand in ("data.yaml", "dataset.yaml", "data.yml", "obj.data"):
@@ -152,7 +159,7 @@ def _layout(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Pat
     raise FormatError(f"{path.name}: expected data.yaml, obj.data or a dataset folder")
 
 
-def _data_yaml(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Path]:
+def _data_yaml(path: Path, scope: Scope) -> tuple[Path, Classes, list[_Item], Path]:
     doc = load_yaml(path)  # no aliases, at most MAX_CONFIG_BYTES
     if not isinstance(doc, dict):
         raise FormatError(f"{path.name}: expected a YAML mapping with 'names', got {type(doc).__name__}")
@@ -165,14 +172,12 @@ def _data_yaml(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], 
         else:  # "/" or "../.." would make the reader walk the disk: stay in the yaml's folder
             scope.refuse(f"{path.name}: path", doc["path"])
     raw, nc = doc.get("names"), doc.get("nc")
-    if isinstance(raw, dict) and all(isinstance(k, int) for k in raw):
-        names = _class_names(path, [raw[k] for k in sorted(raw)])
+    if isinstance(raw, dict) and all(isinstance(k, int) and not isinstance(k, bool) for k in raw):
+        names = Classes.listed(path.name, raw)  # index -> name: the keys are the indices, gaps and all
     elif isinstance(raw, list):
-        names = _class_names(path, raw)
+        names = Classes.listed(path.name, raw)
     elif isinstance(nc, int) and not isinstance(nc, bool):
-        if not 0 <= nc <= MAX_CLASSES:
-            raise FormatError(f"{path.name}: nc: expected 0..{MAX_CLASSES} classes, got {_common.short(nc)}")
-        names = [f"class_{i}" for i in range(nc)]
+        names = Classes.counted(path.name, nc, scope.problems)  # no class is made before a label uses it
     else:
         raise FormatError(f"{path.name}: no 'names' list or mapping")
     items: list[_Item] = []
@@ -205,21 +210,6 @@ def _data_yaml(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], 
     return root, names, items, path
 
 
-def _class_names(path: Path, values: list[Any]) -> list[str]:
-    """Class names from a data.yaml ``names`` list (text or numbers, never empty or a list/mapping).
-
-    YAML 1.1 reads an unquoted ``no`` as False: such a name stays readable (as "False"), as before.
-    """
-    if len(values) > MAX_CLASSES:
-        raise FormatError(f"{path.name}: names: more than {MAX_CLASSES} classes")
-    names = []
-    for i, n in enumerate(values):
-        if not isinstance(n, (str, int, float)) or not str(n).strip():
-            raise FormatError(f"{path.name}: names[{i}]: expected a class name, got {_common.short(n)}")
-        names.append(str(n))
-    return names
-
-
 def _text_or(value: Any, default: str) -> str:
     """``value`` as text when it is non-empty text or an integer (sidecar keys and names), else ``default``."""
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
@@ -227,7 +217,7 @@ def _text_or(value: Any, default: str) -> str:
     return str(value)
 
 
-def _obj_data(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Path]:
+def _obj_data(path: Path, scope: Scope) -> tuple[Path, Classes, list[_Item], Path]:
     root = path.parent
     conf: dict[str, str] = {}
     for line in read_text(path, MAX_CONFIG_BYTES).splitlines():
@@ -237,7 +227,7 @@ def _obj_data(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], P
     names_file = _darknet_path(root, conf.get("names", "obj.names"))
     if names_file is not None and not scope.ok(names_file):
         raise FormatError(f"{path.name}: names: {ESCAPES}: {_common.short(conf.get('names', 'obj.names'))}")
-    names = _names_file(names_file) if names_file else []
+    names = Classes.listed(names_file.name, _names_file(names_file)) if names_file else Classes()
     items: list[_Item] = []
     for split in ("train", "valid", "test"):
         list_file = _darknet_path(root, conf[split]) if conf.get(split) else None
@@ -308,7 +298,7 @@ def _scan(label_dir: Path, img_dir: Path | None, root: Path, split: str = "") ->
     return items
 
 
-def _folder(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Path]:
+def _folder(path: Path, scope: Scope) -> tuple[Path, Classes, list[_Item], Path]:
     if (path / "labels").is_dir():
         root, label_dir = path, path / "labels"
         img_dir = path / "images" if (path / "images").is_dir() else None
@@ -316,13 +306,13 @@ def _folder(path: Path, scope: Scope) -> tuple[Path, list[str], list[_Item], Pat
         root = path.parent if path.name == "labels" else path
         label_dir, img_dir = path, None
     scope.roots.append(root)
-    names: list[str] = []
+    names = Classes()
     for folder in dict.fromkeys([path, root]):
         for f in [folder / "obj.names", folder / "classes.txt", *sorted(folder.glob("*.names"))]:
             if not names and f.is_file():
                 if not scope.ok(f):
                     raise FormatError(f"{f.name}: names: {ESCAPES} (a symlink out of the dataset)")
-                names = _names_file(f)
+                names = Classes.listed(f.name, _names_file(f))
     return root, names, _scan(label_dir, img_dir, root), path
 
 
@@ -338,7 +328,7 @@ def _sidecar(root: Path, scope: Scope) -> dict[str, dict[str, Any]]:
 
 def _read_labels(
     label: Path, lrel: str, key: str, w: int | None, h: int | None,
-    side: dict[str, Any], annotator: str | None, out: ImportResult,
+    side: dict[str, Any], annotator: str | None, classes: Classes, out: ImportResult,
 ) -> None:
     lines = [p for p in (ln.split() for ln in read_text(label, MAX_PER_IMAGE_BYTES).splitlines()) if p]
     per_line: list[Any] = side["lines"] if isinstance(side.get("lines"), list) else []
@@ -346,7 +336,7 @@ def _read_labels(
         per_line = [{}] * len(lines)
     for n, (parts, extra) in enumerate(zip(lines, per_line, strict=True), start=1):
         where = f"{lrel}:{n}"
-        rec, reason = _line(parts, extra if isinstance(extra, dict) else {}, out.categories, key, w, h, where)
+        rec, reason = _line(parts, extra if isinstance(extra, dict) else {}, classes, key, w, h, where)
         if rec is None:
             out.problems.append(RecordProblem(where, reason or "invalid label line"))
         else:
@@ -356,7 +346,7 @@ def _read_labels(
     for m, lab in enumerate(image_labels if isinstance(image_labels, list) else []):
         where = f"{SIDECAR}:{lrel}:image_labels[{m}]"
         if not isinstance(lab, dict) or not isinstance(lab.get("class_name"), str) \
-                or lab["class_name"] not in out.categories:
+                or not classes.has(lab["class_name"]):
             out.problems.append(RecordProblem(where, "image label not in names"))
             continue
         out.annotations.append(AnnotationRecord(
@@ -374,7 +364,7 @@ def _attrs(meta: dict[str, Any]) -> dict[str, Any]:
     return dict(attrs) if isinstance(attrs, dict) else {}
 
 
-def _line(parts: list[str], extra: dict[str, Any], names: list[str], key: str, w: int | None, h: int | None,
+def _line(parts: list[str], extra: dict[str, Any], classes: Classes, key: str, w: int | None, h: int | None,
           where: str) -> tuple[AnnotationRecord | None, str | None]:
     try:
         cls, nums = int(parts[0]), [float(v) for v in parts[1:]]
@@ -382,14 +372,15 @@ def _line(parts: list[str], extra: dict[str, Any], names: list[str], key: str, w
         return None, f"not a YOLO label line: {' '.join(parts)[:60]!r}"
     if not all(math.isfinite(v) for v in nums):
         return None, f"non-finite value in label line: {' '.join(parts)[:60]!r}"
-    if not 0 <= cls < len(names):
-        return None, f"class index {cls} is not in names (0..{len(names) - 1})"
+    name = classes.name(cls)
+    if name is None:
+        return None, f"class index {_common.short(cls)} is not in names ({classes.span()})"
     if len(nums) not in (4, 5) and (len(nums) < 6 or len(nums) % 2):
         return None, f"expected 5 values (class cx cy w h), found {len(parts)}"
     if not w or not h:
         return None, "image size unknown (image file not found); pass image_size="
     attrs = _attrs(extra)
-    rec = AnnotationRecord(key, names[cls], annotator=_user(extra),
+    rec = AnnotationRecord(key, name, annotator=_user(extra),
                            created_at=parse_time(extra.get("created_at")), attributes=attrs, record=where)
     if len(nums) in (4, 5):
         cx, cy, bw, bh = nums[0] * w, nums[1] * h, nums[2] * w, nums[3] * h
