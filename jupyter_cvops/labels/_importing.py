@@ -250,8 +250,22 @@ def import_result(
         store, taxonomy, records, image_ids, report,
         add_missing_classes=add_missing_classes, default_annotator=annotator,
     )
+    # names from an export or a file system may hold lone surrogates, which no frame or terminal takes
+    report.problems = [LabelProblem(shown(p.record), shown(p.reason)) for p in report.problems]
     store.event("annotations.import", report.to_dict() | {"problems": len(report.problems)})
     return report
+
+
+def shown(text: str) -> str:
+    r"""``text`` as valid Unicode: a lone surrogate (a name no file can have, or a file name's
+    undecodable byte) is written as its escape.
+
+    Examples
+    --------
+    >>> shown("image \ud800.jpg"), shown("ok.jpg")
+    ('image \\ud800.jpg', 'ok.jpg')
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _data_root(result: ImportResult) -> str | None:

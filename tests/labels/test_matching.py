@@ -225,3 +225,22 @@ def test_cli_ambiguous_names_fail_and_say_so(shared_data: Path, neu: tuple[Path,
     captured = capsys.readouterr()
     assert "the names of 1 fit several registered images" in captured.err
     assert "its name fits 2 registered images" in captured.out  # --problems: the candidates
+
+
+def test_unencodable_image_name_gives_a_readable_problem(neu: tuple[Path, Path], ws: Workspace, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A lone surrogate in an image name (no file can have it) is shown escaped: the problems frame,
+    the repr and ``cvops import`` work instead of failing on a UnicodeEncodeError."""
+    imgs, _ = neu
+    ws.add_images(imgs / "crazing_1.jpg", progress=False)
+    doc = {"images": [{"id": 1, "file_name": "\ud800.jpg", "width": 8, "height": 8}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}],
+           "categories": [{"id": 1, "name": "dent"}]}
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(doc))
+    rep = ws.import_annotations(ann, format="coco", progress=False)
+    assert rep.problems_frame()["record"].to_list() == ["image \\ud800.jpg"]
+    assert "image \\ud800.jpg: image file not found" in repr(rep)
+    assert main(["-w", str(tmp_path / "ws"), "import", str(ann), "--format", "coco"]) == 1
+    err = capsys.readouterr().err
+    assert "none of its 1 images was found (e.g. \\ud800.jpg)" in err and "codec" not in err
