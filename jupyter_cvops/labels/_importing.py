@@ -95,7 +95,7 @@ class ImportReport(ProblemReport):
             matched = (f" ({self.n_matched} matched to registered images: "
                        f"{', '.join(f'{n} by {w}' for n, w in ways if n)})")
         where = f"; images looked up {looked_under(self)}" if self.format != "frame" else ""
-        return (
+        return shown(
             f"<ImportReport {self.format} {Path(self.source_file).name}: {self.n_labels_added} labels added "
             f"({self.n_labels_already_present} already present) on {self.n_images_found}/{self.n_images} "
             f"images{matched}, {len(self.classes_added)} new classes, {len(self.problems)} problems{where}>"
@@ -287,8 +287,8 @@ def looked_under(report: ImportReport) -> str:
     'under the default data root of a coco export at /e/ann.json'
     """
     if report.data_root is not None:
-        return f"under the data root {report.data_root}"
-    return f"under the default data root of a {report.format} export at {os.path.abspath(report.source_file)}"
+        return shown(f"under the data root {report.data_root}")
+    return shown(f"under the default data root of a {report.format} export at {os.path.abspath(report.source_file)}")
 
 
 def _unmatched(match: Match | None, report: ImportReport, n_registered: int) -> str | None:

@@ -244,3 +244,17 @@ def test_unencodable_image_name_gives_a_readable_problem(neu: tuple[Path, Path],
     assert main(["-w", str(tmp_path / "ws"), "import", str(ann), "--format", "coco"]) == 1
     err = capsys.readouterr().err
     assert "none of its 1 images was found (e.g. \\ud800.jpg)" in err and "codec" not in err
+
+
+def test_export_path_with_an_undecodable_byte_is_shown(neu: tuple[Path, Path], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """An export folder whose name is not UTF-8 (a surrogate-escaped byte in Python) prints escaped."""
+    _, anns = neu
+    odd = Path(tmp_path.as_posix() + "/" + b"exp\xff".decode("utf-8", "surrogateescape"))
+    shutil.copytree(anns, odd)
+    ws = str(tmp_path / "cli-ws")
+    assert main(["init", ws]) == 0
+    assert main(["-w", ws, "import", str(odd), "--format", "voc"]) == 1
+    captured = capsys.readouterr()
+    assert "<ImportReport voc exp\\udcff: 0 labels added" in captured.out
+    assert f"looked under the default data root of a voc export at {tmp_path}/exp\\udcff" in captured.err
