@@ -33,11 +33,21 @@ def export_version(
     path: Path,
     format: str,
     *,
-    copy_images: CopyImages = False,
+    copy_images: CopyImages = "link",
     include_needs_review: bool = False,
     **options: Any,
 ) -> Path:
     """Export ``version`` to ``path`` in ``format``; labels needing review are left out.
+
+    The export names its images relative to itself.  ``copy_images="link"`` (the
+    default) hard-links the images into it (a copy where the file system cannot link;
+    no bytes duplicated where it can), ``True`` copies them: either way the export is
+    self-contained, moves as one folder, trains as it is (YOLO: Ultralytics' ``images/<split>``
+    beside ``labels/<split>``) and re-imports into any workspace with default arguments.
+    ``False`` copies nothing and names the images by paths that climb out of the export
+    (``../../imgs/a.jpg``): a workspace that registered those images re-imports it as
+    it is; any other import needs ``data_root`` set to a folder holding both the export
+    and the images (readers never follow paths out of their data root).
 
     Labels needing review (``status == "needs_review"``, e.g. of a class that was
     split) are left out unless ``include_needs_review=True`` (then written under their

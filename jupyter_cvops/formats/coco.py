@@ -249,9 +249,13 @@ def write(
     ``iscrowd`` and our ``annotator`` / ``created_at`` keys; image-level labels are
     annotations with an empty bbox and ``attributes.image_label = true``.  With
     ``copy_images`` the files go to ``images/<split>/`` (``"link"``: hard links) and
-    ``file_name`` is their name there; otherwise no bytes are copied and ``file_name``
-    is the original file's path relative to the JSON's folder (``../../imgs/a.jpg``).
-    ``meta`` (e.g. the dataset version id) goes into ``info``.
+    ``file_name`` is their name there: :func:`read` and workspaces re-import the export
+    folder with no options.  Otherwise no bytes are copied and ``file_name`` is the
+    original file's path relative to the JSON's folder (``../../imgs/a.jpg``); readers
+    refuse paths that leave the export, so read it with ``data_root`` set to a folder
+    holding both the export and the images (their common ancestor), or into a workspace
+    that has registered the images.  ``meta`` (e.g. the dataset version id) goes into
+    ``info``.
 
     Returns
     -------

@@ -246,9 +246,13 @@ def write(
 
     Copied images (``copy_images=True``; ``"link"``: hard links) go where CVAT's own
     exports put them (``images/<name>``, in a project ``images/<subset>/<name>``) and
-    ``name`` is the file name; otherwise no bytes are copied and ``name`` is the
-    image's path relative to the XML's folder.  CVAT matches uploaded annotations to a
-    task's frames by name, else by the ``<image id>`` (frame number, in image order).
+    ``name`` is the file name (re-imported by :func:`read` and workspaces with no
+    options); otherwise no bytes are copied and ``name`` is the image's path relative
+    to the XML's folder (``../../imgs/a.jpg``): readers refuse paths that leave the
+    export, so read it with ``data_root`` set to a folder holding both the export and
+    the images (their common ancestor), or into a workspace that has registered the
+    images.  CVAT matches uploaded annotations to a task's frames by name, else by the
+    ``<image id>`` (frame number, in image order).
 
     Returns
     -------

@@ -343,10 +343,13 @@ def write(
     ``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
     ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<out_dir>`` (and a Local Files storage under
     it) to see the images.  That needs them inside ``out_dir``: ``copy_images=True``
-    (``"link"``: hard links) puts them in ``images/<split>/``; otherwise the path climbs
-    out of ``out_dir`` (``../../imgs/a.jpg``), which :func:`read` and workspaces
-    understand and Label Studio does not serve.  ``meta`` (e.g. the dataset version
-    id) goes into every task's ``meta.cvops``, beside the image's key and split.
+    (``"link"``: hard links) puts them in ``images/<split>/``, and :func:`read` and
+    workspaces re-import the export with no options.  Otherwise the path climbs out of
+    ``out_dir`` (``../../imgs/a.jpg``), which Label Studio does not serve and readers
+    refuse unless ``data_root`` is a folder holding both the export and the images
+    (their common ancestor), or a workspace has registered the images.  ``meta`` (e.g.
+    the dataset version id) goes into every task's ``meta.cvops``, beside the image's
+    key and split.
 
     Returns
     -------

@@ -409,14 +409,28 @@ def write(
 ) -> Path:
     """Write an Ultralytics YOLO dataset: ``data.yaml``, ``labels/<split>/*.txt`` and ``cvops_meta.json``.
 
-    Images without a split go to ``train``.  With ``copy_images`` the files are copied
-    (``"link"``: hard-linked) to ``images/<split>/`` (the layout trainers expect);
-    otherwise no bytes are copied and ``<split>.txt`` lists the original files'
-    paths relative to ``out_dir`` (``./../imgs/a.jpg``; Ultralytics resolves ``./``
-    from the list's folder).  Label lines keep 10 decimals, so boxes come back
-    within 1e-3 px.  Polygons are not written (detection labels only); annotators,
-    times, attributes, image-level labels and ``meta`` (e.g. the dataset version
-    id, as ``source``) go to the sidecar.
+    Images without a split go to ``train`` (``valid``/``validation`` become ``val``).
+    With ``copy_images`` (``True``: copies; ``"link"``: hard links, a copy across file
+    systems) the images go to ``images/<split>/`` beside ``labels/<split>/`` and
+    ``data.yaml`` says ``train: images/train``, ``val: images/val``: Ultralytics' layout
+    (it finds each label by replacing ``/images/`` with ``/labels/`` and the suffix with
+    ``.txt``), trainable as it is and re-imported by :func:`read` and workspaces with no
+    options.  ``data.yaml`` has no ``path``: Ultralytics then takes the yaml's own
+    folder, so the export can be moved (a relative ``path: .`` would be resolved from its
+    datasets folder instead).  Ultralytics requires a ``val`` split: give the images one.
+
+    With ``copy_images=False`` no bytes are copied: ``<split>.txt`` lists the original
+    files' paths relative to ``out_dir`` (``./../imgs/a.jpg``; Ultralytics resolves
+    ``./`` from the list's folder).  Ultralytics cannot pair those images with the labels
+    (they are not under an ``images/`` folder beside ``labels/``), and readers refuse
+    paths that leave the export: read it with ``data_root`` set to a folder holding both
+    the export and the images (their common ancestor), or into a workspace that has
+    registered the images.
+
+    Label lines keep 10 decimals, so boxes come back within ``1e-10`` times the image
+    side (1e-6 px up to 10,000 px).  Polygons are not written (detection labels only);
+    annotators, times, attributes, image-level labels and ``meta`` (e.g. the dataset
+    version id, as ``source``) go to the sidecar.
 
     Returns
     -------
@@ -427,8 +441,13 @@ def write(
     --------
     >>> img = ExportImage("k1", Path("/data/a.jpg"), "a.jpg", 640, 480, split="val")
     >>> rec = AnnotationRecord("k1", "dent", bbox=(10, 20, 110, 70), annotator="ana")
-    >>> write("out", [img], [rec], ["dent"])                          # doctest: +SKIP
+    >>> write("out", [img], [rec], ["dent"])
     PosixPath('out/data.yaml')
+    >>> print(Path("out/data.yaml").read_text().strip())
+    val: val.txt
+    nc: 1
+    names:
+      0: dent
     """
     _common.check_writer_input(images, annotations, categories)
     out_dir = Path(out_dir)
@@ -469,7 +488,8 @@ def write(
         (out_dir / lrel).write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
         side[lrel] = {"key": im.key, "image": entry, "file_name": file_name, "width": im.width,
                       "height": im.height, "lines": line_meta, "image_labels": image_labels}
-    doc: dict[str, Any] = {"path": str(out_dir.resolve())}
+    # no "path": Ultralytics takes the yaml's folder (a relative one would be read from its datasets folder)
+    doc: dict[str, Any] = {}
     for split, entries in lists.items():
         if copy_images:
             doc[split] = f"images/{split}"
