@@ -3,8 +3,8 @@
 Every reader turns one tool's export into an :class:`ImportResult` of
 :class:`ImageRef` and :class:`AnnotationRecord` (pixel xyxy boxes) plus one
 :class:`RecordProblem` per skipped record; a malformed file raises
-:class:`FormatError`.  COCO and YOLO also have writers (``coco.write``,
-``yolo.write``).
+:class:`FormatError`.  COCO, YOLO, CVAT and Label Studio also have writers
+(``coco.write``, ...), which name images relative to the export.
 
 Notes
 -----
