@@ -143,10 +143,11 @@ def _fold(store: Store) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]
                      previous_version_id=holder["version_id"] if holder else None)
         row = {k: e.get(k) for k in HISTORY_SCHEMA}
         history.append(row)
+        name = str(row["name"])
         if row["action"] == "remove":
-            current.pop(row["name"], None)
+            current.pop(name, None)
         else:
-            current[row["name"]] = row
+            current[name] = row
     return history, current
 
 
@@ -160,7 +161,8 @@ def current_names(store: Store) -> pl.DataFrame:
     ['name', 'version_id', 'set_at', 'set_by', 'message']
     """
     _, now = _fold(store)
-    schema = {"name": pl.String, "version_id": pl.String, "set_at": _TS, "set_by": pl.String, "message": pl.String}
+    schema: dict[str, Any] = {"name": pl.String, "version_id": pl.String, "set_at": _TS, "set_by": pl.String,
+                              "message": pl.String}
     rows = [(r["name"], r["version_id"], r["created_at"], r["author"], r["message"]) for r in now.values()]
     return pl.DataFrame(rows, schema=schema, orient="row").sort("set_at", nulls_last=False, maintain_order=True)
 

@@ -459,7 +459,7 @@ def take_snapshot(
         store.append("dataset_versions", [row])
         note = None
         if name is not None:  # after the version row: the name points at a version that is there
-            action, previous = _names.set_name(store, name, vid, move=move, author=row["author"], message=message)
+            action, previous = _names.set_name(store, name, vid, move=move, author=author, message=message)
             note = f"named {name!r}, moved from {str(previous)[:12]}" if action == "move" else None
         store.upsert("meta", "key", [{"key": cache_key, "value": vid}])
         store.event("dataset.snapshot", {"version_id": vid, "name": name, "n_images": items.height})
