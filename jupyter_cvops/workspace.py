@@ -187,10 +187,13 @@ class Workspace:
         export's natural image folder); its labels are stored with annotator, time,
         source file and import batch. A malformed file raises and writes nothing;
         bad records (unknown categories, boxes outside the image, paths escaping
-        the data root, ...) are skipped with one reason each, except that a path
-        escaping the data root to a file this workspace has already registered is
-        used (how ``ws.export(..., copy_images=False)`` exports find their images).
-        Re-importing the same export adds nothing.
+        the data root, ...) are skipped with one reason each. An image not found
+        under the data root is matched to an image this workspace has already
+        registered, by path, then by file name (a name several registered images
+        have is a problem listing them); a file found there that is a copy of a
+        registered image is that image (content hash). No file outside the data
+        root is read. The report says where it looked and how many images matched
+        each way. Re-importing the same export adds nothing.
 
         Examples
         --------
