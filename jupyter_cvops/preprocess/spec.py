@@ -190,8 +190,7 @@ class Preprocess:
                                   "mean/std (or use dtype='float32')")
 
     def _check_resize(self, put: Any) -> None:
-        mode = self.resize_mode or ("exact" if isinstance(self.size, (tuple, list)) else "shorter")
-        mode = _choice(mode, ("shorter", "exact", "longer-pad"), "resize_mode", _MODE_ALIASES)
+        mode = _choice(self.resize_mode or ("exact" if isinstance(self.size, (tuple, list)) else "shorter"), ("shorter", "exact", "longer-pad"), "resize_mode", _MODE_ALIASES)
         size = _ops.as_hw(self.size, "size")
         if mode != "exact" and size[0] != size[1]:
             raise PreprocessError(f"resize_mode={mode!r} takes one integer size, not {self.size!r}")
@@ -301,7 +300,7 @@ class Preprocess:
                     "transform": self._wrapped.description}
         return {**base, "kind": "spec", "size": list(self.size) if isinstance(self.size, tuple) else self.size,
                 "resize_mode": self.resize_mode, "resize": self.resize, "antialias": self.antialias,
-                "library": self.library, "pad": self.pad, "crop": None if self.crop is None else list(self.crop),
+                "library": self.library, "pad": self.pad, "crop": None if self.crop is None else list(_ops.as_hw(self.crop, "crop")),
                 "scale": self.scale, "mean": None if self.mean is None else list(self.mean),
                 "std": None if self.std is None else list(self.std), "dtype": self.dtype, "layout": self.layout}
 
@@ -324,7 +323,7 @@ class Preprocess:
             libs |= {"pil": {"pillow"}, "opencv": {"opencv"}, "torch": {"torch", "torchvision"}}[self.library]
         return sorted(libs)
 
-    @property
+    @functools.cached_property
     def versions(self) -> dict[str, str]:
         """``{library: version}`` of :attr:`libraries`, as installed here (as recorded, for a record stub).
 
@@ -388,7 +387,7 @@ class Preprocess:
                 assert isinstance(self.size, int)
                 rgb = _ops.pad_to(rgb, self.size, self.pad)
         if self.crop is not None:
-            rgb = _ops.center_crop(rgb, self.crop)
+            rgb = _ops.center_crop(rgb, _ops.as_hw(self.crop, "crop"))
         return rgb
 
     def _pixels_to_output(self, rgb: np.ndarray) -> np.ndarray:
@@ -601,7 +600,8 @@ RGB; x/255; float32 CHW'
                 where = f"resize to {self.size[0]}x{self.size[1]}"
             parts.append(f"{where} with {how}")
         if self.crop is not None:
-            parts.append(f"center crop {self.crop[0]}x{self.crop[1]}")
+            ch, cw = _ops.as_hw(self.crop, "crop")
+            parts.append(f"center crop {ch}x{cw}")
         parts.append(self.color)
         if self.scale is not None:
             inv = 1 / self.scale
