@@ -144,7 +144,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     ws = _ws(args)
-    copy = "link" if args.link_images else args.copy_images
+    copy: bool | str = True if args.copy_images else False if args.no_images else "link"
     options = {"as_annotations": True} if args.as_annotations else {}
     out = ws.export(args.version, args.out, format=args.format, copy_images=copy, **options)
     _out(args, {"path": str(out), "format": args.format}, f"exported {args.version} as {args.format} to {out}")
@@ -340,8 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out", help="output folder")
     s.add_argument("--format", choices=["coco", "yolo", "cvat", "labelstudio"], default="coco",
                    help="the labeling tool's format (default: coco)")
-    s.add_argument("--copy-images", action="store_true", help="copy the images into the export")
-    s.add_argument("--link-images", action="store_true", help="hard-link the images into the export")
+    place = s.add_mutually_exclusive_group()
+    place.add_argument("--copy-images", action="store_true",
+                       help="copy the images into the export (default: hard-link them, a copy across file systems)")
+    place.add_argument("--no-images", action="store_true",
+                       help="write paths to the images where they are instead of linking them into the export")
     s.add_argument("--as-annotations", action="store_true",
                    help="labelstudio: write the labels as annotations too (default: predictions only)")
 

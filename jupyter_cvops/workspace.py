@@ -346,7 +346,7 @@ class Workspace:
         path: str | Path,
         format: Literal["coco", "yolo", "cvat", "labelstudio"] = "coco",
         *,
-        copy_images: bool | Literal["link"] = False,
+        copy_images: bool | Literal["link"] = "link",
         include_needs_review: bool = False,
         **options: Any,
     ) -> Path:
@@ -361,9 +361,10 @@ class Workspace:
         YOLO sidecar) and into the workspace's events.
 
         Labels keep annotator, time, polygon and attributes. Image paths in the export
-        are relative to it: ``copy_images=True`` copies the files into the export
-        (``"link"``: hard links, a copy across file systems), otherwise the paths climb
-        to where the files are. Re-importing an export with default arguments gives the
+        are relative to it: by default (``"link"``) the images are hard-linked into the
+        export (a copy across file systems; no disk space on the same file system), so it
+        is self-contained and moves as one folder; ``True`` copies them; ``False`` copies
+        nothing and names the images by paths that climb out of the export. Re-importing an export with default arguments gives the
         same labels (COCO, YOLO, CVAT; Label Studio with ``as_annotations=True``); an
         export that does not hold its images finds them in a workspace that registered
         them (else add them first, or pass ``data_root``). For Label Studio the labels

@@ -42,7 +42,7 @@ def test_cli_end_to_end(tmp_path: Path, shared_data: Path) -> None:
     run("-w", ws, "export", "v1", str(out), "--format", "coco")
     assert list(out.rglob("*.json"))
     ls = tmp_path / "ls"
-    run("-w", ws, "export", "v1", str(ls), "--format", "labelstudio", "--link-images", "--as-annotations")
+    run("-w", ws, "export", "v1", str(ls), "--format", "labelstudio", "--as-annotations")
     tasks = json.loads((ls / "tasks.json").read_text())
     assert len(tasks) == 300 and all(t["annotations"] and t["predictions"] for t in tasks)
     assert len(list((ls / "images").rglob("*.jpg"))) == 300

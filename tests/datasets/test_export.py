@@ -120,7 +120,7 @@ def test_export_import_gives_the_same_labels(source: Any, fmt: str, tmp_path: Pa
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_export_in_place_finds_registered_images(source: Any, fmt: str, tmp_path: Path) -> None:
     ws, v = source
-    out = ws.export(v, tmp_path / fmt, format=fmt, **OPTIONS.get(fmt, {}))  # no bytes copied
+    out = ws.export(v, tmp_path / fmt, format=fmt, copy_images=False, **OPTIONS.get(fmt, {}))  # no bytes copied
     assert not (tmp_path / fmt / "images").exists()
     fresh = Workspace.create(tmp_path / "fresh")
     fresh.add_images(ws.images()["path"].to_list(), progress=False)  # the images, registered first
@@ -143,10 +143,10 @@ def test_names_are_relative_and_links_are_hard(shared_data: Path, tmp_path: Path
     ids = ws.images()["image_id"].to_list()
     ws.add_annotations(pl.DataFrame({"image_id": ids, "annotator": "ana", "class_name": "ok", "kind": "image"}))
     v = ws.snapshot(name="all")
-    xml = ws.export(v, tmp_path / "exports" / "cvat", format="cvat")
+    xml = ws.export(v, tmp_path / "exports" / "cvat", format="cvat", copy_images=False)
     names = [im.get("name") for im in ET.parse(xml).getroot().iter("image")]
     assert all(n and n.startswith("../../data/imgs/") for n in names)  # from the XML's folder to the files
-    coco = ws.export(v, tmp_path / "exports" / "coco", format="coco")
+    coco = ws.export(v, tmp_path / "exports" / "coco", format="coco", copy_images=False)
     doc = json.loads((next(coco.glob("*.json")) if coco.is_dir() else coco).read_text())
     assert doc["images"][0]["file_name"].startswith("../../../data/imgs/")  # from annotations/
     linked = ws.export(v, tmp_path / "exports" / "linked", format="cvat", copy_images="link")
