@@ -13,7 +13,9 @@ Notes
   VOC: the folder holding ``Annotations/``; LabelMe: the folder read, or the JSON's
   folder).  A name resolving outside it (``..``, an absolute path elsewhere, a
   symlink pointing out) gives the problem
-  "path escapes data root" and an :class:`ImageRef` without a path.
+  "path escapes data root" (its ``image_key`` naming the image) and an
+  :class:`ImageRef` without a path.  ``ImportResult.data_root`` is the folder
+  used, symlinks resolved.
 * Annotation, list and config files are opened only inside the export's folder or
   ``data_root``, symlinks resolved: a file found by walking a folder that resolves
   outside gives the same problem and is not read; the file named, symlinked out of

@@ -16,7 +16,7 @@ from typing import Any
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
-from ._files import ESCAPES as ESCAPES  # re-exported: the problem text the workspace recognises
+from ._files import ESCAPES as ESCAPES  # re-exported: the importer settles these problems (by image_key)
 from ._files import MAX_ANNOTATION_BYTES, check_file
 from ._files import confined as confined  # re-exported: the one confinement rule
 from ._messages import short as short  # re-exported: every reader's messages use it

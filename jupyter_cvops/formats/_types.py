@@ -62,15 +62,37 @@ class AnnotationRecord:
 
 @dataclass
 class RecordProblem:
-    """Why one record of an export was skipped."""
+    """Why one record of an export was skipped.
+
+    ``image_key`` is the :attr:`ImageRef.key` of the image the problem is about, set
+    when an image's file was refused or not found (e.g. its name escapes the data
+    root), so the importer can tie the problem to that image without reading ``reason``.
+
+    Examples
+    --------
+    >>> RecordProblem("images[0]", "path escapes data root: ../a.jpg", image_key="7").image_key
+    '7'
+    """
 
     record: str
     reason: str
+    image_key: str | None = None
 
 
 @dataclass
 class ImportResult:
-    """Everything one importer read from one export."""
+    """Everything one importer read from one export.
+
+    ``data_root`` is the resolved folder (symlinks resolved) the reader looked for image
+    files under: the caller's ``data_root``, else the format's default for the export;
+    None for a result no reader made.
+
+    Examples
+    --------
+    >>> res = ImportResult("coco", "/e/ann.json", [], [], [], data_root="/e")
+    >>> res.data_root, res.problems
+    ('/e', [])
+    """
 
     format: str
     source_file: str
@@ -78,6 +100,7 @@ class ImportResult:
     images: list[ImageRef]
     annotations: list[AnnotationRecord]
     problems: list[RecordProblem] = field(default_factory=list)
+    data_root: str | None = None
 
 
 @dataclass

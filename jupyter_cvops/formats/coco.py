@@ -71,7 +71,7 @@ def read(
     files = _json_files(path, scope, base)
     multi = len(files) > 1
     root = Path(data_root) if data_root is not None else base
-    out = ImportResult("coco", str(path), [], [], [], scope.problems)
+    out = ImportResult("coco", str(path), [], [], [], scope.problems, data_root=os.path.realpath(root))
     prefixes = [_subset(f) or f.stem for f in files]
     if len(set(prefixes)) < len(prefixes):  # keys must stay unique across the files
         prefixes = [f.relative_to(base).with_suffix("").as_posix() for f in files]
@@ -146,7 +146,7 @@ def _read_one(f: Path, data: Any, root: Path, annotator: str | None, kpre: str, 
         sizes[iid] = (key, w, h)
         found, escaped = resolver.find(im["file_name"])
         if escaped:
-            problems.append(RecordProblem(where, f"{ESCAPES}: {im['file_name']}"))
+            problems.append(RecordProblem(where, f"{ESCAPES}: {im['file_name']}", image_key=key))
         out.images.append(ImageRef(key, im["file_name"], found, w, h))
 
     seen: set[Any] = set()

@@ -11,6 +11,7 @@ no time per shape either, so ``created_at`` stays None (stable ids on re-import)
 from __future__ import annotations
 
 import math
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -68,7 +69,7 @@ def read(
         Scope([path.parent, data_root]).given(path)
     root_el = load_xml(path, "annotations")
     root = Path(data_root) if data_root is not None else path.parent
-    out = ImportResult("cvat", str(path), [], [], [])
+    out = ImportResult("cvat", str(path), [], [], [], data_root=os.path.realpath(root))
     meta = root_el.find("meta")
     labels, people = _meta(meta) if meta is not None else ([], {})
     out.categories = list(labels)
@@ -95,7 +96,7 @@ def read(
                 root, [f"images/{subset}", "images", subset, relative_path(path.parent, root), ""])
         found, escaped = res.find(name)
         if escaped:
-            out.problems.append(RecordProblem(where, f"{ESCAPES}: {name}"))
+            out.problems.append(RecordProblem(where, f"{ESCAPES}: {name}", image_key=key))
         out.images.append(ImageRef(key, name, found, w, h))
         who = annotator or people.get(im.get("task_id") or "") or people.get("")
         for j, shape in enumerate(im):

@@ -85,7 +85,7 @@ def read(
     files, base = _files(path, scope)
     root = Path(data_root) if data_root is not None else base
     resolver = ImageResolver(root)
-    out = ImportResult("labelme", str(path), [], [], [], scope.problems)
+    out = ImportResult("labelme", str(path), [], [], [], scope.problems, data_root=resolver.root)
     seen: set[str] = set()
     for f in files:
         rel = f.relative_to(base).as_posix()
@@ -146,7 +146,7 @@ def _read_file(
     if not isinstance(name, str) or not name.strip():
         out.problems.append(RecordProblem(rel, f"imagePath: expected a file name, got {name!r:.60}; file skipped"))
         return
-    found = _find_image(name, f, base, resolver, rel, out)
+    found = _find_image(name, f, base, resolver, rel, key, out)
     w, h = _size(data, rel, out)
     if (w is None or h is None) and found is not None:
         w, h = image_size(found)
@@ -180,7 +180,9 @@ def _add(rec: AnnotationRecord, out: ImportResult) -> None:
     out.annotations.append(rec)
 
 
-def _find_image(name: str, f: Path, base: Path, resolver: ImageResolver, rel: str, out: ImportResult) -> Path | None:
+def _find_image(
+    name: str, f: Path, base: Path, resolver: ImageResolver, rel: str, key: str, out: ImportResult
+) -> Path | None:
     """The image file: ``imagePath`` from the JSON's folder (or its mirror under the root), else its base name."""
     root = resolver.root
     json_dir = os.path.realpath(f.parent)
@@ -188,7 +190,7 @@ def _find_image(name: str, f: Path, base: Path, resolver: ImageResolver, rel: st
     first = json_dir if resolver.inside(json_dir) else mirror
     found, escaped = resolver.find(name, [first])
     if escaped:
-        out.problems.append(RecordProblem(rel, f"{ESCAPES}: {name}"))
+        out.problems.append(RecordProblem(rel, f"{ESCAPES}: {name}", image_key=key))
         return None
     if found is None:
         short = name.replace("\\", "/").rsplit("/", 1)[-1]

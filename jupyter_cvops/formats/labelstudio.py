@@ -99,6 +99,7 @@ def read(
     root = data_root if data_root is not None else path.parent
     # our exports name images relative to the JSON: also under another data root holding it
     resolver = ImageResolver(root, ["", "upload", "media/upload", relative_path(path.parent, root)])
+    out.data_root = resolver.root
     seen_tasks: set[Any] = set()
     seen_anns: set[Any] = set()
     for i, task in enumerate(tasks):
@@ -192,7 +193,7 @@ def _image(task: dict[str, Any], key: str, resolver: ImageResolver, problems: li
     for name in dict.fromkeys(names):
         found, escaped = resolver.find(name)
         if escaped:
-            problems.append(RecordProblem(where, f"{ESCAPES}: {name}"))
+            problems.append(RecordProblem(where, f"{ESCAPES}: {name}", image_key=key))
             break
         if found is not None:
             break

@@ -53,7 +53,7 @@ def read(
     img_dirs = [d.name for d in _subdirs(data_root) if d.name.lower() in ("jpegimages", "images")]
     xml_dirs = {os.path.relpath(os.path.realpath(f.parent), real) for f in files}
     resolver = ImageResolver(data_root, [*img_dirs, *sorted(xml_dirs), ""])
-    out = ImportResult("voc", str(path), [], [], [], scope.problems)
+    out = ImportResult("voc", str(path), [], [], [], scope.problems, data_root=real)
     seen: set[str] = set()
     for f in files:
         ann = load_xml(f, "annotation", max_bytes=MAX_PER_IMAGE_BYTES)
@@ -105,7 +105,7 @@ def _read_file(
     if found is None and not escaped and not Path(name).suffix:
         found, escaped = resolver.find_stem([""], name)  # real exports omit the extension
     if escaped:
-        out.problems.append(RecordProblem(f.name, f"{ESCAPES}: {name}"))
+        out.problems.append(RecordProblem(f.name, f"{ESCAPES}: {name}", image_key=key))
         found = None
     size = ann.find("size")
     w = to_int(size.findtext("width")) if size is not None else None

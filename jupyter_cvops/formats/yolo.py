@@ -98,6 +98,7 @@ def read(
     # names are relative to the dataset folder, also under another data root holding it
     resolver = ImageResolver(root if data_root is None else data_root,
                              [""] if data_root is None else ["", relative_path(root, data_root)])
+    out.data_root = resolver.root
     keys = [Path(rel).name for _, rel, _, _ in items]
     if len(set(keys)) != len(keys):  # stems repeat across subsets
         keys = [rel for _, rel, _, _ in items]
@@ -115,15 +116,15 @@ def read(
                 break
         if not tries:
             found, escaped = resolver.find_stem(stem_dirs, Path(rel).name)
-        if escaped:
-            out.problems.append(RecordProblem(lrel, f"{ESCAPES}: {name}"))
+        key = _text_or(side.get("key"), key)
+        if escaped:  # a duplicate's image is not kept: its problem names no image
+            out.problems.append(RecordProblem(lrel, f"{ESCAPES}: {name}", image_key=None if key in seen else key))
         elif found is not None:
             name = Path(os.path.relpath(found, resolver.root)).as_posix()
         w, h = _common.image_size(found)
         if w is None or h is None:
             sw, sh = _common.to_int(side.get("width")), _common.to_int(side.get("height"))
             w, h = (sw, sh) if sw else (image_size or (None, None))
-        key = _text_or(side.get("key"), key)
         if key in seen:
             out.problems.append(RecordProblem(lrel, f"duplicate image {key!r} (listed twice)"))
             continue
@@ -163,7 +164,8 @@ def _data_yaml(path: Path, scope: Scope) -> tuple[Path, Classes, list[_Item], Pa
     doc = load_yaml(path)  # no aliases, at most MAX_CONFIG_BYTES
     if not isinstance(doc, dict):
         raise FormatError(f"{path.name}: expected a YAML mapping with 'names', got {type(doc).__name__}")
-    root = path.parent
+    # resolved like the split folders below, so paths relative to it stay right when read through a symlink
+    root = Path(os.path.realpath(path.parent))
     # our own exports (with the sidecar) are self-contained: their yaml's "path" is only for trainers
     # (paths named by the file are tested with os.path, which answers False for a name too long or with a NUL)
     if isinstance(doc.get("path"), str) and os.path.isdir(root / doc["path"]) and not (root / SIDECAR).is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,14 +184,14 @@ def import_result(
         format=result.format,
         n_images=len(result.images),
         n_labels_read=len(result.annotations),
-        data_root=_data_root(result),
+        data_root=result.data_root,
     )
     missing = [ref for ref in result.images if ref.path is None]
     registered = (store.read("images", columns=["image_id", "path", "width", "height"]) if missing
                   else pl.DataFrame())
     matches = _match_missing(missing, result.source_file, registered)
     matched = [ref for ref in missing if ref.key in matches and matches[ref.key].image_id is not None]
-    settled = _settled(matched, matches, result.source_file)
+    settled = _settled(matched)
     report.problems.extend(LabelProblem(p.record, p.reason) for p in result.problems if not settled(p))
     for ref in missing:
         match = matches.get(ref.key)
@@ -268,12 +268,6 @@ def shown(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _data_root(result: ImportResult) -> str | None:
-    """The folder the reader looked for images under, when it says (``ImportResult.data_root``)."""
-    root = getattr(result, "data_root", None)  # a field readers may set; older results lack it
-    return os.fspath(root) if root is not None else None
-
-
 def looked_under(report: ImportReport) -> str:
     """Where an import looked for its images, as words: ``"under the data root /x"``.
 
@@ -307,30 +301,23 @@ def _unmatched(match: Match | None, report: ImportReport, n_registered: int) -> 
             "has its path or file name")
 
 
-def _settled(matched: Sequence[ImageRef], matches: dict[str, Match], source_file: str) -> Any:
+def _settled(matched: Sequence[ImageRef]) -> Callable[[RecordProblem], bool]:
     """A test of the reader's problems: whether one said an image escapes the data root and
-    that image was then matched to a registered image (so nothing was refused after all).
+    that image (named by the problem's ``image_key``) was then matched to a registered image,
+    so nothing was refused after all.  A problem naming no image is never settled.
 
-    A problem that names its image (``image_key``) is decided by that key.  Otherwise the
-    name in ``"path escapes data root: NAME"`` is compared, as text, with the matched
-    images' names and (joined to the export's folder, symlinks left alone) their
-    registered paths; no file is looked at.
+    Examples
+    --------
+    >>> settled = _settled([ImageRef("7", "../a.jpg", None)])
+    >>> settled(RecordProblem("images[0]", "path escapes data root: ../a.jpg", image_key="7"))
+    True
+    >>> settled(RecordProblem("images[0]", "path escapes data root: ../a.jpg"))
+    False
     """
     keys = {ref.key for ref in matched}
-    texts = {f"{ESCAPES}: {n}" for ref in matched for n in (ref.file_name, *export_names(ref.file_name))}
-    paths = {p for ref in matched for p in matches[ref.key].paths}
-    base = _export_dir(source_file)
-    prefix = f"{ESCAPES}: "
 
     def settled(problem: RecordProblem) -> bool:
-        key = getattr(problem, "image_key", None)
-        if key is not None:
-            return key in keys and problem.reason.startswith(ESCAPES)
-        if problem.reason in texts:
-            return True
-        if base is None or not problem.reason.startswith(prefix):
-            return False
-        return os.path.normpath(os.path.join(base, problem.reason[len(prefix):])) in paths
+        return problem.image_key in keys and problem.reason.startswith(ESCAPES)
 
     return settled
 

@@ -148,3 +148,32 @@ def test_labelstudio_config_symlinked_out_is_not_read(tmp_path: Path) -> None:
     res = formats.read(f, "labelstudio")
     assert SECRET not in res.categories and [a.class_name for a in res.annotations] == ["a"]
     assert [(p.record, p.reason) for p in res.problems] == [("label_config.xml", f"{ESCAPES}: 'label_config.xml'")]
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_data_root_is_resolved_and_an_escape_names_its_image(tmp_path: Path, fmt: str) -> None:
+    """``ImportResult.data_root`` is the folder images were looked up under, symlinks resolved (by
+    default the export's dataset folder); the problem about an escaping image carries its key."""
+    _outside(tmp_path)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "via").symlink_to(tmp_path / "real")
+    ds = tmp_path / "via" / "ds"
+    up = "../../" if fmt in ("coco", "voc") else "../"  # relative to the annotation file
+    f = WRITERS[fmt](ds, f"{up}outside/{SECRET}.png")
+    res = formats.read(f, fmt)
+    assert res.data_root == str((tmp_path / "real" / "ds").resolve()) != str(ds)
+    (ref,) = res.images
+    assert ref.path is None
+    assert [(p.reason.split(":")[0], p.image_key) for p in res.problems] == [(ESCAPES, ref.key)]
+    wide = formats.read(f, fmt, data_root=tmp_path / "via")
+    assert wide.data_root == str((tmp_path / "real").resolve())
+
+
+def test_problems_about_no_image_name_none(tmp_path: Path) -> None:
+    """A refused annotation file or config is about no image: its problem has no ``image_key``."""
+    out = _outside(tmp_path)
+    (out / "label_config.xml").write_text('<View><RectangleLabels name="l"><Label value="a"/></RectangleLabels></View>')
+    f = _labelstudio(tmp_path / "ds", "a.png")
+    (f.parent / "label_config.xml").symlink_to(out / "label_config.xml")
+    res = formats.read(f, "labelstudio")
+    assert [(p.record, p.image_key) for p in res.problems] == [("label_config.xml", None)]

@@ -134,3 +134,39 @@ def test_data_root_widens_the_scope(tmp_path: Path) -> None:
     (ds / "data.yaml").write_text(yaml.safe_dump({"train": str(out / "images" / "train"), "names": ["x"]}))
     res = yolo.read(ds, data_root=tmp_path)
     assert [i.key for i in res.images] == [f"{SECRET}_img"] and len(res.annotations) == 1
+
+
+def test_data_root_is_resolved_and_an_escape_names_its_image(tmp_path: Path) -> None:
+    """``ImportResult.data_root`` is the dataset root (or the caller's data_root), symlinks resolved; an
+    image symlinked out is a problem carrying its key, a label file symlinked out one without."""
+    out = _outside(tmp_path)
+    ds = _dataset(tmp_path)
+    Image.new("RGB", (20, 10)).save(out / "b.png")
+    (ds / "images" / "train" / "b.png").symlink_to(out / "b.png")
+    (ds / "labels" / "train" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (ds / "images" / "train" / "c.png").symlink_to(ds / "images" / "train" / "a.png")
+    (ds / "labels" / "train" / "c.txt").symlink_to(out / "labels" / "train" / f"{SECRET}_img.txt")
+    (ds / "data.yaml").write_text(yaml.safe_dump({"train": "images/train", "names": ["x"]}))
+    (tmp_path / "via").symlink_to(tmp_path / "home")
+    res = yolo.read(tmp_path / "via" / "u" / "ds")
+    assert res.data_root == str(ds.resolve()) and "via" not in res.data_root
+    assert [(p.record, p.image_key, p.reason.split(":")[0]) for p in res.problems] == [
+        ("labels/train/b.txt", "b", ESCAPES),
+        ("labels/train/b.txt:1", None, "image size unknown (image file not found); pass image_size="),
+        ("labels/train/c.txt", None, ESCAPES)]
+    assert [(i.key, i.path is None) for i in res.images] == [("a", False), ("b", True), ("c", False)]
+    wide = yolo.read(tmp_path / "via" / "u" / "ds", data_root=tmp_path / "via")
+    assert wide.data_root == str((tmp_path / "home").resolve())
+
+
+def test_dataset_read_through_a_symlink_finds_its_images(tmp_path: Path) -> None:
+    """A data.yaml read through a symlinked folder at another depth finds images and labels as read directly
+    (its split folders are resolved, so the dataset root is too)."""
+    ds = _dataset(tmp_path)
+    (ds / "data.yaml").write_text(yaml.safe_dump({"train": "images/train", "names": ["x"]}))
+    (tmp_path / "ds-link").symlink_to(ds)
+    res = yolo.read(tmp_path / "ds-link")
+    assert res.problems == [] and len(res.annotations) == 1
+    assert [(i.key, i.file_name, i.path) for i in res.images] == [
+        ("a", "images/train/a.png", (ds / "images" / "train" / "a.png").resolve())]
+    assert res.data_root == str(ds.resolve())

@@ -13,6 +13,7 @@ from PIL import Image
 
 from jupyter_cvops import Workspace, formats
 from jupyter_cvops.cli import main
+from jupyter_cvops.formats._types import RecordProblem
 from jupyter_cvops.labels._importing import import_result
 from jupyter_cvops.labels._matching import match_registered
 
@@ -24,10 +25,10 @@ def _objects(xml: Path) -> int:
     return xml.read_text().count("<object>")
 
 
-def _where(anns: Path) -> tuple[str, str]:
-    """Where a VOC import of ``anns`` (a folder ANNOTATIONS) says it looked: its data root (the folder
-    above) once readers set ``ImportResult.data_root``, else the format's default for the export."""
-    return (f"under the data root {anns.parent.resolve()}", f"under the default data root of a voc export at {anns}")
+def _where(anns: Path) -> str:
+    """Where a VOC import of ``anns`` (a folder ANNOTATIONS) says it looked: its data root, the folder above
+    (``ImportResult.data_root``, symlinks resolved)."""
+    return f"under the data root {anns.parent.resolve()}"
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_xml_kept_elsewhere_attaches_to_registered_images(neu: tuple[Path, Path]
     assert set(labels["class_name"]) == {"crazing", "scratches"}
     head = repr(rep).splitlines()[0]
     assert "12 matched to registered images: 12 by name" in head
-    assert any(f"images looked up {where}>" in head for where in _where(anns)), head
+    assert head.endswith(f"images looked up {_where(anns)}>"), head
     assert rep.to_dict()["matched_to_registered"] == {"path": 0, "name": 12, "hash": 0}
     again = ws.import_annotations(anns, format="voc", progress=False)
     assert (again.n_labels_added, again.n_labels_already_present) == (0, n_objects)
@@ -113,16 +114,19 @@ def test_not_found_names_the_folder_searched(neu: tuple[Path, Path], ws: Workspa
     rep = ws.import_annotations(anns, format="voc", progress=False)
     assert rep.n_labels_added == 0 and rep.n_images_found == 0
     reasons = dict(rep.problems_frame().rows())
-    assert reasons["image crazing_1.jpg"] in [
-        f"image file not found {where}, and none of the 1 registered images has its path or file name"
-        for where in _where(anns)]
-    # a reader that tells its data root has it named
+    assert reasons["image crazing_1.jpg"] == (
+        f"image file not found {_where(anns)}, and none of the 1 registered images has its path or file name")
+    assert rep.to_dict()["data_root"] == str(anns.parent.resolve())
+    # a data root the caller names is the one reported (resolved)
+    rep = ws.import_annotations(anns, format="voc", data_root=tmp_path, progress=False)
+    assert rep.problems[0].reason.startswith(f"image file not found under the data root {tmp_path.resolve()},")
+    # a result no reader made (no data root) is reported by its format and export
     result = formats.read(anns, "voc")
-    result.data_root = str(anns.parent)  # type: ignore[attr-defined]  # ImportResult.data_root, asked for
+    result.data_root = None
     rep = import_result(ws.store, ws.taxonomy, result, register=lambda p: ws.add_images(p, progress=False),
                         add_missing_classes=True, annotator=None)
-    assert rep.problems[0].reason.startswith(f"image file not found under the data root {anns.parent},")
-    assert rep.to_dict()["data_root"] == str(anns.parent)
+    assert rep.problems[0].reason.startswith(f"image file not found under the default data root of a voc "
+                                             f"export at {anns},")
 
 
 def test_sizes_guard_a_match_by_name(neu: tuple[Path, Path], ws: Workspace, tmp_path: Path) -> None:
@@ -164,20 +168,18 @@ def test_names_outside_every_root_read_nothing(neu: tuple[Path, Path], ws: Works
 
 
 def test_reader_problem_naming_its_image_is_settled_by_key(neu: tuple[Path, Path], ws: Workspace) -> None:
-    """A problem with ``image_key`` (a RecordProblem field asked for) is tied to its image without its text."""
+    """A problem is tied to its image by ``image_key``, never by its text: an escape of a matched image is
+    settled whatever name it shows; one naming another key, or no image, stays."""
     imgs, anns = neu
     ws.add_images(imgs, progress=False)
     result = formats.read(anns, "voc")
-    from jupyter_cvops.formats._types import RecordProblem
-
-    for key, reason in (("crazing_1", "path escapes data root: somewhere/else.jpg"),
-                        ("no-such-image", "path escapes data root: crazing_2.jpg")):
-        p = RecordProblem(f"{key}.xml", reason)
-        p.image_key = key  # type: ignore[attr-defined]
-        result.problems.append(p)
+    result.problems += [RecordProblem("crazing_1.xml", "path escapes data root: somewhere/else.jpg", "crazing_1"),
+                        RecordProblem("no-such-image.xml", "path escapes data root: crazing_2.jpg", "no-such-image"),
+                        RecordProblem("labels.txt", "path escapes data root: crazing_3.jpg")]
     rep = import_result(ws.store, ws.taxonomy, result, register=lambda p: ws.add_images(p, progress=False),
                         add_missing_classes=True, annotator=None)
-    assert rep.problems_frame().rows() == [("no-such-image.xml", "path escapes data root: crazing_2.jpg")]
+    assert rep.problems_frame().rows() == [("no-such-image.xml", "path escapes data root: crazing_2.jpg"),
+                                           ("labels.txt", "path escapes data root: crazing_3.jpg")]
 
 
 def test_match_registered_prefers_the_longest_tail() -> None:
@@ -204,7 +206,7 @@ def test_cli_import_of_xml_kept_elsewhere(neu: tuple[Path, Path], tmp_path: Path
     assert main(["-w", ws, "import", str(anns), "--format", "voc"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("cvops import: error: no label imported: the export has ") and "\n" not in err
-    assert any(f"looked {where}, then among the images registered" in err for where in _where(anns)), err
+    assert f"looked {_where(anns)}, then among the images registered" in err, err
     assert "--data-root" in err and "--problems" in err
     assert main(["-w", ws, "import", str(anns), "--format", "voc", "--data-root", str(tmp_path / "empty")]) == 1
     assert f"looked under --data-root {tmp_path / 'empty'}" in capsys.readouterr().err
@@ -263,6 +265,4 @@ def test_export_path_with_an_undecodable_byte_is_shown(neu: tuple[Path, Path], t
     assert main(["-w", ws, "import", str(odd), "--format", "voc"]) == 1
     captured = capsys.readouterr()
     assert "<ImportReport voc exp\\udcff: 0 labels added" in captured.out
-    assert any(f"looked {where}" in captured.err for where in (
-        f"under the data root {tmp_path.resolve()}/exp\\udcff",
-        f"under the default data root of a voc export at {tmp_path}/exp\\udcff")), captured.err
+    assert f"looked under the data root {tmp_path.resolve()}/exp\\udcff" in captured.err, captured.err
