@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
@@ -21,10 +20,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..images import DEFAULT_MAX_PIXELS
-from . import _golden, _ops
+from . import _display, _golden, _ops
 from ._decode import to_rgb
 from ._diff import differences
 from ._errors import PreprocessError
+from ._validate import INTERP_ALIASES, LIBRARY_ALIASES, MODE_ALIASES, choice, floats
 from ._versions import library_versions
 from ._wrap import apply_transform, describe_transform, libraries_of, transform_kind
 
@@ -37,36 +37,6 @@ SPEC_VERSION = 1
 Color = Literal["RGB", "BGR", "L"]
 DType = Literal["float32", "float16", "uint8"]
 Layout = Literal["CHW", "HWC"]
-
-_INTERP_ALIASES = {"linear": "bilinear", "cubic": "bicubic", "box": "area", "lanczos4": "lanczos",
-                   "inter_linear": "bilinear", "inter_cubic": "bicubic", "inter_area": "area",
-                   "inter_nearest": "nearest", "inter_lanczos4": "lanczos"}
-_LIBRARY_ALIASES = {"cv2": "opencv", "pillow": "pil", "torchvision": "torch"}
-_MODE_ALIASES = {"shorter-side": "shorter", "short": "shorter", "longer": "longer-pad", "letterbox": "longer-pad",
-                 "longer-side+pad": "longer-pad"}
-
-
-def _choice(value: Any, allowed: Sequence[str], what: str, aliases: Mapping[str, str] | None = None,
-            upper: bool = False) -> str:
-    text = str(value).upper() if upper else str(value).lower()
-    text = (aliases or {}).get(text, text)
-    if text not in allowed:
-        raise PreprocessError(f"{what} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
-    return text
-
-
-def _floats(value: Any, what: str, channels: int) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    try:
-        vals = tuple(float(v) for v in (value if isinstance(value, (list, tuple, np.ndarray)) else [value]))
-    except (TypeError, ValueError):
-        raise PreprocessError(f"{what} must be a number or a sequence of numbers, not {value!r}") from None
-    if len(vals) == 1:
-        vals = vals * channels
-    if len(vals) != channels:
-        raise PreprocessError(f"{what} has {len(vals)} values; the output has {channels} channel(s)")
-    return vals
 
 
 def _canonical_json(obj: Any) -> str:
@@ -159,24 +129,24 @@ class Preprocess:
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
         put = functools.partial(object.__setattr__, self)
-        put("decode", _choice(self.decode, ("pil", "opencv"), "decode", _LIBRARY_ALIASES))
+        put("decode", choice(self.decode, ("pil", "opencv"), "decode", LIBRARY_ALIASES))
         put("exif", bool(self.exif))
         if self._wrapped is not None:
-            put("color", _choice(self.color, ("RGB", "BGR"), "color", upper=True))
+            put("color", choice(self.color, ("RGB", "BGR"), "color", upper=True))
             return
-        put("color", _choice(self.color, ("RGB", "BGR", "L"), "color", upper=True))
+        put("color", choice(self.color, ("RGB", "BGR", "L"), "color", upper=True))
         if self.size is None:
             for attr in ("resize", "resize_mode", "antialias", "library"):
                 put(attr, None)
         else:
             self._check_resize(put)
         put("crop", None if self.crop is None else _ops.as_hw(self.crop, "crop"))
-        put("dtype", _choice(self.dtype, ("float32", "float16", "uint8"), "dtype",
+        put("dtype", choice(self.dtype, ("float32", "float16", "uint8"), "dtype",
                              {"float": "float32", "half": "float16"}))
-        put("layout", _choice(self.layout, ("CHW", "HWC"), "layout", upper=True))
+        put("layout", choice(self.layout, ("CHW", "HWC"), "layout", upper=True))
         channels = 1 if self.color == "L" else 3
-        put("mean", _floats(self.mean, "mean", channels))
-        put("std", _floats(self.std, "std", channels))
+        put("mean", floats(self.mean, "mean", channels))
+        put("std", floats(self.std, "std", channels))
         if (self.mean is None) != (self.std is None):
             raise PreprocessError("give both mean and std, or neither")
         if self.std is not None and any(s == 0 for s in self.std):
@@ -190,14 +160,14 @@ class Preprocess:
                                   "mean/std (or use dtype='float32')")
 
     def _check_resize(self, put: Any) -> None:
-        mode = _choice(self.resize_mode or ("exact" if isinstance(self.size, (tuple, list)) else "shorter"), ("shorter", "exact", "longer-pad"), "resize_mode", _MODE_ALIASES)
+        mode = choice(self.resize_mode or ("exact" if isinstance(self.size, (tuple, list)) else "shorter"), ("shorter", "exact", "longer-pad"), "resize_mode", MODE_ALIASES)
         size = _ops.as_hw(self.size, "size")
         if mode != "exact" and size[0] != size[1]:
             raise PreprocessError(f"resize_mode={mode!r} takes one integer size, not {self.size!r}")
         put("resize_mode", mode)
         put("size", size if mode == "exact" else size[0])
-        put("resize", _choice(self.resize or "bilinear", _ops.INTERPOLATIONS, "resize", _INTERP_ALIASES))
-        put("library", _choice(self.library or "pil", _ops.LIBRARIES, "library", _LIBRARY_ALIASES))
+        put("resize", choice(self.resize or "bilinear", _ops.INTERPOLATIONS, "resize", INTERP_ALIASES))
+        put("library", choice(self.library or "pil", _ops.LIBRARIES, "library", LIBRARY_ALIASES))
         assert self.resize is not None and self.library is not None
         if self.library == "torch" and self.resize not in _ops.TORCH_NAMES:
             raise PreprocessError(f"library='torch' resizes with nearest, bilinear or bicubic, not {self.resize!r}"
@@ -240,7 +210,7 @@ class Preprocess:
         >>> pre(np.zeros((10, 12, 3), np.uint8)).shape, pre.to_spec()["transform_kind"]
         ((3, 8, 8), 'torchvision')
         """
-        input = _choice(input, ("pil", "numpy", "tensor"), "input")  # type: ignore[assignment]
+        input = choice(input, ("pil", "numpy", "tensor"), "input")  # type: ignore[assignment]
         if not callable(transform):
             raise PreprocessError(f"wrap needs a callable transform, not a {type(transform).__qualname__}")
         kind = transform_kind(transform)
@@ -583,33 +553,7 @@ class Preprocess:
         'decode PIL + EXIF; shorter side to 256 with OpenCV INTER_LINEAR without antialias; center crop 224x224; \
 RGB; x/255; float32 CHW'
         """
-        if self._wrapped is not None:
-            steps = [s.get("type", "?").rsplit(".", 1)[-1] if isinstance(s, dict) else "?" for s in
-                     _steps(self._wrapped.description)]
-            return (f"decode {self.decode.upper() if self.decode == 'pil' else 'OpenCV'}"
-                    f"{' + EXIF' if self.exif else ''}; {self.color} {self._wrapped.input} -> "
-                    f"{self._wrapped.kind} {' > '.join(steps)}{'' if self.runnable else ' (not runnable here)'}")
-        parts = [f"decode {'PIL' if self.decode == 'pil' else 'OpenCV'}{' + EXIF' if self.exif else ''}"]
-        if self.size is not None:
-            assert self.library and self.resize and self.antialias is not None
-            how = _ops.describe_resize(self.library, self.resize, self.antialias)
-            where = {"shorter": f"shorter side to {self.size}", "longer-pad": f"longer side to {self.size}, "
-                     f"padded square with {self.pad}"}.get(str(self.resize_mode), "")
-            if self.resize_mode == "exact":
-                assert isinstance(self.size, tuple)
-                where = f"resize to {self.size[0]}x{self.size[1]}"
-            parts.append(f"{where} with {how}")
-        if self.crop is not None:
-            ch, cw = _ops.as_hw(self.crop, "crop")
-            parts.append(f"center crop {ch}x{cw}")
-        parts.append(self.color)
-        if self.scale is not None:
-            inv = 1 / self.scale
-            parts.append(f"x/{round(inv)}" if abs(inv - round(inv)) < 1e-9 * inv else f"x*{self.scale:g}")
-        if self.mean is not None:
-            parts.append(f"(x-{_short(self.mean)})/{_short(self.std)}")
-        parts.append(f"{self.dtype} {self.layout}")
-        return "; ".join(parts)
+        return _display.describe(self)
 
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
@@ -623,30 +567,7 @@ RGB; x/255; float32 CHW'
         return f"Preprocess({label}{', '.join(shown)}, fingerprint={self.fingerprint[:12]!r})"
 
     def _repr_html_(self) -> str:
-        spec = self.to_spec()
-        rows = [("fingerprint", f"<code>{self.fingerprint}</code>")]
-        if self.name:
-            rows.append(("name", html.escape(self.name)))
-        rows += [(k, html.escape(json.dumps(v) if not isinstance(v, str) else v)[:300]) for k, v in spec.items()
-                 if k not in ("v", "transform")]
-        if self._wrapped is not None:
-            rows.append(("steps", html.escape(self.describe())))
-        rows.append(("versions", html.escape(", ".join(f"{k} {v}" for k, v in self.versions.items()))))
-        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
-                       for k, v in rows)
-        return f"<table><caption style='text-align:left'><b>Preprocess</b></caption>{body}</table>"
-
-
-def _short(values: Sequence[float] | None) -> str:
-    return "(" + ", ".join(f"{v:.3g}" for v in values or ()) + ")"
-
-
-def _steps(description: Any) -> list[Any]:
-    if isinstance(description, dict):
-        params = description.get("params", {})
-        if isinstance(params, dict) and isinstance(params.get("transforms"), list):
-            return list(params["transforms"])
-    return [description]
+        return _display.html_table(self)
 
 
 def fingerprint_of(spec: Mapping[str, Any], versions: Mapping[str, str]) -> str:
