@@ -201,8 +201,16 @@ def cmd_taxonomy(args: argparse.Namespace) -> None:
 def cmd_snapshot(args: argparse.Namespace) -> None:
     from .notebook._magics import parse_splits
 
+    from .datasets._names import NameInUseError
+
     ws = _ws(args)
-    v = ws.snapshot(name=args.name, message=args.message, splits=parse_splits(args.splits))
+    if args.move and not args.name:
+        raise CliError("--move needs --name (the name to move)")
+    try:
+        v = ws.snapshot(name=args.name, message=args.message, splits=parse_splits(args.splits), move=args.move)
+    except NameInUseError as exc:
+        raise CliError(f"the name {exc.name!r} already points at dataset version {exc.holder[:12]} (other content); "
+                       "rerun with --move to point it at this content, or choose another name") from None
     from .notebook._runinfo import environment
 
     run_id = ws.record_run("snapshot", dataset_version=v.id, taxonomy_version=v.taxonomy_version,
@@ -214,10 +222,34 @@ def cmd_versions(args: argparse.Namespace) -> None:
     _out(args, _ws(args).versions())
 
 
+def cmd_name(args: argparse.Namespace) -> None:
+    from .datasets._names import NameInUseError
+
+    ws = _ws(args)
+    if args.remove:
+        if args.version is not None:
+            raise CliError("--remove takes only the NAME")
+        v = ws.remove_version_name(args.name, message=args.message)
+        _out(args, v.to_dict(), f"removed the name {args.name!r} from {v.id[:12]}")
+        return
+    if args.version is None:
+        raise CliError("give the VERSION to name (a name or an id), or --remove")
+    try:
+        v = ws.name_version(args.name, args.version, move=args.move, message=args.message)
+    except NameInUseError as exc:
+        raise CliError(f"the name {exc.name!r} already points at dataset version {exc.holder[:12]}; "
+                       "rerun with --move to point it at this version") from None
+    _out(args, v.to_dict(), repr(v))
+
+
+def cmd_names(args: argparse.Namespace) -> None:
+    _out(args, _ws(args).version_names(history=args.history, name=args.name))
+
+
 def cmd_verify(args: argparse.Namespace) -> None:
     rep = _ws(args).version(args.version).verify(progress=not args.json)
     data = {"ok": rep.ok, "checked": rep.n_checked, "missing": _frame_json(rep.missing),
-            "changed": _frame_json(rep.changed)}
+            "changed": _frame_json(rep.changed), "moved": _frame_json(rep.moved)}
     _out(args, data, repr(rep))
     if not rep.ok:
         sys.exit(3)
@@ -354,8 +386,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", help="a name (tag) for the version")
     s.add_argument("-m", "--message", help="what this version is")
     s.add_argument("--splits", help="e.g. train=0.8,val=0.1,test=0.1")
+    s.add_argument("--move", action="store_true",
+                   help="take the name from the version it points at now (kept in the name history)")
 
     command("versions", "list dataset versions", cmd_versions, [common])
+
+    s = command("name", "name a dataset version, move a name (--move) or remove one (--remove)", cmd_name, [common])
+    s.add_argument("name", help="the name")
+    s.add_argument("version", nargs="?", help="dataset version to name: a name or an id (6+ characters)")
+    s.add_argument("--move", action="store_true", help="take the name from the version it points at now")
+    s.add_argument("--remove", action="store_true", help="stop the name naming its version (kept in history)")
+    s.add_argument("-m", "--message", help="why (kept in the name history)")
+
+    s = command("names", "list the names of dataset versions (--history: every set, move and remove)",
+                cmd_names, [common])
+    s.add_argument("--history", action="store_true", help="every set, move and remove, oldest first")
+    s.add_argument("--name", help="only this name's rows")
 
     s = command("verify", "re-hash a version's files (exit 3 when one is missing or changed)", cmd_verify, [common])
     s.add_argument("version", help="dataset version: name, alias or id (a prefix of 6+ characters)")

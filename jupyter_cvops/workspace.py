@@ -23,7 +23,7 @@ from ._store import Store, WorkspaceError, current_user, now_utc
 from ._store.statcache import StatCache
 from ._store.store import read_only_error
 from .labels.annotations import records_from_frame
-from .datasets.versions import DatasetVersion, _get, list_versions, take_snapshot
+from .datasets._verbs import DatasetVerbs
 from .images.scan import scan_images
 from .taxonomy.facade import Taxonomy
 
@@ -32,8 +32,11 @@ PathsOrGlob = str | Path | Iterable[str | Path]
 MAX_PIXELS = 178_956_970
 
 
-class Workspace:
+class Workspace(DatasetVerbs):
     """A versioned store of images, labels, taxonomy and dataset versions.
+
+    Verbs of a domain with many of them live beside it and are mixed in here (dataset
+    versions: :class:`~jupyter_cvops.datasets._verbs.DatasetVerbs`).
 
     Examples
     --------
@@ -277,135 +280,6 @@ class Workspace:
             mapped["class_name"].alias("class_name"),
             mapped["status"].alias("status"),
         )
-
-    # -- dataset versions ----------------------------------------------------------
-    def snapshot(
-        self,
-        name: str | None = None,
-        message: str | None = None,
-        splits: Mapping[str, float] | None = None,
-        *,
-        images: pl.Series | Iterable[str] | pl.Expr | None = None,
-        author: str | None = None,
-    ) -> DatasetVersion:
-        """Freeze images, resolved labels and the taxonomy version into an immutable version.
-
-        The id is the hash of the content (same content, same id). Splits come from
-        each image's hash, so an image never moves between train/val/test.
-        Reviewed labels win; otherwise every annotator's labels are kept side by
-        side (the policy is recorded in the version).
-
-        Parameters
-        ----------
-        name, message
-            Human handle and description; ``ws.version(name)`` finds it later.
-        splits
-            Split fractions, default ``{"train": 0.8, "val": 0.1, "test": 0.1}``.
-        images
-            Which images: ids, or a polars expression over ``ws.images()`` columns
-            (e.g. ``pl.col("source") == "line-1"``). Default: all.
-
-        Examples
-        --------
-        >>> v = ws.snapshot(name="baseline", message="first labelled batch")   # doctest: +SKIP
-        >>> v.id, v.splits                                                       # doctest: +SKIP
-        """
-        ids: pl.Series | None
-        if images is None:
-            ids = None
-        elif isinstance(images, pl.Expr):
-            ids = self.images().filter(images)["image_id"]
-        elif isinstance(images, pl.Series):
-            ids = images
-        else:
-            ids = pl.Series("image_id", list(images), dtype=pl.String)
-        return take_snapshot(self._store, self.taxonomy, name=name, message=message,
-                             splits=splits, image_ids=ids, author=author)
-
-    def versions(self) -> pl.DataFrame:
-        """Dataset versions, oldest first.
-
-        Examples
-        --------
-        >>> ws.versions().select("name", "id", "n_images")   # doctest: +SKIP
-        """
-        return list_versions(self._store)
-
-    def version(self, name_or_id: str) -> DatasetVersion:
-        """A dataset version by name, alias, or id (any prefix of >= 6 characters).
-
-        Examples
-        --------
-        >>> ws.version("baseline").verify()   # doctest: +SKIP
-        """
-        return _get(self._store, name_or_id)
-
-    def export(
-        self,
-        selection: DatasetVersion | str | pl.DataFrame | pl.Series | Iterable[str],
-        path: str | Path,
-        format: Literal["coco", "yolo", "cvat", "labelstudio"] = "coco",
-        *,
-        copy_images: bool | Literal["link"] = "link",
-        include_needs_review: bool = False,
-        **options: Any,
-    ) -> Path:
-        """Write a dataset version, or a selection of images, as COCO, YOLO, CVAT or Label Studio.
-
-        ``selection`` is a dataset version (object, name or id), or images: a frame with
-        an ``image_id`` column (``ws.review_queue(...)``), a drift view's
-        ``view.selected``, or any iterable of image ids.  A selection of images is first
-        frozen into a dataset version (``ws.snapshot(images=..., name=None)``), so every
-        export names the content it came from: the version id is written into the
-        export (COCO ``info``, CVAT ``<meta><cvops>``, Label Studio task ``meta``, the
-        YOLO sidecar) and into the workspace's events.
-
-        Labels keep annotator, time, polygon and attributes. Image paths in the export
-        are relative to it: by default (``"link"``) the images are hard-linked into the
-        export (a copy across file systems; no disk space on the same file system), so it
-        is self-contained and moves as one folder; ``True`` copies them; ``False`` copies
-        nothing and names the images by paths that climb out of the export. Re-importing an export with default arguments gives the
-        same labels (COCO, YOLO, CVAT; Label Studio with ``as_annotations=True``); an
-        export that does not hold its images finds them in a workspace that registered
-        them (else add them first, or pass ``data_root``). For Label Studio the labels
-        are pre-filled as ``predictions`` (to correct in the tool, not labels when read
-        back); ``options`` go to the writer, e.g. ``as_annotations=True`` to also write
-        them as annotations (see :func:`jupyter_cvops.formats.labelstudio.write`).
-
-        Labels that need review (those of a class split since they were made) are left
-        out, with an :class:`~jupyter_cvops.datasets._export.ExportWarning` giving the
-        count; ``include_needs_review=True`` writes them too, under their old class name.
-
-        Examples
-        --------
-        >>> ws.export("baseline", "out/coco", format="coco")                         # doctest: +SKIP
-        >>> q = ws.review_queue(disputed_only=True)                                  # doctest: +SKIP
-        >>> ws.export(q.head(50), "out/ls", format="labelstudio", copy_images=True)  # doctest: +SKIP
-        >>> ws.export(view.selected, "out/cvat", format="cvat", copy_images="link")  # doctest: +SKIP
-        """
-        from .datasets._export import EXPORT_FORMATS, export_version, selected_image_ids
-
-        if format not in EXPORT_FORMATS:
-            raise ValueError(f"cannot export as {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-        kind = "version"
-        if isinstance(selection, DatasetVersion):
-            v = selection
-        elif isinstance(selection, str):
-            v = self.version(selection)
-        else:
-            kind = "selection"
-            ids = selected_image_ids(selection)
-            known = set(self._store.read("images", columns=["image_id"])["image_id"].to_list())
-            unknown = [i for i in ids if i not in known]
-            if unknown:
-                raise WorkspaceError(f"{len(unknown)} of the {len(ids)} selected image ids are not registered "
-                                     f"in this workspace (e.g. {unknown[0]!r})")
-            v = self.snapshot(images=ids, message=f"export selection of {len(ids)} images as {format}")
-        out = export_version(self.taxonomy, v, Path(path), format, copy_images=copy_images,
-                             include_needs_review=include_needs_review, **options)
-        self._store.event("dataset.export", {"version_id": v.id, "format": format, "path": str(out),
-                                             "selection": kind, "copy_images": copy_images})
-        return out
 
     # -- agreement -------------------------------------------------------------------
     def agreement(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -157,3 +159,28 @@ def test_every_option_and_command_has_help() -> None:
 
 def test_version() -> None:
     assert ok("--version").stdout.strip() == f"cvops {jupyter_cvops.__version__}"
+
+
+def test_version_names_from_the_command_line(tmp_path: Path, ws: str, shared_data: Path) -> None:
+    """B4 on the CLI: a name of other content is refused with a hint, --move moves it, history is kept."""
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for p in sorted((shared_data / "images" / "neu-surface-defects").rglob("*.jpg"))[:4]:
+        shutil.copy(p, imgs / p.name)
+    ok("-w", ws, "add-images", str(imgs / sorted(os.listdir(imgs))[0]))
+    first = json.loads(ok("-w", ws, "snapshot", "--name", "baseline", "--json").stdout)
+    same = json.loads(ok("-w", ws, "snapshot", "--name", "also-baseline", "--json").stdout)
+    assert same["id"] == first["id"] and set(same["names"]) == {"baseline", "also-baseline"}
+    ok("-w", ws, "add-images", str(imgs))
+    p = run("-w", ws, "snapshot", "--name", "baseline")
+    assert p.returncode == 1 and "--move" in one_line(p)
+    moved = json.loads(ok("-w", ws, "snapshot", "--name", "baseline", "--move", "--json").stdout)
+    assert moved["id"] != first["id"]
+    ok("-w", ws, "name", "first", first["id"][:12], "-m", "the first batch")
+    ok("-w", ws, "name", "also-baseline", "--remove")
+    history = json.loads(ok("-w", ws, "names", "--history", "--json").stdout)
+    actions = [(r["name"], r["action"]) for r in history]
+    assert ("baseline", "move") in actions and ("also-baseline", "remove") in actions
+    now = {r["name"]: r["version_id"] for r in json.loads(ok("-w", ws, "names", "--json").stdout)}
+    assert now == {"baseline": moved["id"], "first": first["id"]}
+    assert run("-w", ws, "name", "first").returncode == 1

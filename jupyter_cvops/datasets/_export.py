@@ -12,6 +12,7 @@ import polars as pl
 from ..formats import coco, cvat, labelstudio, yolo
 from ..formats._types import AnnotationRecord, ExportImage
 from ..formats._writing import CopyImages, check_copy_images
+from ._verify import MissingImagesError, require_files
 
 if TYPE_CHECKING:
     from .versions import DatasetVersion
@@ -75,6 +76,13 @@ def export_version(
     check_copy_images(copy_images)
 
     items = version.items().sort("split", "path", nulls_last=True)
+    if copy_images:  # copying or linking needs every file: say which are missing before writing anything
+        require_files(items, version.id)
+    else:
+        try:
+            require_files(items, version.id)
+        except MissingImagesError as error:
+            warnings.warn(f"{error} (the export points at them anyway)", ExportWarning, stacklevel=3)
     labels = version.labels()
     if include_needs_review:
         labels = _old_class_names(taxonomy, version, labels)

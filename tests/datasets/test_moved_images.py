@@ -89,14 +89,21 @@ def test_a_truly_missing_file_is_reported_by_id_and_both_paths(moved: tuple[Work
     assert info.value.missing["image_id"].to_list() == [gone["image_id"]]
 
 
-@pytest.mark.xfail(strict=True, raises=FileNotFoundError,
-                   reason="lead: datasets/_export.py must call require_files(items, version.id) before writing")
 def test_export_of_a_truly_missing_file_is_a_clear_error(moved: tuple[Workspace, Path, Path],
                                                           tmp_path: Path) -> None:
     ws, _, _ = moved
     Path(ws.version("baseline").items()["path"][0]).unlink()
     with pytest.raises(MissingImagesError, match="images is missing: image "):
         ws.export("baseline", tmp_path / "out", format="coco", copy_images=True)
+
+
+def test_export_pointing_at_a_missing_file_warns(moved: tuple[Workspace, Path, Path], tmp_path: Path) -> None:
+    from jupyter_cvops.datasets._export import ExportWarning
+
+    ws, _, _ = moved
+    Path(ws.version("baseline").items()["path"][0]).unlink()
+    with pytest.warns(ExportWarning, match="1 of its 30 images is missing"):
+        ws.export("baseline", tmp_path / "out", format="coco", copy_images=False)
 
 
 def test_locate_prefers_the_registered_place_and_keeps_unknown_images(tmp_path: Path) -> None:
