@@ -88,12 +88,13 @@ class OutputComparison:
     """Per-image absolute differences between two pipelines' outputs on the same images.
 
     ``max_abs`` and ``mean_abs`` are in output units (NaN where the shapes differ); divided by ``unit`` they
-    are grey levels when ``unit`` is the output change of one grey level (``Preprocess.grey_level``).
+    are grey levels when ``unit`` is the output change of one grey level (``Preprocess.grey_level``); with no
+    ``unit`` they stay output units.
     """
 
     max_abs: np.ndarray
     mean_abs: np.ndarray
-    unit: float = 1.0
+    unit: float | None = None
 
     @property
     def n(self) -> int:
@@ -109,17 +110,17 @@ class OutputComparison:
     def mean_levels(self) -> float:
         """Mean over images of the mean |diff|, in units of ``unit``."""
         ok = self.mean_abs[~np.isnan(self.mean_abs)]
-        return float(ok.mean() / self.unit) if ok.size else float("nan")
+        return float(ok.mean() / (self.unit or 1.0)) if ok.size else float("nan")
 
     @property
     def max_levels(self) -> float:
         """Largest |diff| over all images, in units of ``unit``."""
         ok = self.max_abs[~np.isnan(self.max_abs)]
-        return float(ok.max() / self.unit) if ok.size else float("nan")
+        return float(ok.max() / (self.unit or 1.0)) if ok.size else float("nan")
 
     def sentence(self) -> str:
         """``"mean |diff| 3.1 grey levels on 200 images (max 41)"``."""
-        what = "grey levels" if self.unit != 1.0 else "(output units)"
+        what = "grey levels" if self.unit is not None else "(output units)"
         text = f"mean |diff| {self.mean_levels:.3g} {what} on {self.n} image{'s' if self.n != 1 else ''}"
         text += f" (max {self.max_levels:.3g})"
         if self.shape_mismatches:
@@ -157,7 +158,7 @@ def compare_outputs(train: Sequence[np.ndarray] | np.ndarray, serve: Sequence[np
             continue
         d = np.abs(a.astype(np.float64) - b.astype(np.float64))
         mx[i], mean[i] = (float(d.max()), float(d.mean())) if d.size else (0.0, 0.0)
-    return OutputComparison(mx, mean, 1.0 if unit is None else float(unit))
+    return OutputComparison(mx, mean, None if unit is None else float(unit))
 
 
 # ---------------------------------------------------------------------------------------------- words
@@ -186,7 +187,8 @@ def _phrases(spec: Mapping[str, Any], versions: Mapping[str, str], fields: list[
     f = set(fields)
     out: list[str] = []
     if "kind" in f:
-        return ["wraps a " + str(spec.get("transform_kind")) + " transform" if spec.get("kind") == "wrap"
+        kind = str(spec.get("transform_kind"))
+        return [f"wraps a{'n' if kind[:1] in 'aeiou' else ''} {kind} transform" if spec.get("kind") == "wrap"
                 else "uses a declarative spec"]
     if "decode" in f:
         out.append(f"decodes with {'PIL' if spec['decode'] == 'pil' else 'OpenCV'}")
@@ -213,13 +215,21 @@ def _phrases(spec: Mapping[str, Any], versions: Mapping[str, str], fields: list[
         out.append(f"hands the transform a {spec.get('input')} input")
     changed = [x for x in fields if x.startswith("transform")]
     if changed:
-        out.append(f"runs a transform with {changed[0].split('.params.')[-1]} = "
-                   f"{json.dumps(lookup(dict(spec), changed[0]))}" + (f" (+{len(changed) - 1} more)" if len(changed) > 1
-                                                                  else ""))
+        out.append("runs " + ", ".join(_transform_phrase(spec, x) for x in changed[:3])
+                   + (f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""))
     libs = [x.split(".", 1)[1] for x in fields if x.startswith("versions.")]
     if libs:
         out.append("computes with " + ", ".join(f"{lib} {versions.get(lib, '?')}" for lib in libs))
     return out
+
+
+def _transform_phrase(spec: Mapping[str, Any], path: str) -> str:
+    """``transform.params.transforms[0].params.size`` -> ``Resize size=256``."""
+    step, _, param = path.rpartition(".params.")
+    found = lookup(dict(spec), step) if step else None
+    name = str(found.get("type", "")).rsplit(".", 1)[-1] if isinstance(found, dict) else ""
+    value = json.dumps(lookup(dict(spec), path))
+    return f"{name} {param}={value}" if name and param else f"{path.removeprefix('transform.')}={value}"
 
 
 def describe_skew(train: PipelineLike, serve: PipelineLike, outputs: OutputComparison | None = None, *,
@@ -292,7 +302,7 @@ def skew_report(train: PipelineLike, serve: PipelineLike, *, images: Sequence[An
             served_outputs = [serve(x) for x in images]
         outputs = compare_outputs(mine, served_outputs, unit=unit)
     tol = golden.atol
-    replay_ok = outputs is None or (outputs.shape_mismatches == 0 and outputs.max_levels * outputs.unit <= tol)
+    replay_ok = outputs is None or (outputs.shape_mismatches == 0 and outputs.max_levels * (outputs.unit or 1.0) <= tol)
     spec_diffs = [d for d in diffs if not d.field.startswith("versions.")]
     ok = not spec_diffs and golden.ok and replay_ok
     sentence = describe_skew(train, serve, outputs)

@@ -152,3 +152,24 @@ def test_compare_outputs_reports_shape_mismatches() -> None:
     assert "1 with outputs of different shapes" in c.sentence()
     with pytest.raises(ValueError, match="same images"):
         compare_outputs([np.zeros(1)], [])
+
+
+def test_wrapped_pipelines_name_the_step_that_differs() -> None:
+    import open_clip
+
+    a = Preprocess.wrap(open_clip.image_transform(224, is_train=False))
+    b = Preprocess.wrap(open_clip.image_transform(256, is_train=False))
+    assert describe_skew(a, b) == ("serving runs Resize size=256, CenterCrop size=[256, 256]; "
+                                   "training runs Resize size=224, CenterCrop size=[224, 224]")
+    assert describe_skew(TRAIN, a).startswith("serving wraps an open_clip transform; training uses a declarative")
+    r = skew_report(a, b)
+    assert not r.ok and set(r.golden.differing) == set(GOLDEN_NAMES)  # 224 vs 256 outputs: shapes differ
+
+
+def test_grey_levels_versus_output_units() -> None:
+    raw = compare_outputs([np.zeros((2, 2))], [np.full((2, 2), 3.0)])
+    assert raw.unit is None and "3 (output units)" in raw.sentence()
+    u8 = Preprocess(8, dtype="uint8", scale=None)
+    assert u8.grey_level == 1.0
+    levels = compare_outputs([np.zeros((2, 2))], [np.full((2, 2), 3.0)], unit=u8.grey_level)
+    assert "mean |diff| 3 grey levels on 1 image (max 3)" == levels.sentence()
