@@ -23,7 +23,11 @@ from ._store import Store, WorkspaceError, current_user, now_utc
 from ._store.statcache import StatCache
 from ._store.store import read_only_error
 from .labels.annotations import records_from_frame
+from .checks._verbs import CheckVerbs
 from .datasets._verbs import DatasetVerbs
+from .models._verbs import ModelVerbs
+from .predictions._verbs import PredictionVerbs
+from .runs._verbs import RunVerbs
 from .images.scan import scan_images
 from .taxonomy.facade import Taxonomy
 
@@ -32,11 +36,11 @@ PathsOrGlob = str | Path | Iterable[str | Path]
 MAX_PIXELS = 178_956_970
 
 
-class Workspace(DatasetVerbs):
+class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs):
     """A versioned store of images, labels, taxonomy and dataset versions.
 
-    Verbs of a domain with many of them live beside it and are mixed in here (dataset
-    versions: :class:`~jupyter_cvops.datasets._verbs.DatasetVerbs`).
+    Verbs of a domain with many of them live beside it and are mixed in here (each
+    folder's ``_verbs.py``: dataset versions, runs, models, predictions, checks).
 
     Examples
     --------

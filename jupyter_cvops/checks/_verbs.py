@@ -1,0 +1,7 @@
+"""Check verbs of :class:`~jupyter_cvops.workspace.Workspace` (mixed into it)."""
+
+from __future__ import annotations
+
+
+class CheckVerbs:
+    """``ws.checks()``."""

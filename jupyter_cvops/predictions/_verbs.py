@@ -1,0 +1,7 @@
+"""Prediction verbs of :class:`~jupyter_cvops.workspace.Workspace` (mixed into it)."""
+
+from __future__ import annotations
+
+
+class PredictionVerbs:
+    """``ws.log_predictions(...)``, ``ws.predictions()``."""
