@@ -82,6 +82,7 @@ def test_wheel_contains_labextension_server_config_and_widget_bundles(tmp_path: 
             data + "etc/jupyter/jupyter_server_config.d/jupyter_cvops.json",
             "jupyter_cvops/static/.built",
             "jupyter_cvops/_server/__init__.py",
+            "jupyter_cvops/preprocess/golden/checkerboard.png",
         ):
             assert required in names, f"{required} missing from {wheel.name}"
         meta = json.loads(zf.read(ext + "package.json"))
