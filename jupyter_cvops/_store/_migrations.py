@@ -27,7 +27,7 @@ from .schemas import TABLES
 if TYPE_CHECKING:
     from .store import Store
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The workspace format this release writes (stored as text in ``meta``'s ``format`` row)."""
 
 #: SQL expressions that fill a column added to an existing table, keyed by (table, column).
@@ -36,10 +36,33 @@ FILL: Mapping[tuple[str, str], str] = {
     ("reviews", "decision_id"): "review_id",  # before decisions grouped rows, each row was its own decision
 }
 
+_NAME_KEY = ("name", "action", "version_id", "previous_version_id", "author", "created_at", "message")
+
+
+def _names_into_aliases(store: Store) -> None:
+    """Format 2 -> 3: dataset version names move from ``dataset_names`` into the shared ``aliases`` table.
+
+    Rows already copied (an interrupted migration) are not copied again; all the others land
+    in one commit. ``dataset_names`` stays as it was (an older release's record).
+    """
+    if "dataset_names" not in store._table_names():
+        return
+    old = store.read("dataset_names")
+    if old.height == 0:
+        return
+    have = store.read("aliases", where="kind = 'dataset'")
+    done = {tuple(r[k] for k in _NAME_KEY) for r in have.iter_rows(named=True)}
+    rows = [dict(r, kind="dataset", target=None) for r in old.iter_rows(named=True)
+            if tuple(r[k] for k in _NAME_KEY) not in done]
+    if rows:
+        store.append("aliases", rows)
+
+
 #: Data migrations run after the columns are conformed: ``STEPS[n]`` takes format ``n`` to ``n + 1``.
 #: Format 1 -> 2 is columns and tables only (reviews gained decision_id/accepted_annotator/reason; new
-#: tables such as dataset version name history): nothing beyond :func:`conform_tables`.
-STEPS: dict[int, Callable[[Store], None]] = {}
+#: tables such as dataset version name history). Format 2 -> 3 copies the dataset version names'
+#: history into the ``aliases`` table that model aliases share.
+STEPS: dict[int, Callable[[Store], None]] = {2: _names_into_aliases}
 
 
 @dataclass
@@ -107,7 +130,7 @@ def newer_error(uri: str, found: int) -> Exception:
     Examples
     --------
     >>> print(str(newer_error("/ws", 9)).split(";")[0])
-    /ws was written by a newer jupyter-cvops (workspace format 9, this release writes 2)
+    /ws was written by a newer jupyter-cvops (workspace format 9, this release writes 3)
     """
     return WorkspaceError(
         f"{uri} was written by a newer jupyter-cvops (workspace format {found}, this release writes "

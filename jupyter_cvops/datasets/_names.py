@@ -1,32 +1,37 @@
 """Names of dataset versions: movable aliases of content ids, with an append-only history.
 
 A name points at one dataset version (a content id), like a git tag or a model-registry
-alias. Giving a name to a version appends a ``set`` row to ``dataset_names``; pointing a
-name that is in use at other content is refused unless asked (``move=True``: a ``move`` row
-that records the previous holder); ``remove`` rows end a name. Rows are never changed, so
-``name_history`` says who pointed which name where, when and why.
+alias, and shares their history table: rows of kind ``"dataset"`` in ``aliases`` (see
+:mod:`jupyter_cvops._store.aliases`, which model aliases use too). Giving a name to a version
+appends a ``set`` row; pointing a name that is in use at other content is refused unless
+asked (``move=True``: a ``move`` row that records the previous holder); ``remove`` rows end a
+name. Rows are never changed, so ``name_history`` says who pointed which name where, when and
+why.
 
-Workspaces written before this table existed hold names in ``dataset_versions.name`` (the
-name a snapshot was taken with) and in ``meta`` rows ``alias:NAME`` (a name given to
-unchanged content). They are read as the initial history: each is a ``set`` at the time it
-was recorded, and a later one of the same name on other content a ``move``, so a name that
-an older release let two versions carry resolves to the later one. This release writes
-names only to ``dataset_names`` (a new version row's ``name`` stays empty), so nothing is
-counted twice.
+Older workspaces: format 2 kept the same rows in ``dataset_names`` (a writable open copies
+them into ``aliases``; a read-only open of a format-2 workspace reads them there). Before that,
+names lived in ``dataset_versions.name`` (the name a snapshot was taken with) and in ``meta``
+rows ``alias:NAME`` (a name given to unchanged content). They are read as the initial history:
+each is a ``set`` at the time it was recorded, and a later one of the same name on other
+content a ``move``, so a name that an older release let two versions carry resolves to the
+later one. This release writes names only to ``aliases`` (a new version row's ``name`` stays
+empty), so nothing is counted twice.
 """
 
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Any
 
 import polars as pl
 
-from .._store import Store, WorkspaceError, current_user, now_utc
+from .._store import Store, WorkspaceError
+from .._store import aliases as _aliases
 
-#: Actions of a ``dataset_names`` row.
+#: Actions of a dataset name's history row.
 ACTIONS = ("set", "move", "remove")
+#: The first workspace format whose names live in ``aliases`` (older ones: ``dataset_names``).
+ALIASES_FORMAT = 3
 _TS = pl.Datetime("us", "UTC")
 HISTORY_SCHEMA: dict[str, Any] = {
     "name": pl.String, "action": pl.String, "version_id": pl.String, "previous_version_id": pl.String,
@@ -72,19 +77,11 @@ def check_name(name: object) -> str:
     ...     print(e)
     a dataset version name must not start or end with spaces: ' baseline'
     """
-    if not isinstance(name, str):
-        raise WorkspaceError(f"a dataset version name must be text, got {type(name).__name__}")
-    if not name:
-        raise WorkspaceError("a dataset version name must not be empty")
-    if name != name.strip():
-        raise WorkspaceError(f"a dataset version name must not start or end with spaces: {name!r}")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name):
-        raise WorkspaceError(f"a dataset version name must not hold control characters: {name!r}")
-    return name
+    return _aliases.check_alias_name(name, "a dataset version name")
 
 
 def _legacy(store: Store) -> list[dict[str, Any]]:
-    """Names recorded before ``dataset_names``: version rows' names and ``alias:`` meta rows."""
+    """Names recorded before the name history: version rows' names and ``alias:`` meta rows."""
     versions = store.read("dataset_versions", columns=["version_id", "name", "author", "created_at"])
     out = [
         {"name": r["name"], "action": "set", "version_id": r["version_id"], "author": r["author"],
@@ -112,8 +109,8 @@ def name_history(store: Store, name: str | None = None) -> pl.DataFrame:
 
     Columns: name, action (set | move | remove), version_id (where the name points after
     the row; null for remove), previous_version_id (where it pointed before), author,
-    created_at, message, source (``dataset_names``, or where an older release recorded it:
-    ``dataset_versions`` / ``meta``).
+    created_at, message, source (``aliases``, or where an older release recorded it:
+    ``dataset_names`` / ``dataset_versions`` / ``meta``).
 
     Examples
     --------
@@ -127,28 +124,34 @@ def name_history(store: Store, name: str | None = None) -> pl.DataFrame:
     return out.filter(pl.col("name") == name) if name is not None else out
 
 
+def _recorded(store: Store) -> list[dict[str, Any]]:
+    """The name history rows this workspace's format keeps: ``aliases`` (format 3+), else ``dataset_names``."""
+    if store.format >= ALIASES_FORMAT:
+        frame = _aliases.alias_rows(store, "dataset")
+        return [dict(r, source="aliases") for r in frame.iter_rows(named=True)]
+    return [dict(r, source="dataset_names") for r in store.read("dataset_names").iter_rows(named=True)]
+
+
 def _fold(store: Store) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """(history rows in time order with effective actions, name -> the row that set it now)."""
-    entries = _legacy(store)
-    entries += [dict(r, source="dataset_names") for r in store.read("dataset_names").iter_rows(named=True)]
+    entries = _legacy(store) + _recorded(store)
     entries.sort(key=lambda e: (e["created_at"] is not None, e["created_at"] or 0))  # stable: legacy first on ties
-    history: list[dict[str, Any]] = []
-    current: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    holders: dict[str, str] = {}
     for e in entries:
-        holder = current.get(e["name"])
-        if e["source"] != "dataset_names":  # legacy: what the row amounts to, given what came before
-            if holder is not None and holder["version_id"] == e["version_id"]:
+        held = holders.get(e["name"])
+        if e["source"] in ("dataset_versions", "meta"):  # legacy: what the row amounts to, given what came before
+            if held is not None and held == e["version_id"]:
                 continue
-            e = dict(e, action="move" if holder else "set",
-                     previous_version_id=holder["version_id"] if holder else None)
+            e = dict(e, action="move" if held else "set", previous_version_id=held)
         row = {k: e.get(k) for k in HISTORY_SCHEMA}
-        history.append(row)
-        name = str(row["name"])
+        rows.append(row)
         if row["action"] == "remove":
-            current.pop(name, None)
+            holders.pop(str(row["name"]), None)
         else:
-            current[name] = row
-    return history, current
+            holders[str(row["name"])] = str(row["version_id"])
+    history, state = _aliases.fold(rows)
+    return history, {name: s.row for name, s in state.items()}
 
 
 def current_names(store: Store) -> pl.DataFrame:
@@ -192,7 +195,7 @@ def set_name(
     message: str | None = None,
     hint: str | None = None,
 ) -> tuple[str, str | None]:
-    """Point ``name`` at ``version_id``: one ``dataset_names`` row, under the write lock.
+    """Point ``name`` at ``version_id``: one ``aliases`` row (kind ``dataset``), under the write lock.
 
     Returns ``(action, previous_version_id)``: ``("set", None)`` for a new name,
     ``("move", old_id)`` when ``move=True`` took it from other content, ``("kept", None)``
@@ -218,10 +221,8 @@ def set_name(
             raise NameInUseError(name, holder=held["version_id"], wanted=version_id, hint=hint)
         previous = held["version_id"] if held is not None else None
         action = "move" if previous else "set"
-        store.append("dataset_names", [{
-            "name": name, "action": action, "version_id": version_id, "previous_version_id": previous,
-            "author": author or current_user(), "created_at": now_utc(), "message": message,
-        }])
+        _aliases.append_alias(store, kind="dataset", target=None, name=name, action=action, version_id=version_id,
+                              previous_version_id=previous, author=author, message=message)
         return action, previous
 
 
@@ -253,10 +254,8 @@ def remove_name(store: Store, name: str, *, author: str | None = None, message: 
         held = _fold(store)[1].get(name)
         if held is None:
             raise WorkspaceError(f"no dataset version is named {name!r}; ws.version_names() lists the names in use")
-        store.append("dataset_names", [{
-            "name": name, "action": "remove", "version_id": None, "previous_version_id": held["version_id"],
-            "author": author or current_user(), "created_at": now_utc(), "message": message,
-        }])
+        _aliases.append_alias(store, kind="dataset", target=None, name=name, action="remove", version_id=None,
+                              previous_version_id=held["version_id"], author=author, message=message)
         return str(held["version_id"])
 
 

@@ -141,7 +141,7 @@ def test_a_crash_before_the_name_row_leaves_an_unnamed_version_that_a_retry_name
     real = ws.store.append
 
     def failing(name, rows):  # noqa: ANN001, ANN202
-        if name == "dataset_names":
+        if name == "aliases":
             raise OSError("disk full")
         return real(name, rows)
 
@@ -159,7 +159,8 @@ def test_a_crash_before_the_name_row_leaves_an_unnamed_version_that_a_retry_name
 # -- workspaces from before the name history ------------------------------------------------------
 def _legacy(ws: Workspace) -> tuple[Path, str, str]:
     """Rewrite ``ws`` as an older release left it: two versions both named 'baseline' (reuse was
-    accepted), an ``alias:`` meta row with its event, and no ``dataset_names`` table."""
+    accepted), an ``alias:`` meta row with its event, no name history table (neither ``dataset_names``
+    nor ``aliases``) and workspace format 1."""
     few = ws.images()["image_id"].to_list()[:10]
     v1 = ws.snapshot().id
     v2 = ws.snapshot(images=few).id
@@ -172,6 +173,8 @@ def _legacy(ws: Workspace) -> tuple[Path, str, str]:
     db.open_table("meta").add([{"key": "alias:golden", "value": v1}])
     ws.store.event("dataset.alias", {"version_id": v1, "name": "golden"}, "ana")
     db.drop_table("dataset_names")
+    db.drop_table("aliases")
+    db.open_table("meta").update(where="key = 'format'", values={"value": "1"})
     return root, v1, v2
 
 
@@ -191,13 +194,13 @@ def test_names_of_an_older_workspace_resolve_read_only(ws: Workspace) -> None:
     assert hist.filter(pl.col("name") == "golden")["author"].to_list() == ["ana"]
     with pytest.raises(WorkspaceError, match="read-only"):
         name_version(ro.store, "rc", v1)
-    assert "dataset_names" not in lancedb.connect(root).list_tables().tables
+    assert not {"dataset_names", "aliases"} & set(lancedb.connect(root).list_tables().tables)
 
 
 def test_names_of_an_older_workspace_continue_after_a_writable_open(ws: Workspace) -> None:
     root, v1, v2 = _legacy(ws)
     rw = Workspace.open(root)
-    assert "dataset_names" in lancedb.connect(root).list_tables().tables
+    assert {"dataset_names", "aliases"} <= set(lancedb.connect(root).list_tables().tables)
     with pytest.raises(NameInUseError):
         name_version(rw.store, "baseline", v1)
     name_version(rw.store, "baseline", v1, move=True, message="back to all images")
