@@ -10,7 +10,10 @@ Usage (from the repo root; COMMIT is the commit whose code writes the workspace)
 
 The folder gets ``images/`` (12 seeded 24x16 PNGs) and ``ws/`` (the workspace): two annotators
 label every image, a class is renamed, a version named ``baseline`` is snapshotted, and one
-review row is written through the store (older commits had no review API).
+review row is written through the store (older commits had no review API). Commits with
+version names (``ws.name_version``) also give ``baseline`` a second name ``golden``, snapshot
+the first six images as ``small`` and move ``baseline`` onto it (so the fixture holds a name
+history: set, set, set, move).
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ def main(out: Path) -> None:
     if schema is not None and "decision_id" in schema.names:
         review["decision_id"] = review["review_id"]
     ws.store.append("reviews", [review])
+    if hasattr(ws, "name_version"):  # commits with a name history (format 2 on)
+        ws.name_version("golden", "baseline", message="a second name")
+        small = ws.snapshot(name="small", images=ids[:6], message="six images")
+        ws.name_version("baseline", small, move=True, message="baseline is the small set now")
 
 
 if __name__ == "__main__":
