@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .results import KINDS, check_row, last_check, read_checks, record_check, time_bound, to_json
+from .summaries import CheckSummary, agreement_summary, describe_selection, drift_summary
+
+__all__ = [
+    "CheckSummary", "KINDS", "agreement_summary", "check_row", "describe_selection", "drift_summary",
+    "last_check", "read_checks", "record_check", "time_bound", "to_json",
+]
