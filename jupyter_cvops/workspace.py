@@ -24,6 +24,7 @@ from ._store.statcache import StatCache
 from ._store.store import read_only_error
 from .labels.annotations import records_from_frame
 from .checks._verbs import CheckVerbs
+from .checks.summaries import agreement_summary, describe_selection, drift_summary
 from .datasets._verbs import DatasetVerbs
 from .models._verbs import ModelVerbs
 from .predictions._verbs import PredictionVerbs
@@ -304,6 +305,10 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs)
         nearest taxonomy version change. ``kind="box"`` adds box agreement (IoU
         matching). See :func:`jupyter_cvops.agreement.agreement_report` for options.
 
+        Each call records a check (kind ``"agreement"``, target ``"annotations"`` or ``"annotations of
+        <selection>"``: overall metrics with CIs, label-drift alerts; ``alert`` when any) in
+        ``ws.checks()``. A read-only workspace computes the report the same and records nothing.
+
         Examples
         --------
         >>> rep = ws.agreement()                       # doctest: +SKIP
@@ -315,16 +320,23 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs)
         anns = self.annotations()
         if "class_name" in anns.columns:  # absent when nothing was imported yet
             anns = anns.filter(pl.col("class_name").is_not_null())
+        selection = describe_selection(None)
         if images is not None:
             ids = (self.images().filter(images)["image_id"] if isinstance(images, pl.Expr)
                    else pl.Series(list(images), dtype=pl.String))
             anns = anns.filter(pl.col("image_id").is_in(ids.implode()))
+            selection = describe_selection(images if isinstance(images, pl.Expr) else ids)
         taxonomy = self.taxonomy.history() if self.taxonomy.version else None
-        return agreement_report(
+        parameters = {"kind": kind, "images": selection, "consensus": consensus,
+                      "bootstrap": bootstrap, "every": every, "seed": seed, **options}
+        report = agreement_report(
             anns, consensus=consensus, bootstrap=bootstrap, every=every, seed=seed,
             taxonomy=taxonomy, kind=None if kind == "box" else kind,
             boxes=True if kind == "box" else options.pop("boxes", None), **options,
         )
+        target = "annotations" if images is None else f"annotations of {selection}"
+        self._record_check("agreement", target, parameters, agreement_summary(report))
+        return report
 
     # -- embeddings and drift ------------------------------------------------------------
     def embed(self, model: str | None = None, images: Any = None, batch_size: int = 64, **options: Any) -> Any:
@@ -375,13 +387,19 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs)
             A dataset version (or its name), image ids, or a polars expression over
             ``ws.images()`` columns.
         current
-            Image ids or an expression (e.g. ``pl.col("source") == "line-1"``); default:
-            every registered image. Images of the reference are never part of it.
+            Image ids, an expression (e.g. ``pl.col("source") == "line-1"``) or a frame with an
+            ``image_id`` column (e.g. ``ws.predictions(model="clf")``; failed rows without an id are
+            left out); default: every registered image. Images of the reference are never part of it.
         by
             Window length (polars duration: ``"1d"``, ``"6h"``, ``"1w"``) over capture time.
         **options
             ``model`` (default ``"imgstats"``), ``alpha``, ``n_permutations``, ``seed``, ...
             see :func:`jupyter_cvops.drift.drift_by_window`.
+
+        Each call records a check in ``ws.checks()`` (kind ``"input_drift"``, target the reference as
+        given: its name, an expression's text or ``"<n> images (<digest>)"``; result: per-window flags,
+        max statistic, novel fraction; ``alert`` when a window drifted). A read-only workspace
+        computes the same frame and records nothing.
 
         Returns
         -------
@@ -398,7 +416,17 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs)
         """
         from .drift._windows import workspace_drift
 
-        return workspace_drift(self, reference, current, by=by, **options)
+        def once(x: Any) -> Any:  # an iterator of ids is read twice: by the test and by its description
+            return x if x is None or isinstance(x, (str, pl.Expr, pl.DataFrame)) or hasattr(x, "n_images") \
+                else list(x)
+
+        reference, current = once(reference), once(current)
+        frame = workspace_drift(self, reference, current, by=by, **options)
+        target, cur = describe_selection(reference), describe_selection(current)
+        parameters = {"reference": target, "current": cur, "by": by,
+                      **{k: v for k, v in options.items() if k != "progress"}}
+        self._record_check("input_drift", target, parameters, drift_summary(frame, reference=target, current=cur))
+        return frame
 
     def drift_images(self, reference: Any, current: Any = None, by: str = "1d", **options: Any) -> pl.DataFrame:
         """Which images drive the drift: one row per current image, from the same tests as
