@@ -1,60 +1,11 @@
-"""What a run used: notebook, kernel and environment facts for run metadata."""
+"""What a run used: notebook, kernel and environment facts (kept in :mod:`jupyter_cvops.runs`).
+
+Re-exported here for callers of the first release (``cvops snapshot`` in the CLI).
+"""
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
-from importlib import metadata
-from typing import Any
+from ..runs._environment import KEY_PACKAGES, environment
+from ..runs._provenance import kernel_info
 
-KEY_PACKAGES = (
-    "jupyter-cvops", "numpy", "polars", "pyarrow", "lancedb", "pylance", "torch", "torchvision",
-    "open_clip_torch", "opencv-python-headless", "opencv-python", "pillow", "jupyterlab",
-    "ipykernel", "anywidget", "plotly",
-)
-
-
-def environment() -> dict[str, Any]:
-    """Python, platform and key package versions (missing packages are left out).
-
-    Examples
-    --------
-    >>> "python" in environment()
-    True
-    """
-    packages = {}
-    for name in KEY_PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "executable": sys.executable,
-        "packages": packages,
-    }
-
-
-def kernel_info(user_ns: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Kernel id and notebook path when running in a Jupyter kernel (else Nones).
-
-    Examples
-    --------
-    >>> sorted(kernel_info({}))
-    ['kernel_id', 'notebook', 'pid']
-    """
-    notebook = None
-    if user_ns is not None:
-        notebook = user_ns.get("__session__") or user_ns.get("__vsc_ipynb_file__")
-    notebook = notebook or os.environ.get("JPY_SESSION_NAME")
-    kernel_id = None
-    try:
-        from ipykernel.connect import get_connection_file
-
-        kernel_id = os.path.basename(get_connection_file()).removeprefix("kernel-").removesuffix(".json")
-    except Exception:  # not in an ipykernel
-        kernel_id = None
-    return {"notebook": notebook, "kernel_id": kernel_id, "pid": os.getpid()}
+__all__ = ["KEY_PACKAGES", "environment", "kernel_info"]

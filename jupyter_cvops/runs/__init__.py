@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._card import RUN_MIME
+from ._environment import environment
+from .run import Run
+
+__all__ = ["RUN_MIME", "Run", "environment"]

@@ -43,8 +43,8 @@ def test_snapshot_magic_records_run_and_displays_bundle(ip, ws_path: Path, monke
     assert v.message == "first snapshot" and set(v.splits) == {"train", "val"}
     runs = ws.runs()
     assert runs.height == 1 and runs["dataset_version"][0] == v.id
-    info = json.loads(runs["info"][0])
-    assert info["env"]["python"] and "polars" in info["env"]["packages"]
+    env = ws.get_run(runs["run_id"][0]).environment
+    assert env["python"] and "polars" in env["packages"]
     assert runs["notebook"][0] == "/tmp/analysis.ipynb"
     bundle = shown[-1]
     payload = bundle[SNAPSHOT_MIME]
