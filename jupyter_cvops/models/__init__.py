@@ -2,4 +2,16 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._artifacts import FORMATS, ModelAdapter
+from ._errors import ArtifactIntegrityError, ModelError
+from .aliases import alias_history, remove_alias, rollback, set_alias
+from .bundle import Bundle, load_bundle
+from .card import CardFacts
+from .registry import RunLike, get_model, list_models, parse_ref, register_model
+from .version import ModelVersion, version_id
+
+__all__ = [
+    "ArtifactIntegrityError", "Bundle", "CardFacts", "FORMATS", "ModelAdapter", "ModelError", "ModelVersion",
+    "RunLike", "alias_history", "get_model", "list_models", "load_bundle", "parse_ref", "register_model",
+    "remove_alias", "rollback", "set_alias", "version_id",
+]
