@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._frames import INPUT_COLUMNS
+from ._model import ModelRef, resolve_model
+from .log import PredictionLog, read_predictions
+
+__all__ = ["INPUT_COLUMNS", "ModelRef", "PredictionLog", "read_predictions", "resolve_model"]
