@@ -49,8 +49,10 @@ def _reference_ids(ws: Workspace, reference: DatasetVersion | str | pl.Expr | It
     return list(reference)
 
 
-def _current_ids(ws: Workspace, current: pl.Expr | Iterable[str] | None, ref: list[str]) -> list[str]:
+def _current_ids(ws: Workspace, current: pl.Expr | pl.DataFrame | Iterable[str] | None, ref: list[str]) -> list[str]:
     """The current images: those ``current`` selects (default: all), never one of the reference's.
+
+    A frame (e.g. ``ws.predictions()``) selects the distinct ids of its ``image_id`` column, nulls left out.
 
     A two-sample test needs two samples: an image in both would pull them together (the
     README's ``pl.col("source") == "line-1"`` also matched the reference's own line-1 images).
@@ -60,6 +62,10 @@ def _current_ids(ws: Workspace, current: pl.Expr | Iterable[str] | None, ref: li
         return images["image_id"].to_list()
     if isinstance(current, pl.Expr):
         return images.filter(current)["image_id"].to_list()
+    if isinstance(current, pl.DataFrame):
+        if "image_id" not in current.columns:
+            raise WorkspaceError(f"a current frame needs an 'image_id' column; it has {current.columns}")
+        current = current["image_id"].drop_nulls()
     in_ref = set(ref)
     return [i for i in dict.fromkeys(current) if i not in in_ref]
 
