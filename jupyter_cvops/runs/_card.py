@@ -26,9 +26,9 @@ def format_duration(seconds: float | None) -> str:
     """
     if seconds is None:
         return "-"
-    if seconds < 10:
+    if seconds < 9.995:  # what rounds to 10.00 reads 10.0
         return f"{seconds:.2f} s"
-    if seconds < 60:
+    if seconds < 59.95:
         return f"{seconds:.1f} s"
     if seconds < 3600:
         minutes, secs = divmod(int(round(seconds)), 60)
@@ -102,7 +102,8 @@ def _rows(p: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     nb = p.get("notebook")
     if nb:
-        rows.append(("notebook", str(nb)))
+        problem = p.get("notebook_error")
+        rows.append(("notebook", str(nb) + (f" ({problem})" if problem else "")))
     if p.get("outer_run_id"):
         rows.append(("inside run", str(p["outer_run_id"])[:12]))
     if p.get("error"):
@@ -141,10 +142,10 @@ def card_html(p: dict[str, Any]) -> str:
 
     Examples
     --------
-    >>> p = {"run_id": "ab" * 16, "kind": "run", "name": "<b>", "status": "failed", "duration_s": 1.0,
+    >>> p = {"run_id": "ab" * 16, "kind": "run", "name": "<i>", "status": "failed", "duration_s": 1.0,
     ...      "inputs": [], "params": {}, "metrics": {}, "error": "ValueError: <x>"}
     >>> h = card_html(p)
-    >>> "&lt;b&gt;" in h and "<b>" not in h and "ValueError: &lt;x&gt;" in h
+    >>> "&lt;i&gt;" in h and "<i>" not in h and "ValueError: &lt;x&gt;" in h
     True
     """
     e = html.escape

@@ -123,7 +123,7 @@ def _git(folder: Path, *args: str) -> str | None:
                               check=False, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    return done.stdout.rstrip("\n") if done.returncode == 0 else None  # porcelain lines start with spaces
 
 
 def git_facts(folder: str | Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
+from IPython import get_ipython
 from IPython.testing.globalipapp import start_ipython
 
 from jupyter_cvops import Workspace
@@ -16,7 +17,7 @@ from jupyter_cvops.notebook._magics import SNAPSHOT_MIME, parse_splits
 
 @pytest.fixture(scope="module")
 def ip():  # noqa: ANN201
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython()  # None when another test module started it
     shell.run_line_magic("load_ext", "jupyter_cvops")
     return shell
 
