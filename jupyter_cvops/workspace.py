@@ -26,6 +26,7 @@ from .labels.annotations import records_from_frame
 from .checks._verbs import CheckVerbs
 from .checks.summaries import agreement_summary, describe_selection, drift_summary
 from .datasets._verbs import DatasetVerbs
+from .lineage._verbs import LineageVerbs
 from .models._verbs import ModelVerbs
 from .predictions._verbs import PredictionVerbs
 from .runs._verbs import RunVerbs
@@ -37,11 +38,11 @@ PathsOrGlob = str | Path | Iterable[str | Path]
 MAX_PIXELS = 178_956_970
 
 
-class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs):
+class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs, LineageVerbs):
     """A versioned store of images, labels, taxonomy and dataset versions.
 
     Verbs of a domain with many of them live beside it and are mixed in here (each
-    folder's ``_verbs.py``: dataset versions, runs, models, predictions, checks).
+    folder's ``_verbs.py``: dataset versions, runs, models, predictions, checks, lineage).
 
     Examples
     --------

@@ -64,9 +64,16 @@ class Novelty:
     table: str
 
 
-def _scaled(metric: str, ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def scaled_for_search(metric: str, ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vectors as searched: z-scored by the reference for l2 (named statistics live on very
-    different scales), unchanged for cosine."""
+    different scales), unchanged for cosine.
+
+    Examples
+    --------
+    >>> r, c = scaled_for_search("l2", np.array([[0.0, 10.0], [2.0, 30.0]]), np.array([[1.0, 20.0]]))
+    >>> c.round(3).tolist()
+    [[0.0, 0.0]]
+    """
     if metric == "cosine":
         return ref.astype(np.float32), cur.astype(np.float32)
     mu, sd = ref.mean(axis=0), ref.std(axis=0) + 1e-12
@@ -178,7 +185,7 @@ def reference_novelty(ws: Workspace, table: str, ref_ids: list[str], ref_x: np.n
         raise ValueError(f"{len(ref_ids)} reference ids for {ref_x.shape[0]} vectors")
     if not 1 <= k < n:
         raise ValueError(f"k must be between 1 and {n - 1} (reference rows - 1), got {k}")
-    ref_s, cur_s = _scaled(metric, np.asarray(ref_x, np.float32), np.asarray(cur_x, np.float32))
+    ref_s, cur_s = scaled_for_search(metric, np.asarray(ref_x, np.float32), np.asarray(cur_x, np.float32))
     key = {"table": table, "fingerprint": rec["fingerprint"], "metric": metric, "ids": ref_ids}
     name, index = reference_table(ws, key, ref_s, metric,
                                   INDEX_FROM if index_threshold is None else index_threshold)

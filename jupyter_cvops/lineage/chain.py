@@ -1,0 +1,296 @@
+"""Lineage: from a production prediction back to the images and labels that taught its model,
+and from an image forward to every version, model and prediction that used it.
+
+Backward (a prediction id): prediction -> model version -> run -> dataset version ->
+taxonomy version -> the training images nearest to the predicted image in an embedding
+space (searched in LanceDB through the same cached, indexed reference tables the drift
+novelty uses), each with its labels, annotators and review decisions. Forward (an image
+id): the dataset versions holding it, the model versions trained on those, the predictions
+made on the image itself and how many predictions those models made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from .._store import WorkspaceError
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _one(ws: Workspace, table: str, where: str) -> dict[str, Any] | None:
+    rows = ws.store.read(table, where=where)
+    return rows.row(rows.height - 1, named=True) if rows.height else None
+
+
+@dataclass
+class Lineage:
+    """One chain of provenance (see :func:`lineage`).
+
+    Attributes
+    ----------
+    start : str
+        ``"prediction"`` or ``"image"``.
+    prediction, model, run, dataset_version, taxonomy : dict or None
+        The nodes of a backward chain (rows of their tables; ``None`` where the chain breaks).
+    neighbors : polars.DataFrame
+        Training images nearest to the predicted image: ``image_id, distance, path, split,
+        classes, annotators, decisions``.
+    image : dict or None
+        The image a forward chain starts from.
+    versions, models, predictions : polars.DataFrame
+        Forward: dataset versions holding the image, model versions trained on them, and the
+        predictions made on this image.
+    n_model_predictions : int
+        Forward: predictions made by the models trained on this image (any image).
+    notes : list of str
+        Where the chain breaks and why (e.g. no embeddings yet).
+
+    Examples
+    --------
+    >>> Lineage("image").summary()
+    'image ?: in 0 dataset versions, 0 model versions trained on them, 0 predictions of it'
+    """
+
+    start: str
+    prediction: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
+    run: dict[str, Any] | None = None
+    dataset_version: dict[str, Any] | None = None
+    taxonomy: dict[str, Any] | None = None
+    neighbors: pl.DataFrame = field(default_factory=pl.DataFrame)
+    image: dict[str, Any] | None = None
+    versions: pl.DataFrame = field(default_factory=pl.DataFrame)
+    models: pl.DataFrame = field(default_factory=pl.DataFrame)
+    predictions: pl.DataFrame = field(default_factory=pl.DataFrame)
+    n_model_predictions: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One sentence along the chain."""
+        if self.start == "image":
+            iid = (self.image or {}).get("image_id", "?")
+            return (f"image {iid[:12]}: in {self.versions.height} dataset versions, {self.models.height} model "
+                    f"versions trained on them, {self.predictions.height} predictions of it")
+        p, m, d = self.prediction or {}, self.model or {}, self.dataset_version or {}
+        parts = [f"prediction {str(p.get('prediction_id', '?'))[:12]} ({p.get('predicted_class')})"]
+        if m:
+            parts.append(f"model {m.get('model')}:{str(m.get('version_id'))[:12]}")
+        if self.run:
+            parts.append(f"run {self.run.get('name') or str(self.run.get('run_id'))[:12]}")
+        if d:
+            parts.append(f"dataset {d.get('name') or str(d.get('version_id'))[:12]}")
+        if self.taxonomy:
+            parts.append(f"taxonomy v{self.taxonomy.get('version')}")
+        if self.neighbors.height:
+            parts.append(f"{self.neighbors.height} nearest training images")
+        return " <- ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The chain as JSON-able dicts (frames as lists of rows)."""
+        def rows(df: pl.DataFrame) -> list[dict[str, Any]]:
+            return json.loads(df.write_json()) if df.height else []
+
+        return {"start": self.start, "prediction": self.prediction, "model": self.model, "run": self.run,
+                "dataset_version": self.dataset_version, "taxonomy": self.taxonomy,
+                "neighbors": rows(self.neighbors), "image": self.image, "versions": rows(self.versions),
+                "models": rows(self.models), "predictions": rows(self.predictions),
+                "n_model_predictions": self.n_model_predictions, "notes": self.notes}
+
+    def __repr__(self) -> str:
+        return f"<Lineage {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        parts = [f"<div><b>Lineage</b> &mdash; {escape(self.summary())}</div>"]
+        frames = [("nearest training images", self.neighbors), ("dataset versions", self.versions),
+                  ("model versions", self.models), ("predictions of this image", self.predictions)]
+        for title, df in frames:
+            if df.height:
+                show = df.head(12).select([c for c in df.columns if c not in ("path",)])
+                head = "".join(f"<th>{escape(c)}</th>" for c in show.columns)
+                body = "".join("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in r) + "</tr>"
+                               for r in show.iter_rows())
+                parts.append(f"<div><i>{escape(title)}</i><table><tr>{head}</tr>{body}</table></div>")
+        parts += [f"<div>{escape(n)}</div>" for n in self.notes]
+        return "".join(parts)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return ", ".join(_cell(x) for x in v)
+    return "" if v is None else str(v)
+
+
+def lineage(ws: Workspace, id: str, *, k: int = 5, embedding: str | None = None) -> Lineage:
+    """Backward from a prediction id, or forward from an image id (``ws.lineage``).
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    id
+        A prediction id (from ``ws.predictions()``) or an image id (content hash).
+    k
+        Nearest training images to return for a prediction.
+    embedding
+        Embedding table or model (as for ``ws.embed``) to search the training images in;
+        default: the most recent one holding vectors of the training images.
+
+    Examples
+    --------
+    >>> ws.lineage(ws.predictions()["prediction_id"][0]).neighbors   # doctest: +SKIP
+    >>> ws.lineage(image_id).models                                    # doctest: +SKIP
+    """
+    if not isinstance(id, str) or not id:
+        raise ValueError(f"lineage needs a prediction id or an image id, got {id!r}")
+    pred = _one(ws, "predictions", f"prediction_id = {_quote(id)}")
+    if pred is not None:
+        return _backward(ws, pred, k=k, embedding=embedding)
+    image = _one(ws, "images", f"image_id = {_quote(id)}")
+    if image is not None:
+        return _forward(ws, image)
+    raise WorkspaceError(f"no prediction or image {id!r} in this workspace "
+                         "(ids come from ws.predictions()['prediction_id'] or ws.images()['image_id'])")
+
+
+def _backward(ws: Workspace, pred: dict[str, Any], *, k: int, embedding: str | None) -> Lineage:
+    out = Lineage("prediction", prediction=pred)
+    if not pred.get("model_version"):
+        out.notes.append("the prediction names no model version: the chain stops here")
+        return out
+    out.model = _one(ws, "model_versions", f"model = {_quote(str(pred['model']))} AND "
+                                           f"version_id = {_quote(str(pred['model_version']))}")
+    if out.model is None:
+        out.notes.append(f"model version {pred['model']}:{str(pred['model_version'])[:12]} is not registered here")
+        return out
+    if out.model.get("run_id"):
+        out.run = _one(ws, "runs", f"run_id = {_quote(str(out.model['run_id']))}")
+    dv_id = out.model.get("dataset_version")
+    if not dv_id:
+        out.notes.append("the model version names no dataset version (registered outside a run?)")
+        return out
+    version = ws.version(str(dv_id))
+    out.dataset_version = {"version_id": version.id, "name": version.name, "n_images": version.n_images,
+                           "n_labels": version.n_labels, "taxonomy_version": version.taxonomy_version}
+    tv = version.taxonomy_version
+    if tv:
+        out.taxonomy = _one(ws, "taxonomy_versions", f"version = {int(tv)}")
+        if out.taxonomy is not None:
+            out.taxonomy = {kk: out.taxonomy[kk] for kk in ("version", "created_at", "author", "message")}
+    if pred.get("image_id"):
+        out.neighbors = nearest_training_images(ws, str(pred["image_id"]), version.items(), version.labels(),
+                                                k=k, embedding=embedding, notes=out.notes)
+    else:
+        out.notes.append("the predicted image could not be read when predicted: no nearest training images")
+    return out
+
+
+def nearest_training_images(ws: Workspace, image_id: str, items: pl.DataFrame, labels: pl.DataFrame, *, k: int,
+                            embedding: str | None = None, notes: list[str] | None = None) -> pl.DataFrame:
+    """The ``k`` training images (``items`` of a dataset version) nearest to ``image_id``.
+
+    Searched in LanceDB over the version's vectors (cached as a reference table named after
+    their content, indexed when large, shared with drift novelty), with the labels, annotators
+    and review decisions of each neighbour.
+
+    Examples
+    --------
+    >>> v = ws.version("baseline")                                                        # doctest: +SKIP
+    >>> nearest_training_images(ws, image_id, v.items(), v.labels(), k=5)                 # doctest: +SKIP
+    """
+    from ..drift._novelty import reference_table, scaled_for_search
+    from ..embeddings import _index as ix
+    from ..embeddings.tables import embed, load_vectors
+
+    notes = notes if notes is not None else []
+    empty = pl.DataFrame(schema={"image_id": pl.String, "distance": pl.Float64, "path": pl.String,
+                                 "split": pl.String, "classes": pl.List(pl.String),
+                                 "annotators": pl.List(pl.String), "decisions": pl.List(pl.String)})
+    records = ix.records(ws)
+    if not records:
+        notes.append("no embeddings in this workspace: run ws.embed(...) to find the nearest training images")
+        return empty
+    ids = items["image_id"].to_list()
+    try:
+        ref = load_vectors(ws, embedding, images=ids)  # None: the most recently computed embeddings
+        table = ref.table
+        query = load_vectors(ws, table, images=[image_id])
+        if query.vectors.shape[0] == 0:  # the predicted image has no vector yet: embed it (only it)
+            embed(ws, records[table]["model"], images=[image_id], progress=False)
+            query = load_vectors(ws, table, images=[image_id])
+    except Exception as error:  # no such embeddings, weights not at hand, an unreadable image: say so
+        notes.append(f"no nearest training images: {error}")
+        return empty
+    if ref.vectors.shape[0] == 0 or query.vectors.shape[0] == 0:
+        notes.append(f"embeddings {table!r} hold {ref.vectors.shape[0]} of the {len(ids)} training images"
+                     f"{'' if query.vectors.shape[0] else ' and not the predicted image'}: run ws.embed on them")
+        return empty
+    if ref.vectors.shape[0] < len(ids):
+        notes.append(f"searched the {ref.vectors.shape[0]} of {len(ids)} training images embedded in {table!r}")
+    rec = records[table]
+    metric = rec["metric"]
+    ref_s, q_s = scaled_for_search(metric, ref.vectors, query.vectors)
+    key = {"table": table, "fingerprint": rec["fingerprint"], "metric": metric, "ids": ref.image_ids}
+    name, index = reference_table(ws, key, ref_s, metric, 2000)
+    q = ws.store.table(name).search(q_s[0], vector_column_name="vector").distance_type(metric).limit(k)
+    if index:
+        q = q.nprobes(int(index.get("nprobes", 20))).refine_factor(10)
+    hits = q.select(["row"]).to_arrow()
+    rows = np.asarray(hits.column("row").to_pylist(), dtype=np.int64)
+    dist = np.asarray(hits.column("_distance").to_pylist(), dtype=np.float64)
+    found = pl.DataFrame({"image_id": [ref.image_ids[r] for r in rows], "distance": dist})
+    lab = (labels.filter(pl.col("image_id").is_in(found["image_id"].to_list()))
+           .group_by("image_id").agg(pl.col("class_name").drop_nulls().alias("classes"),
+                                     pl.col("annotator").drop_nulls().unique().sort().alias("annotators")))
+    rev = ws.store.read("reviews", columns=["image_id", "decision", "reviewer"]).filter(
+        pl.col("image_id").is_in(found["image_id"].to_list()))
+    dec = rev.group_by("image_id").agg(
+        (pl.col("decision") + pl.lit(" by ") + pl.col("reviewer").fill_null("?")).alias("decisions"))
+    out = (found.join(items.select("image_id", "path", "split"), on="image_id", how="left")
+           .join(lab, on="image_id", how="left").join(dec, on="image_id", how="left"))
+    return out.with_columns(pl.col("classes").fill_null([]), pl.col("annotators").fill_null([]),
+                            pl.col("decisions").fill_null([])).select(empty.columns)
+
+
+def _forward(ws: Workspace, image: dict[str, Any]) -> Lineage:
+    iid = str(image["image_id"])
+    out = Lineage("image", image={k: image[k] for k in ("image_id", "path", "source", "captured_at") if k in image})
+    items = ws.store.read("dataset_items", where=f"image_id = {_quote(iid)}", columns=["version_id", "split"])
+    names = ws.version_names().select("version_id", "name") if items.height else pl.DataFrame(
+        schema={"version_id": pl.String, "name": pl.String})
+    out.versions = (items.join(names.group_by("version_id").agg(pl.col("name")), on="version_id", how="left")
+                    .rename({"name": "names"}))
+    vids = out.versions["version_id"].to_list()
+    models = ws.store.read("model_versions", columns=["model", "version_id", "dataset_version", "run_id",
+                                                      "created_at"])
+    via_runs = set()
+    for run_id, inputs in ws.store.read("runs", columns=["run_id", "inputs"]).iter_rows():
+        try:
+            used = {i.get("version_id") for i in json.loads(inputs or "[]") if isinstance(i, dict)}
+        except (ValueError, TypeError):
+            continue
+        if used & set(vids):
+            via_runs.add(run_id)
+    out.models = models.filter(pl.col("dataset_version").is_in(vids) | pl.col("run_id").is_in(list(via_runs)))
+    out.predictions = ws.store.read(
+        "predictions", where=f"image_id = {_quote(iid)}",
+        columns=["prediction_id", "time", "model", "model_version", "alias", "predicted_class", "score", "status"],
+    ).sort("time")
+    mv = out.models["version_id"].to_list()
+    if mv:
+        quoted = ", ".join(_quote(v) for v in mv)
+        out.n_model_predictions = ws.store.count("predictions", f"model_version IN ({quoted})")
+    return out
