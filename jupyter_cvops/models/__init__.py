@@ -8,7 +8,8 @@ from .aliases import alias_history, remove_alias, rollback, set_alias
 from .bundle import Bundle, load_bundle
 from .card import CardFacts
 from .registry import RunLike, get_model, list_models, parse_ref, register_model
-from .version import ModelVersion, version_id
+from ._identity import version_id
+from .version import ModelVersion
 
 __all__ = [
     "ArtifactIntegrityError", "Bundle", "CardFacts", "FORMATS", "ModelAdapter", "ModelError", "ModelVersion",

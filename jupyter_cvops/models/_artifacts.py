@@ -231,15 +231,13 @@ def _save_export(model: Any, example: tuple[Any, ...] | None) -> Saved:
     if example is None:
         raise ModelError("torch.export needs an example input: pass example_input=, or preprocess= (the example "
                          "is then one preprocessed image)")
-    training = model.training
-    model.eval()
     # a batch of one is specialised by torch.export: export with two copies so the batch size stays free
     example = tuple(torch.cat([x, x]) if isinstance(x, torch.Tensor) and x.dim() > 0 and x.shape[0] == 1 else x
                     for x in example)
     batch = torch.export.Dim("batch", min=1)
     shapes = tuple({0: batch} if isinstance(x, torch.Tensor) and x.dim() > 0 else None for x in example)
     info: dict[str, Any] = {"torch": torch.__version__, "dynamic_batch": True}
-    try:
+    with eval_mode(model):
         try:
             program = torch.export.export(model, example, dynamic_shapes=shapes)
         except Exception:
@@ -250,12 +248,36 @@ def _save_export(model: Any, example: tuple[Any, ...] | None) -> Saved:
                 first = str(error).splitlines()[0] if str(error) else ""
                 raise ModelError(f"torch.export could not capture this model ({type(error).__name__}: {first}); "
                                  "try format='torchscript' or format='torch-state-dict' with architecture=") from None
-    finally:
-        model.train(training)
     buf = io.BytesIO()
     torch.export.save(program, buf)
     info["inputs"] = [list(x.shape) for x in example if isinstance(x, torch.Tensor)]
     return Saved("torch.export", {FILE_NAMES["torch.export"]: buf.getvalue()}, info)
+
+
+@contextmanager
+def eval_mode(model: Any) -> Iterator[None]:
+    """Run ``model`` in eval mode inside, then restore its mode (modules that cannot switch are left as they are).
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = torch.nn.Dropout()
+    >>> with eval_mode(m):
+    ...     m.training
+    False
+    >>> m.training
+    True
+    """
+    training = getattr(model, "training", None)
+    try:
+        model.eval()
+    except NotImplementedError:  # e.g. a module loaded from torch.export
+        training = None
+    try:
+        yield
+    finally:
+        if training is not None:
+            model.train(training)
 
 
 @contextmanager
@@ -268,12 +290,8 @@ def _quiet_jit() -> Iterator[None]:
 def _save_script(model: Any, example: tuple[Any, ...] | None) -> Saved:
     import torch
 
-    training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return _script(model, example)
-    finally:
-        model.train(training)
 
 
 def _script(model: Any, example: tuple[Any, ...] | None) -> Saved:
@@ -289,7 +307,7 @@ def _script(model: Any, example: tuple[Any, ...] | None) -> Saved:
                 if example is None:
                     raise ModelError(f"torch.jit.script failed ({type(error).__name__}); pass example_input= to "
                                      "trace the model instead") from None
-                scripted, how = torch.jit.trace(model, example), "trace"
+                scripted, how = torch.jit.trace(model, example), "trace"  # type: ignore[no-untyped-call]
         buf = io.BytesIO()
         torch.jit.save(scripted, buf)
     return Saved("torchscript", {FILE_NAMES["torchscript"]: buf.getvalue()},
@@ -447,13 +465,14 @@ def load(framework: str, files: Mapping[str, bytes], info: Mapping[str, Any], *,
         data = files[FILE_NAMES[framework]]
         _check_pt2(data)
         with _weights_only():
-            return torch.export.load(io.BytesIO(data)).module()  # type: ignore[no-any-return]
+            return torch.export.load(io.BytesIO(data)).module()
     if framework == "torchscript":
         import torch
 
         with _quiet_jit():
-            module = torch.jit.load(io.BytesIO(files[FILE_NAMES[framework]]), map_location="cpu")
-        return module.eval()  # type: ignore[no-any-return]
+            script: Any = torch.jit.load(io.BytesIO(files[FILE_NAMES[framework]]),  # type: ignore[no-untyped-call]
+                                         map_location="cpu")
+        return script.eval()  # type: ignore[no-any-return]
     if framework == "torch-state-dict":
         import torch
         from safetensors.torch import load as load_tensors
@@ -473,12 +492,12 @@ def load(framework: str, files: Mapping[str, bytes], info: Mapping[str, Any], *,
     if framework == "adapter":
         if folder is None:
             raise ModelError("an adapter artifact loads from its folder")
-        cls = type(adapter) if adapter is not None and not isinstance(adapter, type) else adapter
-        if cls is None:
-            cls = resolve_path(str(info.get("adapter")), ModelAdapter, "the adapter")
-        elif not issubclass(cls, ModelAdapter):
-            raise ModelError(f"adapter must subclass ModelAdapter, not {cls.__qualname__}")
-        instance = adapter if adapter is not None and not isinstance(adapter, type) else cls()
+        given: type | None = type(adapter) if adapter is not None and not isinstance(adapter, type) else adapter
+        if given is None:
+            given = resolve_path(str(info.get("adapter")), ModelAdapter, "the adapter")
+        elif not issubclass(given, ModelAdapter):
+            raise ModelError(f"adapter must subclass ModelAdapter, not {given.__qualname__}")
+        instance: ModelAdapter = adapter if adapter is not None and not isinstance(adapter, type) else given()
         return instance.load(folder)
     raise ModelError(f"cannot load a model stored as {framework!r} (this release knows {', '.join(FORMATS)})")
 

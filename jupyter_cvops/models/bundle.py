@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _artifacts
 from ._errors import ArtifactIntegrityError, ModelError
+from ._identity import version_id
 
 if TYPE_CHECKING:
     from ..preprocess import Preprocess
@@ -149,8 +150,6 @@ def load_bundle(path: str | Path) -> Bundle:
     artifact = {k[len("artifact/"):]: v for k, v in files.items() if k.startswith("artifact/")}
     if _artifacts.artifact_hash(artifact) != manifest["artifact_hash"]:
         raise ArtifactIntegrityError(f"bundle {root}: the artifact does not match the manifest's artifact hash")
-    from .version import version_id
-
     info = manifest.get("info") or {}
     arch = ({"path": info.get("architecture"), "kwargs": info.get("architecture_kwargs")}
             if manifest["framework"] == "torch-state-dict" else None)

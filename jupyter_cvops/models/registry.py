@@ -25,7 +25,8 @@ from ._errors import ModelError
 from ._rows import artifact_root, check_model_name, find_version, unknown_model, version_rows
 from .aliases import check_alias, current_aliases, holder
 from .card import CardFacts, markdown
-from .version import ModelVersion, version_id, versions_frame
+from ._identity import version_id
+from .version import ModelVersion, versions_frame
 
 if TYPE_CHECKING:
     from ..preprocess import Preprocess
@@ -106,12 +107,8 @@ def _outputs_width(model: Any, example: tuple[Any, ...] | None) -> int | None:
         return None
     import torch
 
-    training = model.training
-    try:
-        with torch.no_grad():
-            out = model.eval()(*example)
-    finally:
-        model.train(training)
+    with torch.no_grad(), _artifacts.eval_mode(model):
+        out = model(*example)
     return int(out.shape[-1]) if isinstance(out, torch.Tensor) and out.dim() >= 1 else None
 
 
@@ -188,9 +185,11 @@ def register_model(
     ...                     example_input=torch.zeros(2, 4))
     >>> mv.framework, mv.classes, len(mv.version)
     ('torch.export', ('ok', 'defect'), 32)
-    >>> register_model(ws, "tiny", mv.load(), classes=["ok", "defect"], format="torchscript",
-    ...                example_input=torch.zeros(2, 4)).version != mv.version
-    True
+    >>> mv.load()(torch.ones(3, 4)).shape
+    torch.Size([3, 2])
+    >>> other = register_model(ws, "tiny", torch.nn.Linear(4, 2), classes=["ok", "defect"], format="torchscript")
+    >>> other.version != mv.version, len(ws.models())
+    (True, 2)
     """
     store = _store_of(ws_or_store)
     check_model_name(name)

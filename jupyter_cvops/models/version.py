@@ -7,9 +7,8 @@ same model registered twice is the same version and any change is a new one.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,28 +24,6 @@ from ._errors import ModelError
 
 if TYPE_CHECKING:
     from ..preprocess import Preprocess
-
-
-def version_id(artifact_hash: str, preprocess_fingerprint: str | None, classes: Sequence[str],
-               architecture: Mapping[str, Any] | None = None) -> str:
-    """The content id of a model version (SHA-256, 32 hex digits).
-
-    It hashes the artifact hash, the preprocessing fingerprint (None: no preprocessing
-    recorded) and the class list in output order; a state dict's architecture (import path
-    and keyword arguments) too, since the weights alone do not say what computes with them.
-
-    Examples
-    --------
-    >>> a = version_id("f" * 64, "p" * 32, ["dent", "scuff"])
-    >>> a == version_id("f" * 64, "p" * 32, ["dent", "scuff"]), a == version_id("f" * 64, "p" * 32, ["scuff", "dent"])
-    (True, False)
-    """
-    payload: dict[str, Any] = {"artifact": artifact_hash, "preprocess": preprocess_fingerprint,
-                               "classes": list(classes)}
-    if architecture:
-        payload["architecture"] = dict(architecture)
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def read_preprocess(store: Store, fingerprint: str | None) -> Preprocess | None:

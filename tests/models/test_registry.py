@@ -180,3 +180,17 @@ def test_other_objects_need_an_adapter_and_sklearn_needs_skops(ws: Workspace) ->
         with pytest.raises(ModelError, match="stored with skops .* pip install skops"):
             ws.register_model("sk", LogisticRegression(), classes=["a", "b"])
     assert ws.models().height == 0
+
+
+def test_a_model_in_training_mode_is_stored_in_eval_mode_and_left_as_it_was(ws: Workspace, pre: Preprocess,
+                                                                            batch: torch.Tensor) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(tiny(seed=2), torch.nn.Dropout(0.5)).train()
+    for fmt in ("torch.export", "torchscript"):
+        mv = ws.register_model(f"drop-{fmt}", model, preprocess=pre, classes=CLASSES, format=fmt)
+        assert model.training
+        loaded = mv.load()
+        with torch.no_grad():
+            expected = model.eval()(batch)
+            model.train()
+            assert torch.equal(loaded(batch), expected) and torch.equal(loaded(batch), expected)  # no dropout
