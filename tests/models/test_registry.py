@@ -13,7 +13,7 @@ import pytest
 import torch
 from tiny_nets import TinyNet, tiny
 
-from jupyter_cvops import Preprocess, Workspace
+from jupyter_cvops import Preprocess, Workspace, WorkspaceError
 from jupyter_cvops.models import ModelError, ModelVersion, register_model
 from jupyter_cvops.models._artifacts import import_path
 
@@ -194,3 +194,15 @@ def test_a_model_in_training_mode_is_stored_in_eval_mode_and_left_as_it_was(ws: 
             expected = model.eval()(batch)
             model.train()
             assert torch.equal(loaded(batch), expected) and torch.equal(loaded(batch), expected)  # no dropout
+
+
+def test_a_read_only_workspace_refuses_before_writing(ws: Workspace, pre: Preprocess) -> None:
+    mv = ws.register_model("clf", tiny(), preprocess=pre, classes=CLASSES)
+    ro = Workspace.open(ws.uri, readonly=True)
+    before = sorted(p.name for p in (Path(ws.uri) / ".cvops" / "artifacts").iterdir())
+    with pytest.raises(WorkspaceError, match="read-only"):
+        ro.register_model("clf", tiny(seed=8), preprocess=pre, classes=CLASSES)
+    with pytest.raises(WorkspaceError, match="read-only"):
+        ro.set_alias("clf", "production", mv)
+    assert sorted(p.name for p in (Path(ws.uri) / ".cvops" / "artifacts").iterdir()) == before
+    assert ro.model("clf").load() is not None and ro.models().height == 1
