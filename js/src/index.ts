@@ -12,7 +12,8 @@ import { SnapshotRecorder, recordSnapshots } from './recorder';
 import { type IServerStatus, requestAPI } from './request';
 import { CommandIDs, PALETTE_CATEGORY, PLUGIN_ID } from './tokens';
 
-export { SNAPSHOT_MIME_TYPE, CommandIDs } from './tokens';
+export { RUN_MIME_TYPE, SNAPSHOT_MIME_TYPE, CommandIDs } from './tokens';
+export type { IRun } from './run';
 export type { ISnapshot } from './snapshot';
 
 function statusBody(status: IServerStatus): Widget {

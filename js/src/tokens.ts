@@ -12,6 +12,9 @@ export const MIME_EXTENSION_ID = 'jupyter-cvops:snapshot-renderer';
 /** MIME type of the bundle the `%cvops snapshot` magic displays. */
 export const SNAPSHOT_MIME_TYPE = 'application/vnd.cvops.snapshot+json';
 
+/** MIME type of the card a `ws.run(...)` run displays (`Run._repr_mimebundle_`). */
+export const RUN_MIME_TYPE = 'application/vnd.cvops.run+json';
+
 /** Top-level notebook metadata key owned by jupyter-cvops. */
 export const METADATA_KEY = 'cvops';
 
@@ -23,6 +26,9 @@ export const API_NAMESPACE = 'cvops/api';
 
 /** CSS class of the rendered snapshot card root. */
 export const CARD_CLASS = 'cvops-snapshot-card';
+
+/** Extra CSS class of a run card (it shares the snapshot card's look). */
+export const RUN_CARD_CLASS = 'cvops-run-card';
 
 /** Command ids registered by the plugin. */
 export const CommandIDs = {

@@ -21,7 +21,7 @@ from datetime import datetime
 from importlib import util
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
@@ -51,7 +51,8 @@ def _active() -> list[str]:
 def _flush_live_runs() -> None:  # metrics buffered by runs nobody ended still reach the table
     for run in list(_live):
         try:
-            run._buffer.flush() if run._buffer is not None else None
+            if run._buffer is not None:
+                run._buffer.flush()
         except Exception:  # the interpreter is going away; nothing to report to
             pass
 
@@ -333,7 +334,8 @@ class Run:
 
         if self._buffer is not None:
             self._buffer.flush()
-        mv = register_model(self._ws, name, model, preprocess=preprocess, run=self, **options)
+        # cast: RunLike declares settable attributes, which a run's list/dict attributes do not match
+        mv = register_model(self._ws, name, model, preprocess=preprocess, run=cast(Any, self), **options)
         self.models.append({"name": name, "version": str(getattr(mv, "version", ""))})
         self._write()
         return mv
