@@ -16,6 +16,8 @@ from .version import ModelVersion
 
 if TYPE_CHECKING:
     from ..preprocess import Preprocess
+    from ..workspace import Workspace
+    from .evaluate import EvaluationReport
     from .registry import RunLike
 
 
@@ -113,3 +115,25 @@ class ModelVerbs:
         >>> ws.alias_history("defect-clf")   # doctest: +SKIP
         """
         return _aliases.alias_history(self._store, name, alias)
+
+    def evaluate(self, model: str | ModelVersion, data: Any, *, split: str | None = None, version: str | None = None,
+                 batch_size: int = 32, device: str | None = None,
+                 by: tuple[str, ...] = ("source", "week", "agreement"), progress: bool = True) -> EvaluationReport:
+        """Per-class metrics of a model version on a dataset version (or one split), per slice too.
+
+        The model runs through its own stored preprocessing. Ground truth: the reviewed label,
+        else the annotators' majority (ties are left out and counted). Slices: ``source``,
+        capture ``week`` and annotator ``agreement`` (unanimous / majority / reviewed). The result
+        is stored as a check (kind ``evaluation``, target ``name:version``) that the promotion
+        gate and the audit read.
+
+        Examples
+        --------
+        >>> rep = ws.evaluate("defect-clf@production", "baseline", split="test")   # doctest: +SKIP
+        >>> rep.per_class, rep.slices                                               # doctest: +SKIP
+        """
+        from .evaluate import evaluate
+
+        ws: Workspace = self  # type: ignore[assignment]
+        return evaluate(ws, model, data, split=split, version=version, batch_size=batch_size, device=device,
+                        by=by, progress=progress)
