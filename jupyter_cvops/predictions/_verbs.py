@@ -113,9 +113,10 @@ class PredictionVerbs:
                                  flush_rows=frame.height + 1, flush_seconds=None) as plog:
             plog._w.keep = True
             plog.log_frame(frame)
-        stored: pl.DataFrame = pl.from_arrow(plog._w.kept[0]) if plog._w.kept else pl.from_arrow(  # type: ignore[assignment]
-            PREDICTIONS.empty_table())
-        return stored
+        if plog._w.kept:
+            return plog._w.kept[0]
+        empty: pl.DataFrame = pl.from_arrow(PREDICTIONS.empty_table())  # type: ignore[assignment]
+        return empty
 
     def predictions(
         self,

@@ -16,13 +16,15 @@ from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._store import Store, WorkspaceError, to_arrow
 from .._store.schemas import PREDICTIONS
 from ..embeddings._index import quote
-from ._frames import normalize, row_frame
+from ._frames import normalize, prepare, row_frame
 from ._images import resolve_images
 from ._model import ModelRef
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from .._store.statcache import StatCache
 
 ROLES = ("served", "shadow")
+KEEP = ("prediction_id", "batch_id")  # the log's own columns, given to every row before it is buffered
 
 
 def _utc(value: datetime | date | str | None, name: str) -> datetime | None:
@@ -69,7 +72,7 @@ class _Writer:
         self.written = 0
         self.commits = 0
         self.keep = False  # keep each written table in ``kept`` (the one-shot ``ws.log_predictions``)
-        self.kept: list[pa.Table] = []
+        self.kept: list[pl.DataFrame] = []
 
     # -- ids ---------------------------------------------------------------------------------------
     def next_ids(self, n: int) -> tuple[int, str]:
@@ -77,9 +80,11 @@ class _Writer:
         self.batches += 1
         return start, f"{self.prefix}b{self.batches:011d}"
 
-    def ids(self, start: int, n: int) -> pl.Expr:
-        return pl.format("{}{}", pl.lit(self.prefix), (pl.int_range(start, start + n, dtype=pl.Int64)
-                                                         .cast(pl.String).str.zfill(12))).alias("prediction_id")
+    def ids(self, start: int, n: int) -> pl.Series:
+        """Prediction ids ``start .. start + n - 1``: the log's prefix and a 12-digit sequence number."""
+        seq = pc.utf8_lpad(pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string()), 12, "0")
+        ids: pl.Series = pl.from_arrow(pc.binary_join_element_wise(self.prefix, seq, ""))  # type: ignore[assignment]
+        return ids.alias("prediction_id")
 
     # -- buffering ---------------------------------------------------------------------------------
     def check(self) -> None:
@@ -120,23 +125,27 @@ class _Writer:
                 self.timer.cancel()
             self.timer = None
             if self.rows:  # rows stay buffered until written: a failed write loses nothing
-                self.frames.append(normalize(row_frame(self.rows), keep=("prediction_id", "batch_id")))
+                self.frames.append(row_frame(self.rows))
                 self.rows = []
             if not self.frames:
                 return 0
-            parts = self.frames
-            batch = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
-            table = self.table(batch)
+            groups: dict[tuple[tuple[str, pl.DataType], ...], list[pl.DataFrame]] = {}
+            for part in self.frames:  # frames of one shape (the usual case: all) are converted together
+                groups.setdefault(tuple(part.schema.items()), []).append(part)
+            parts = [normalize(g[0] if len(g) == 1 else pl.concat(g, rechunk=True), keep=KEEP)
+                     for g in groups.values()]
+            rows = self.rows_to_store(parts[0] if len(parts) == 1 else pl.concat(parts))
+            table = to_arrow(rows, PREDICTIONS)
             self.store.append("predictions", table)
             self.frames, self.pending, self.first = [], 0, None
             if self.keep:
-                self.kept.append(table)
+                self.kept.append(rows)
             n: int = table.num_rows
             self.written += n
             self.commits += 1
             return n
 
-    def table(self, batch: pl.DataFrame) -> pa.Table:
+    def rows_to_store(self, batch: pl.DataFrame) -> pl.DataFrame:
         """The stored rows of a normalised batch: images resolved, the log's constants filled in."""
         batch = batch.with_columns(pl.col("source").fill_null(pl.lit(self.source, dtype=pl.String)))
         needs = batch.filter(pl.col("image_id").is_null() & (pl.col("path").is_not_null()
@@ -159,7 +168,7 @@ class _Writer:
         consts = [pl.lit(v, dtype=pl.String).alias(k) for k, v in (
             ("model", m.name), ("model_version", m.version), ("alias", m.alias),
             ("preprocess_fingerprint", self.fingerprint), ("role", self.role))]
-        return to_arrow(batch.drop("bytes").with_columns(consts), PREDICTIONS)
+        return batch.with_columns(consts).select(PREDICTIONS.names)
 
     def close(self) -> None:
         with self.lock:
@@ -266,18 +275,19 @@ class PredictionLog:
         """
         if not isinstance(frame, pl.DataFrame):
             raise WorkspaceError(f"log_frame takes a polars DataFrame, got {type(frame).__name__}")
-        given = [c for c in ("prediction_id", "batch_id") if c in frame.columns]
+        given = [c for c in KEEP if c in frame.columns]
         if given:
             raise WorkspaceError(f"{' and '.join(given)} are given by the log; drop those columns")
-        rows = normalize(frame)
         w = self._w
+        now = datetime.now(timezone.utc)
         with w.lock:
             w.check()
-            start, batch_id = w.next_ids(rows.height)
-            rows = rows.with_columns(w.ids(start, rows.height), pl.lit(batch_id).alias("batch_id"))
+            start, batch_id = w.next_ids(frame.height)
+            ids = w.ids(start, frame.height)
+            rows = prepare(frame, ids=ids, batch_id=batch_id, now=now)
             w.frames.append(rows)
             w.added(rows.height)
-        return rows["prediction_id"]
+        return ids
 
     def flush(self) -> int:
         """Write the waiting rows now (one commit); returns how many were written.
