@@ -153,3 +153,53 @@ def test_predictions_filters(ws: Workspace) -> None:
     assert ws.predictions(since="2024-03-02", until=datetime(2024, 3, 3)).height == 3
     with pytest.raises(WorkspaceError, match="ISO"):
         ws.predictions(since="yesterday")
+
+
+def test_threads_log_into_one_log(ws: Workspace) -> None:
+    import threading
+
+    plog = ws.prediction_log("clf", flush_rows=700, flush_seconds=None)
+    got: list[list[str]] = [[] for _ in range(4)]
+
+    def serve(k: int) -> None:
+        for i in range(500):
+            got[k].append(plog.log(image_id=f"{k:016x}{i:016x}", latency_ms=float(i)))
+
+    threads = [threading.Thread(target=serve, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    plog.close()
+    rows = ws.predictions()
+    assert rows.height == 2000 and rows["prediction_id"].n_unique() == 2000
+    assert set(rows["prediction_id"]) == {p for ids_ in got for p in ids_} and plog.commits == 3
+
+
+def test_a_failed_write_keeps_the_rows(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    plog = ws.prediction_log("clf", flush_seconds=None)
+    plog.log_frame(pl.DataFrame({"image_id": ids(3)}))
+    real = ws.store.append
+
+    def broken(name: str, rows: object) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ws.store, "append", broken)
+    with pytest.raises(OSError, match="disk full"):
+        plog.flush()
+    assert plog.pending == 3 and ws.store.count("predictions") == 0
+    monkeypatch.setattr(ws.store, "append", real)
+    assert plog.flush() == 3 and ws.predictions()["image_id"].to_list() == ids(3)
+    plog.close()
+
+
+def test_rows_are_written_at_interpreter_exit(ws: Workspace) -> None:
+    import subprocess
+    import sys
+
+    code = ("import jupyter_cvops as cv\n"
+            f"plog = cv.Workspace.open({ws.uri!r}).prediction_log('clf', flush_seconds=None)\n"
+            "plog.log(image_id='a' * 32, predicted_class='ok')\n")  # never closed: the interpreter exits
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ws.predictions()["predicted_class"].to_list() == ["ok"]
