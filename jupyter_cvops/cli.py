@@ -211,7 +211,7 @@ def cmd_snapshot(args: argparse.Namespace) -> None:
     except NameInUseError as exc:
         raise CliError(f"the name {exc.name!r} already points at dataset version {exc.holder[:12]} (other content); "
                        "rerun with --move to point it at this content, or choose another name") from None
-    from .notebook._runinfo import environment
+    from .runs._environment import environment
 
     run_id = ws.record_run("snapshot", dataset_version=v.id, taxonomy_version=v.taxonomy_version,
                            info={"env": environment(), "via": "cli"})

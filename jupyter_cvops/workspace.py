@@ -7,11 +7,10 @@ lock as one commit.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +18,7 @@ import polars as pl
 
 from .labels._importing import ImportReport, import_result, store_labels
 from .images._register import CapturedAt, RegisterReport, register_scan
-from ._store import Store, WorkspaceError, current_user, now_utc
+from ._store import Store, WorkspaceError
 from ._store.statcache import StatCache
 from ._store.store import read_only_error
 from .labels.annotations import records_from_frame
