@@ -19,15 +19,16 @@ if TYPE_CHECKING:  # imported lazily by __getattr__ at run time
     from ._store import WorkspaceError
     from .workspace import Workspace
 
-__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Preprocess", "Workspace",
-           "WorkspaceError", "__version__", "agreement_view", "drift_view", "load_bundle", "load_ipython_extension",
-           "review"]
+__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Preprocess", "Run", "Workspace",
+           "WorkspaceError", "__version__", "agreement_view", "drift_view", "lineage_view", "load_bundle",
+           "load_ipython_extension", "review"]
 
 
 _LAZY = {
     "Workspace": (".workspace", "Workspace"),
     "WorkspaceError": ("._store", "WorkspaceError"),
     "Preprocess": (".preprocess", "Preprocess"),
+    "Run": (".runs", "Run"),
     "ModelVersion": (".models", "ModelVersion"),
     "ModelAdapter": (".models", "ModelAdapter"),
     "ModelError": (".models", "ModelError"),
@@ -36,6 +37,7 @@ _LAZY = {
     "review": (".widgets", "review"),
     "agreement_view": (".widgets", "agreement_view"),
     "drift_view": (".widgets", "drift_view"),
+    "lineage_view": (".widgets", "lineage_view"),
 }
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from .agreement_view import AgreementView, agreement_view
 from .drift_view import DriftView, drift_view
+from .lineage_view import LineageView, lineage_view
 from .review import ReviewSession, ReviewWidget, review
 
-__all__ = ["AgreementView", "DriftView", "ReviewSession", "ReviewWidget", "agreement_view", "drift_view", "review"]
+__all__ = ["AgreementView", "DriftView", "LineageView", "ReviewSession", "ReviewWidget", "agreement_view", "drift_view",
+           "lineage_view", "review"]
