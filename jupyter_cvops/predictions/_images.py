@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._store import Store
-from ..embeddings._index import quote
 from ..images._hashing import hash_bytes, hash_file
 from ..images._probe import _fast_header, _probe
 from ..images._register import register_scan
 from ..images.scan import DEFAULT_MAX_PIXELS, ImageInfo, ScanResult, scan_images
+from ._model import quote
 
 if TYPE_CHECKING:
     from .._store.statcache import StatCache

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._store import Store, WorkspaceError, now_utc
-from ..embeddings._index import quote
+
+
+def quote(value: str) -> str:
+    """A SQL string literal for Lance filters.
+
+    Examples
+    --------
+    >>> quote("it's")
+    "'it''s'"
+    """
+    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,9 @@ import pyarrow.compute as pc
 
 from .._store import Store, WorkspaceError, to_arrow
 from .._store.schemas import PREDICTIONS
-from ..embeddings._index import quote
 from ._frames import normalize, prepare, row_frame
 from ._images import resolve_images
-from ._model import ModelRef
+from ._model import ModelRef, quote
 
 if TYPE_CHECKING:
     from .._store.statcache import StatCache
