@@ -197,14 +197,16 @@ class LineageView {
       card.append(chips);
     }
     if (node.fields.length) {
-      const dl = h('dl', 'cvops-lineage-fields');
+      const list = h('div', 'cvops-lineage-fields');
       for (const f of node.fields) {
-        const dt = h('dt', '', f.label);
-        const dd = h('dd', '', f.value);
-        dd.title = f.value;
-        dl.append(dt, dd);
+        const row = h('div', 'cvops-lineage-field');
+        row.dataset.label = f.label;
+        const value = h('span', 'cvops-lineage-value', f.value);
+        value.title = f.value;
+        row.append(h('span', 'cvops-lineage-label', f.label), value);
+        list.append(row);
       }
-      card.append(dl);
+      card.append(list);
     }
     if (node.error && !node.thumb && node.image_id === null) {
       card.append(h('div', 'cvops-lineage-error', node.error));
