@@ -19,9 +19,9 @@ if TYPE_CHECKING:  # imported lazily by __getattr__ at run time
     from ._store import WorkspaceError
     from .workspace import Workspace
 
-__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Preprocess", "Run", "Workspace",
-           "WorkspaceError", "__version__", "agreement_view", "drift_view", "lineage_view", "load_bundle",
-           "load_ipython_extension", "review"]
+__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Predictor", "Preprocess", "Run",
+           "Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view", "lineage_view",
+           "load_bundle", "load_ipython_extension", "review"]
 
 
 _LAZY = {
@@ -29,6 +29,7 @@ _LAZY = {
     "WorkspaceError": ("._store", "WorkspaceError"),
     "Preprocess": (".preprocess", "Preprocess"),
     "Run": (".runs", "Run"),
+    "Predictor": (".predictions", "Predictor"),
     "ModelVersion": (".models", "ModelVersion"),
     "ModelAdapter": (".models", "ModelAdapter"),
     "ModelError": (".models", "ModelError"),
