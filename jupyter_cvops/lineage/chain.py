@@ -176,6 +176,10 @@ def _backward(ws: Workspace, pred: dict[str, Any], *, k: int, embedding: str | N
     if out.model is None:
         out.notes.append(f"model version {pred['model']}:{str(pred['model_version'])[:12]} is not registered here")
         return out
+    from ..models.aliases import current_aliases
+
+    held = current_aliases(ws.store)
+    out.model["aliases"] = held.get((str(out.model["model"]), str(out.model["version_id"])), [])
     if out.model.get("run_id"):
         out.run = _one(ws, "runs", f"run_id = {_quote(str(out.model['run_id']))}")
     dv_id = out.model.get("dataset_version")
@@ -248,7 +252,7 @@ def nearest_training_images(ws: Workspace, image_id: str, items: pl.DataFrame, l
     q = ws.store.table(name).search(q_s[0], vector_column_name="vector").distance_type(metric).limit(k)
     if index:
         q = q.nprobes(int(index.get("nprobes", 20))).refine_factor(10)
-    hits = q.select(["row"]).to_arrow()
+    hits = q.select(["row", "_distance"]).to_arrow()
     rows = np.asarray(hits.column("row").to_pylist(), dtype=np.int64)
     dist = np.asarray(hits.column("_distance").to_pylist(), dtype=np.float64)
     found = pl.DataFrame({"image_id": [ref.image_ids[r] for r in rows], "distance": dist})
@@ -284,7 +288,13 @@ def _forward(ws: Workspace, image: dict[str, Any]) -> Lineage:
             continue
         if used & set(vids):
             via_runs.add(run_id)
+    from ..models.aliases import current_aliases
+
+    held = current_aliases(ws.store)
     out.models = models.filter(pl.col("dataset_version").is_in(vids) | pl.col("run_id").is_in(list(via_runs)))
+    out.models = out.models.with_columns(pl.Series(
+        "aliases", [held.get((m, v), []) for m, v in out.models.select("model", "version_id").iter_rows()],
+        dtype=pl.List(pl.String)))
     out.predictions = ws.store.read(
         "predictions", where=f"image_id = {_quote(iid)}",
         columns=["prediction_id", "time", "model", "model_version", "alias", "predicted_class", "score", "status"],

@@ -101,6 +101,7 @@ def test_backward_chain_reaches_the_planted_training_image(world: dict) -> None:
         chain = ws.lineage(row["prediction_id"], k=3)
         assert chain.prediction["prediction_id"] == row["prediction_id"]
         assert chain.model["version_id"] == mv.version and chain.model["model"] == "clf"
+        assert chain.model["aliases"] == ["production"]
         assert chain.run is not None and chain.run["name"] == "train" and chain.run["status"] == "finished"
         assert chain.dataset_version["version_id"] == world["v2"].id
         assert chain.taxonomy is not None and chain.taxonomy["version"] == world["v2"].taxonomy_version
@@ -118,6 +119,8 @@ def test_forward_chain_of_a_training_image(world: dict) -> None:
     assert set(chain.versions["version_id"].to_list()) == {world["v1"].id, world["v2"].id}
     assert set(chain.models["version_id"].to_list()) == {world["mv"].version, world["old"].version}
     assert chain.n_model_predictions == 4
+    held = dict(zip(chain.models["version_id"].to_list(), chain.models["aliases"].to_list()))
+    assert held == {world["mv"].version: ["production"], world["old"].version: []}
     assert chain.predictions.height == 0  # the training image itself was never predicted
     early = ws.lineage(ids[0])  # not in before-eve, so only the run's model used it
     assert early.versions["version_id"].to_list() == [world["v2"].id]
