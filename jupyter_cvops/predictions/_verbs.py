@@ -15,10 +15,12 @@ from .log import ROLES, PredictionLog, _Writer, read_predictions
 
 if TYPE_CHECKING:
     from .._store.statcache import StatCache
+    from ..workspace import Workspace
+    from .skew import SkewCheck
 
 
 class PredictionVerbs:
-    """``ws.log_predictions(...)``, ``ws.prediction_log(...)``, ``ws.predictions()``."""
+    """``ws.log_predictions(...)``, ``ws.prediction_log(...)``, ``ws.predictions()``, ``ws.skew(...)``."""
 
     _store: Store
 
@@ -155,3 +157,25 @@ class PredictionVerbs:
         """
         return read_predictions(self._store, model=model, version=version, since=since, until=until,
                                 source=source)
+
+    def skew(self, model: str, *, version: str | None = None, sample: int = 200, seed: int = 0,
+             input_stats: bool = True, alpha: float = 0.01) -> SkewCheck:
+        """Training/serving skew of a model version, from the predictions logged for it.
+
+        Every serving pipeline (grouped by the preprocessing fingerprint logged with the
+        predictions) is compared with the model's training preprocessing: the spec fields and
+        library versions that differ, the golden images, a replay of both pipelines on a seeded
+        sample of served images (|diff| in grey levels) and the image statistics of served vs
+        training images (KS tests). ``.ok``, ``.differences``, ``.groups`` and one ``.sentence``
+        ("line-2: serving resizes with OpenCV INTER_LINEAR without antialias; ..."). Stored as a
+        check (kind ``skew``).
+
+        Examples
+        --------
+        >>> rep = ws.skew("defect-clf@production")   # doctest: +SKIP
+        >>> rep.ok, rep.differences                     # doctest: +SKIP
+        """
+        from .skew import skew
+
+        ws: Workspace = self  # type: ignore[assignment]
+        return skew(ws, model, version=version, sample=sample, seed=seed, input_stats=input_stats, alpha=alpha)
