@@ -1,4 +1,4 @@
-"""jupyter_server extension of jupyter-cvops: read-only workspace endpoints under ``/cvops/api``."""
+"""jupyter_server extension of jupyter-cvops: workspace endpoints under ``/cvops/api`` (reads, rollback, recipe export)."""
 
 from __future__ import annotations
 
@@ -19,5 +19,5 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Register the handlers; roots come from ``CvopsServerConfig.roots`` or ``root_dir``."""
     config = CvopsServerConfig(parent=serverapp)
     roots = resolve_roots(config.roots or [serverapp.root_dir], serverapp.root_dir)
-    setup_handlers(serverapp.web_app, roots)
+    setup_handlers(serverapp.web_app, roots, serverapp.root_dir)
     serverapp.log.info("jupyter_cvops: /cvops/api serving workspaces under %s", ", ".join(map(str, roots)))

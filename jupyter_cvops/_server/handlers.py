@@ -1,8 +1,14 @@
 """Authenticated and authorized JSON endpoints under ``/cvops/api/``.
 
 ``GET status``                          package version and workspace roots
+``GET workspaces``                      workspace folders under the roots
 ``GET versions?workspace=REL_PATH``     dataset versions of a workspace
 ``GET taxonomy?workspace=REL_PATH``     taxonomy history of a workspace
+``GET runs|models|aliases|checks|recipes?workspace=REL_PATH``  (see :mod:`.reads`)
+``POST aliases/rollback``               roll a model alias back (see :mod:`.actions`)
+``POST recipes/export``                 export a notebook as a retrain recipe
+
+GET handlers open workspaces read-only; only the POST actions open one writable.
 
 Every handler is authenticated (``@tornado.web.authenticated``) and then authorized
 (jupyter_server's ``@authorized``) against the ``"cvops"`` resource, so a server's
@@ -78,9 +84,11 @@ class CvopsHandler(APIHandler):
 
     auth_resource = AUTH_RESOURCE
     roots: list[Path]
+    root_dir: Path
 
-    def initialize(self, roots: Sequence[Path]) -> None:
+    def initialize(self, roots: Sequence[Path], root_dir: Path | None = None) -> None:
         self.roots = list(roots)
+        self.root_dir = root_dir if root_dir is not None else self.roots[0]
 
     def refuse(self, error: WorkspaceRefused) -> None:
         """Finish the request with the refusal's status and a JSON body."""
@@ -94,30 +102,58 @@ class CvopsHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(jsonable(body)))
 
-    async def with_workspace(self, read: Callable[[Any], T]) -> T | None:
-        """Resolve ``?workspace=``, open it and run ``read(ws)`` off the event loop.
+    async def with_workspace(self, read: Callable[[Any], T], *, value: Any = None,
+                             writable: bool = False) -> T | None:
+        """Resolve ``?workspace=`` (or ``value``), open it and run ``read(ws)`` off the event loop.
 
-        Returns ``None`` after answering 400/403/404 itself.
+        The workspace is opened read-only unless ``writable``. A :class:`WorkspaceRefused`
+        raised by ``read`` is answered like a refused path. Returns ``None`` after answering
+        400/403/404/409 itself.
         """
-        value = self.get_query_argument("workspace", None)
+        if value is None:
+            value = self.get_query_argument("workspace", None)
+        if value is not None and not isinstance(value, str):
+            self.refuse(WorkspaceRefused(400, "bad_workspace", "workspace must be a path (a string)"))
+            return None
         try:
             path = resolve_workspace(value, self.roots)
-            return await asyncio.to_thread(_open_and_read, path, value or "", self.roots, read)
+            return await asyncio.to_thread(_open_and_read, path, value or "", self.roots, read, writable)
         except WorkspaceRefused as error:
             self.refuse(error)
             return None
 
 
-def _open_and_read(path: Path, value: str, roots: Sequence[Path], read: Callable[[Any], T]) -> T:
+def one_line(error: BaseException, hide: Sequence[Path] = ()) -> str:
+    """An error's message as one line, server folders in ``hide`` cut to relative paths.
+
+    Examples
+    --------
+    >>> one_line(ValueError("no version 'x' in /srv/ws\\nsee the docs"), [Path("/srv")])
+    "no version 'x' in ws"
+    """
+    text = str(error).strip().splitlines()
+    line = text[0].strip() if text else type(error).__name__
+    for folder in sorted(hide, key=lambda p: len(str(p)), reverse=True):
+        line = line.replace(str(folder) + "/", "").replace(str(folder), ".")
+    return line
+
+
+def _open_and_read(path: Path, value: str, roots: Sequence[Path], read: Callable[[Any], T],
+                   writable: bool = False) -> T:
     from .._store import WorkspaceError
     from ..workspace import Workspace
 
     check_workspace_contents(path, value, roots)  # before anything under it is opened
     try:
-        ws = Workspace.open(path, readonly=True)
-    except WorkspaceError:
+        ws = Workspace.open(path, readonly=not writable)
+    except WorkspaceError as error:
+        if writable and (path / "meta.lance").is_dir():
+            raise WorkspaceRefused(409, "not_writable", one_line(error, roots)) from None
         raise WorkspaceRefused(404, "not_a_workspace", f"{value!r} is not a jupyter-cvops workspace") from None
-    return read(ws)
+    try:
+        return read(ws)
+    except WorkspaceError as error:  # e.g. an unknown model name: one line, no server folder
+        raise WorkspaceRefused(409, "refused", one_line(error, roots)) from None
 
 
 class StatusHandler(CvopsHandler):
@@ -153,15 +189,28 @@ class TaxonomyHandler(CvopsHandler):
             self.reply({"workspace": self.get_query_argument("workspace"), **out})
 
 
-def setup_handlers(web_app: tornado.web.Application, roots: Sequence[Path]) -> None:
-    """Register the ``/cvops/api/*`` routes on the server's tornado application."""
+def setup_handlers(web_app: tornado.web.Application, roots: Sequence[Path],
+                   root_dir: str | Path | None = None) -> None:
+    """Register the ``/cvops/api/*`` routes on the server's tornado application.
+
+    ``root_dir`` (``ServerApp.root_dir``) is what notebook and output paths of POST
+    actions are relative to, as in ``/api/contents``; default: the first root.
+    """
+    from . import actions, reads
+
     base = url_path_join(web_app.settings["base_url"], "cvops", "api")
-    kwargs = {"roots": list(roots)}
-    web_app.add_handlers(
-        ".*$",
-        [
-            (url_path_join(base, "status"), StatusHandler, kwargs),
-            (url_path_join(base, "versions"), VersionsHandler, kwargs),
-            (url_path_join(base, "taxonomy"), TaxonomyHandler, kwargs),
-        ],
-    )
+    kwargs = {"roots": list(roots), "root_dir": Path(root_dir).resolve() if root_dir else list(roots)[0]}
+    routes: list[tuple[str, type[CvopsHandler]]] = [
+        ("status", StatusHandler),
+        ("workspaces", reads.WorkspacesHandler),
+        ("versions", VersionsHandler),
+        ("taxonomy", TaxonomyHandler),
+        ("runs", reads.RunsHandler),
+        ("models", reads.ModelsHandler),
+        ("aliases", reads.AliasesHandler),
+        ("checks", reads.ChecksHandler),
+        ("recipes", reads.RecipesHandler),
+        ("aliases/rollback", actions.RollbackHandler),
+        ("recipes/export", actions.ExportRecipeHandler),
+    ]
+    web_app.add_handlers(".*$", [(url_path_join(base, path), handler, kwargs) for path, handler in routes])

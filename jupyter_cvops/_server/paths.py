@@ -211,3 +211,117 @@ def check_workspace_contents(workspace: Path, value: str, roots: Sequence[Path])
                 403, "table_outside_roots",
                 f"table {table!r} of workspace {value!r} resolves outside every workspace root",
             )
+
+
+def resolve_in_roots(value: object, param: str, base: Path, roots: Sequence[Path], *,
+                     must_exist: bool) -> Path:
+    """The real path a client-supplied file path names, confined to ``roots``.
+
+    Unlike a workspace (taken relative to each root), such a path is what JupyterLab
+    shows: relative to ``base`` (``ServerApp.root_dir``), like ``/api/contents`` paths.
+    Symlinks are followed before the check; a path that does not exist yet (the folder
+    a recipe is written to) is checked through its nearest existing ancestor.
+
+    Parameters
+    ----------
+    value
+        The path as sent (a string; anything else is refused with 400).
+    param
+        The parameter's name, for the message.
+    base
+        ``ServerApp.root_dir`` (resolved).
+    roots
+        Resolved roots.
+    must_exist
+        Refuse (404) a path that does not exist.
+
+    Raises
+    ------
+    WorkspaceRefused
+        400 missing or malformed, 403 outside every root or a URI, 404 missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()).resolve()
+    >>> resolve_in_roots("a/b", "out", root, [root], must_exist=False) == root / "a" / "b"
+    True
+    >>> resolve_in_roots("../x", "out", root, [root], must_exist=False)
+    Traceback (most recent call last):
+    ...
+    jupyter_cvops._server.paths.WorkspaceRefused: out '../x' resolves outside every workspace root
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise WorkspaceRefused(400, f"missing_{param}", f"parameter {param!r} is required (a path)")
+    if "\x00" in value:
+        raise WorkspaceRefused(400, f"bad_{param}", f"{param} path contains a NUL character")
+    if "://" in value:
+        raise WorkspaceRefused(403, "not_local", "only paths under the server's workspace roots are served")
+    requested = Path(value)
+    real = _real(requested if requested.is_absolute() else base / requested)
+    if real is None or not _inside(real, roots):
+        raise WorkspaceRefused(403, "outside_roots", f"{param} {value!r} resolves outside every workspace root")
+    if must_exist and not real.exists():
+        raise WorkspaceRefused(404, "not_found", f"no {param} at {value!r}")
+    return real
+
+
+def display_path(path: Path, base: Path, roots: Sequence[Path]) -> str:
+    """``path`` as the client should see it: relative to ``base`` when inside it, else absolute.
+
+    Examples
+    --------
+    >>> display_path(Path("/srv/a/b"), Path("/srv"), [Path("/srv")])
+    'a/b'
+    """
+    if path == base:
+        return "."
+    if path.is_relative_to(base):
+        return path.relative_to(base).as_posix()
+    return path.as_posix()
+
+
+def find_workspaces(roots: Sequence[Path], *, max_depth: int = 3, limit: int = 200) -> list[tuple[Path, Path]]:
+    """Workspace folders (holding a ``meta.lance`` table) under ``roots``: ``(root, folder)`` pairs.
+
+    Walks at most ``max_depth`` folders deep, skips hidden folders, ``*.lance`` tables and
+    ``node_modules``, never descends into a workspace, and follows a symlinked folder only
+    when it stays inside the roots. Stops after ``limit`` workspaces.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()).resolve()
+    >>> (root / "a" / "ws" / "meta.lance").mkdir(parents=True)
+    >>> [p.relative_to(root).as_posix() for _, p in find_workspaces([root])]
+    ['a/ws']
+    """
+    found: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for root in roots:
+        stack: list[tuple[Path, int]] = [(root, 0)]
+        while stack and len(found) < limit:
+            folder, depth = stack.pop()
+            real = _real(folder)
+            if real is None or real in seen or not _inside(real, roots):
+                continue
+            seen.add(real)
+            if (folder / f"meta{_TABLE_SUFFIX}").is_dir():
+                found.append((root, folder))
+                continue
+            if depth >= max_depth:
+                continue
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+            except OSError:
+                continue
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") or name.endswith(_TABLE_SUFFIX) or name in ("node_modules", "__pycache__"):
+                    continue
+                try:
+                    if entry.is_dir():
+                        stack.append((Path(entry.path), depth + 1))
+                except OSError:
+                    continue
+    return sorted(found, key=lambda pair: (roots.index(pair[0]), pair[1].as_posix()))
