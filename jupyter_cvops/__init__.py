@@ -19,9 +19,9 @@ if TYPE_CHECKING:  # imported lazily by __getattr__ at run time
     from ._store import WorkspaceError
     from .workspace import Workspace
 
-__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Predictor", "Preprocess", "Run",
-           "Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view", "lineage_view",
-           "load_bundle", "load_ipython_extension", "review"]
+__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Predictor", "Preprocess", "Recipe",
+           "RecipeError", "Run", "Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view",
+           "export_recipe", "lineage_view", "load_bundle", "load_ipython_extension", "retrain", "review"]
 
 
 _LAZY = {
@@ -35,6 +35,10 @@ _LAZY = {
     "ModelError": (".models", "ModelError"),
     "ArtifactIntegrityError": (".models", "ArtifactIntegrityError"),
     "load_bundle": (".models", "load_bundle"),
+    "Recipe": (".recipes", "Recipe"),
+    "RecipeError": (".recipes", "RecipeError"),
+    "export_recipe": (".recipes", "export_recipe"),
+    "retrain": (".recipes", "retrain"),
     "review": (".widgets", "review"),
     "agreement_view": (".widgets", "agreement_view"),
     "drift_view": (".widgets", "drift_view"),

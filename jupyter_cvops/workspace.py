@@ -28,6 +28,7 @@ from .datasets._verbs import DatasetVerbs
 from .lineage._verbs import LineageVerbs
 from .models._verbs import ModelVerbs
 from .predictions._verbs import PredictionVerbs
+from .recipes._verbs import RecipeVerbs
 from .runs._verbs import RunVerbs
 from .images.scan import scan_images
 from .taxonomy.facade import Taxonomy
@@ -37,7 +38,7 @@ PathsOrGlob = str | Path | Iterable[str | Path]
 MAX_PIXELS = 178_956_970
 
 
-class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs, LineageVerbs):
+class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs, LineageVerbs, RecipeVerbs):
     """A versioned store of images, labels, taxonomy and dataset versions.
 
     Verbs of a domain with many of them live beside it and are mixed in here (each

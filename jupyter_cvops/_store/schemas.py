@@ -265,6 +265,21 @@ CHECKS = pa.schema(
     ]
 )
 
+RECIPES = pa.schema(
+    # one row per exported retrain recipe (upserted by recipe_id when it is re-run or checked)
+    [
+        pa.field("recipe_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("path", pa.string()),  # the recipe folder (or archive) as last exported or re-run
+        pa.field("created_at", TS),
+        pa.field("author", pa.string()),
+        pa.field("notebook_hash", pa.string()),  # content hash of the recipe's notebook (outputs stripped)
+        pa.field("workspace", pa.string()),
+        pa.field("spec", pa.string()),  # JSON: recipe.yaml as exported
+        pa.field("last_check", pa.string()),  # check_id of the last `cvops retrain --check` (kind "recipe")
+    ]
+)
+
 META = pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
 
 TABLES: dict[str, pa.Schema] = {
@@ -285,4 +300,5 @@ TABLES: dict[str, pa.Schema] = {
     "preprocess_specs": PREPROCESS_SPECS,
     "predictions": PREDICTIONS,
     "checks": CHECKS,
+    "recipes": RECIPES,
 }

@@ -5,18 +5,26 @@ history logic is :mod:`jupyter_cvops._store.aliases`. :func:`set_alias` sets or 
 alias, :func:`rollback` steps it back one holder at a time, :func:`remove_alias` ends it,
 :func:`alias_history` lists every change (who, when, why) and :func:`holder` says which
 version an alias points at now or at any earlier time.
+
+Inside a recipe re-run (``cvops retrain``: the kernel's environment holds
+:data:`RECIPE_ENV`), no alias moves by itself: :func:`set_alias`, :func:`rollback` and
+:func:`remove_alias` record a *proposal* instead (an event ``model.alias.propose`` in the
+workspace's audit log, and in the running run's ``info["proposals"]``) and change nothing.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
+import os
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
-from .._store import Store, WorkspaceError
+from .._store import Store, WorkspaceError, current_user, now_utc
 from .._store import aliases as _shared
 from ._errors import ModelError
 from ._rows import check_model_name, find_version, model_names, unknown_model, version_rows
@@ -28,6 +36,84 @@ HISTORY_SCHEMA: dict[str, Any] = {
     "previous_version": pl.String, "author": pl.String, "created_at": _TS, "message": pl.String,
     "evidence": pl.String,
 }
+
+
+RECIPE_ENV = "CVOPS_RECIPE_CONTEXT"
+"""Environment variable a recipe re-run sets for its kernel: JSON naming the recipe, the retrain,
+the run it reproduces and the dataset versions it pins (read by :func:`recipe_context`)."""
+
+PROPOSE_EVENT = "model.alias.propose"
+_proposed: list[dict[str, Any]] = []  # alias moves proposed in this process, oldest first
+_proposed_lock = threading.Lock()
+
+
+def recipe_context() -> dict[str, Any] | None:
+    """The recipe re-run this process belongs to (``$CVOPS_RECIPE_CONTEXT`` parsed), else None.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.pop(RECIPE_ENV, None) and None
+    >>> recipe_context() is None
+    True
+    """
+    text = os.environ.get(RECIPE_ENV)
+    if not text:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def proposals(since: int = 0) -> list[dict[str, Any]]:
+    """Alias moves proposed (not applied) in this process, oldest first, from index ``since`` on.
+
+    Examples
+    --------
+    >>> isinstance(proposals(), list)
+    True
+    """
+    with _proposed_lock:
+        return [dict(p) for p in _proposed[since:]]
+
+
+def proposal_count() -> int:
+    """How many alias moves this process has proposed so far (a mark for :func:`proposals`).
+
+    Examples
+    --------
+    >>> proposal_count() >= 0
+    True
+    """
+    with _proposed_lock:
+        return len(_proposed)
+
+
+def _propose(store: Store, context: Mapping[str, Any], *, action: str, name: str, alias: str,
+             version_id: str | None, previous: str | None, reason: str | None,
+             evidence: Mapping[str, Any] | None, author: str | None) -> dict[str, Any]:
+    """Record an alias move a recipe re-run asked for, without making it (one event)."""
+    entry: dict[str, Any] = {
+        "model": name, "alias": alias, "action": action, "version": version_id, "previous_version": previous,
+        "reason": reason, "evidence": None if evidence is None else json.loads(json.dumps(dict(evidence),
+                                                                                          default=str)),
+        "author": author or current_user(), "created_at": now_utc().isoformat(),
+        "recipe_id": context.get("recipe_id"), "recipe": context.get("name"), "retrain_id": context.get("retrain_id"),
+        "applied": False,
+    }
+    store.event(PROPOSE_EVENT, entry, entry["author"])
+    with _proposed_lock:
+        _proposed.append(entry)
+    return entry
+
+
+def _proposal_note(entry: Mapping[str, Any]) -> str:
+    where = f"{entry['model']}@{entry['alias']}"
+    target = f" -> {str(entry['version'])[:12]}" if entry.get("version") else ""
+    return (f"proposed {entry['action']} {where}{target}, not applied: recipe {entry.get('recipe')!r} is being "
+            f"re-run (cvops retrain never moves an alias; apply it with ws.set_alias after review)")
 
 
 def check_alias(alias: object) -> str:
@@ -79,6 +165,12 @@ def set_alias(store: Store, name: str, alias: str, version: ModelVersion | str, 
         held = _state(store, name).get(alias)
         if held is not None and held.version_id == vid:
             return _load(store, name, vid, alias, note=f"{alias!r} already points here")
+        context = recipe_context()
+        if context is not None:
+            entry = _propose(store, context, action="move" if held else "set", name=name, alias=alias,
+                             version_id=vid, previous=held.version_id if held else None, reason=reason,
+                             evidence=evidence, author=author)
+            return _load(store, name, vid, None, note=_proposal_note(entry))
         _shared.append_alias(store, kind="model", target=name, name=alias, action="move" if held else "set",
                              version_id=vid, previous_version_id=held.version_id if held else None,
                              author=author, message=reason, evidence=evidence)
@@ -110,6 +202,11 @@ def rollback(store: Store, name: str, alias: str, *, reason: str | None = None,
         if previous is None:
             raise ModelError(f"cannot roll back {name}@{alias}: it points at {held.version_id[:12]} and no "
                              "earlier version held it (alias_history shows its moves); set it with set_alias")
+        context = recipe_context()
+        if context is not None:
+            entry = _propose(store, context, action="rollback", name=name, alias=alias, version_id=previous,
+                             previous=held.version_id, reason=reason, evidence=None, author=author)
+            return _load(store, name, held.version_id, alias, note=_proposal_note(entry))
         _shared.append_alias(store, kind="model", target=name, name=alias, action="rollback", version_id=previous,
                              previous_version_id=held.version_id, author=author, message=reason)
     return _load(store, name, previous, alias, note=f"rolled back from {held.version_id[:12]}")
@@ -129,6 +226,11 @@ def remove_alias(store: Store, name: str, alias: str, *, reason: str | None = No
         held = state.get(alias)
         if held is None:
             raise _unknown_alias(store, name, alias, state)
+        context = recipe_context()
+        if context is not None:
+            entry = _propose(store, context, action="remove", name=name, alias=alias, version_id=None,
+                             previous=held.version_id, reason=reason, evidence=None, author=author)
+            return _load(store, name, held.version_id, alias, note=_proposal_note(entry))
         _shared.append_alias(store, kind="model", target=name, name=alias, action="remove", version_id=None,
                              previous_version_id=held.version_id, author=author, message=reason)
     return _load(store, name, held.version_id, None, note=f"alias {alias!r} removed")

@@ -35,7 +35,10 @@ USAGE = """%cvops use PATH [--create]          open (or create) the workspace at
 %cvops run show                     the card of the current (or last) run
 %cvops runs                         list recorded runs
 %%cvops run NAME [-p key=value ...] run the cell as one recorded run (an error in it
-                                    records the run as failed)"""
+                                    records the run as failed)
+%cvops recipe export [NOTEBOOK] [-o DIR] [--name N] [--force]
+                                    export this notebook (as last saved) as a retrain
+                                    recipe; re-run it with `cvops retrain DIR`"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     end = steps.add_parser("end", add_help=False)
     end.add_argument("--failed", nargs="?", const="", default=None)
     steps.add_parser("show", add_help=False)
+    recipe = sub.add_parser("recipe", add_help=False)
+    acts = recipe.add_subparsers(dest="recipe_cmd")
+    export = acts.add_parser("export", add_help=False)
+    export.add_argument("notebook", nargs="?")
+    export.add_argument("-o", "--out")
+    export.add_argument("--name")
+    export.add_argument("--force", action="store_true")
     return p
 
 
@@ -328,6 +338,28 @@ class CvopsMagics(Magics):
         if run is None:
             raise UsageError("%cvops run show: no run in this session yet; start one with `%cvops run start NAME`")
         display(run)  # type: ignore[no-untyped-call]
+        return None
+
+    # -- recipes ----------------------------------------------------------------------
+    def _cmd_recipe(self, args: argparse.Namespace) -> Any:
+        from ..recipes import RecipeError, export_recipe
+
+        if args.recipe_cmd != "export":
+            raise UsageError(f"%cvops recipe: say export\n{USAGE}")
+        notebook = args.notebook or kernel_info(self._user_ns()).get("notebook")
+        if not notebook:
+            raise UsageError("%cvops recipe export: this kernel does not know its notebook's path; "
+                             "give it: `%cvops recipe export NOTEBOOK.ipynb`")
+        try:
+            recipe = export_recipe(notebook, args.out, name=args.name, workspace=self.workspace,
+                                   overwrite=args.force)
+        except RecipeError as exc:
+            raise UsageError(f"%cvops recipe export: {exc}") from None
+        pinned = recipe.to_dict()["pinned"]
+        print(f"exported recipe {recipe.name!r} to {recipe.archive or recipe.path} (from the notebook as last saved)\n"
+              + "\n".join(f"  {k}: {v}" for k, v in pinned.items())
+              + f"\nre-run it with: cvops retrain {recipe.archive or recipe.path} --check")
+        self._user_ns()["cvops_recipe"] = recipe
         return None
 
     def _cell_run(self, args: argparse.Namespace, cell: str) -> Any:

@@ -27,6 +27,7 @@ import polars as pl
 
 from .._store import WorkspaceError, current_user, now_utc
 from .._store.store import read_only_error
+from ..models.aliases import proposal_count, proposals, recipe_context
 from ._card import RUN_MIME, card_html, card_text
 from ._environment import environment, summary
 from ._metrics import MetricBuffer, check_metrics, json_number
@@ -81,6 +82,32 @@ def _number(value: Any) -> float:
     return float(value)  # numbers, and "nan" / "inf" / "-inf" as stored by json_number
 
 
+def _recipe_link(name: str) -> dict[str, Any] | None:
+    """What a run started inside a recipe re-run records about it (None outside one)."""
+    context = recipe_context()
+    if context is None:
+        return None
+    source = context.get("source_run") or {}
+    return {"recipe_id": context.get("recipe_id"), "name": context.get("name"), "path": context.get("path"),
+            "retrain_id": context.get("retrain_id"), "parent_run_id": source.get("run_id"),
+            "reproduces": bool(source.get("name") == name)}
+
+
+def _pinned_input(version: Any) -> dict[str, Any] | None:
+    """The recipe input ``version`` names, inside a recipe re-run (by name, id, id prefix or object)."""
+    context = recipe_context()
+    if context is None:
+        return None
+    key = version if isinstance(version, str) else getattr(version, "id", None)
+    if not isinstance(key, str) or not key:
+        return None
+    for pin in context.get("inputs") or []:
+        vid = str(pin.get("version_id") or "")
+        if key == vid or key in (pin.get("names") or []) or (len(key) >= 6 and vid.startswith(key)):
+            return dict(pin)
+    return None
+
+
 class Run:
     """A run: inputs, params, metrics per step, seeds, environment, git commit, notebook, status.
 
@@ -118,6 +145,7 @@ class Run:
         self._ws = ws
         self._live = live
         self._buffer: MetricBuffer | None = None
+        self._proposal_mark = 0
         self.id: str = row["run_id"]
         self.kind: str = row.get("kind") or "run"
         self.name: str | None = row.get("name")
@@ -169,6 +197,9 @@ class Run:
         git = git_facts(folder)
         stack = _active()
         now = now_utc()
+        recipe = _recipe_link(name)
+        if parent_run_id is None and recipe is not None and recipe.get("reproduces"):
+            parent_run_id = recipe.get("parent_run_id")
         row = {
             "run_id": uuid.uuid4().hex, "kind": kind, "name": name, "status": "running", "user": current_user(),
             "created_at": now, "started_at": now, "notebook": kernel["notebook"], "git_commit": git.get("commit"),
@@ -178,9 +209,11 @@ class Run:
             "environment": json.dumps(jsonable(environment())),
             "info": json.dumps(jsonable({"kernel": kernel, "notebook": notebook, "git": git,
                                          "outer_run_id": stack[-1] if stack else None,
-                                         "workspace": ws.uri})),
+                                         "workspace": ws.uri,
+                                         **({"recipe": recipe} if recipe is not None else {})})),
         }
         run = cls(ws, row, live=True)
+        run._proposal_mark = proposal_count()
         run._buffer = MetricBuffer(ws.store, run.id)
         run._write()
         stack.append(run.id)
@@ -210,6 +243,9 @@ class Run:
                 stack.remove(self.id)
             self.status, self.error, self.ended_at = status, error, now_utc()
             self.seeds.update(current_seeds())
+            proposed = proposals(self._proposal_mark)
+            if proposed:  # alias moves asked for during a recipe re-run: kept here, never applied
+                self.info["proposals"] = list(self.info.get("proposals") or []) + proposed
             nb = self.info.get("notebook")
             if nb:  # the notebook may have been saved (with new snapshots) since the run started
                 self.info["notebook"] = notebook_facts(nb.get("path"))
@@ -247,7 +283,10 @@ class Run:
         """Record a dataset version (a name, an id prefix, or a DatasetVersion) as an input; return it.
 
         Its id, name and taxonomy version are recorded (one commit). An unknown name is an
-        error naming the closest known one.
+        error naming the closest known one. Inside a recipe re-run (``cvops retrain``) a
+        version the recipe pinned resolves to the pinned version (a name that moved since
+        still gives the recipe's data), or to the ``--dataset`` override; the input records
+        ``requested`` (what the notebook asked for), ``pinned`` and ``override``.
 
         Examples
         --------
@@ -255,11 +294,19 @@ class Run:
         >>> ds.id, ds.taxonomy_version   # doctest: +SKIP
         """
         self._check_live("use a dataset version")
-        v = self._ws.version(version) if isinstance(version, str) else version
+        pinned = _pinned_input(version)
+        if pinned is not None:
+            v = self._ws.version(str(pinned["use"]))
+        else:
+            v = self._ws.version(version) if isinstance(version, str) else version
         if not hasattr(v, "id") or not hasattr(v, "taxonomy_version"):
             raise TypeError(f"run.use takes a dataset version name, id or DatasetVersion, got {type(version).__name__}")
         if all(i["version_id"] != v.id for i in self.inputs):
-            self.inputs.append({"version_id": v.id, "name": v.name, "taxonomy_version": int(v.taxonomy_version)})
+            entry: dict[str, Any] = {"version_id": v.id, "name": v.name, "taxonomy_version": int(v.taxonomy_version)}
+            if pinned is not None:
+                requested = version if isinstance(version, str) else getattr(version, "id", str(version))
+                entry.update(requested=requested, pinned=pinned["version_id"], override=pinned.get("override"))
+            self.inputs.append(entry)
             self._write()
         return v
 
