@@ -1,16 +1,21 @@
 /**
  * jupyter-cvops labextension: records dataset snapshots into notebook
- * metadata and exposes the server extension's status as a command.
+ * metadata, exposes the server extension's status as a command, exports a
+ * notebook as a retrain recipe (palette, notebook toolbar, File menu) and adds
+ * the CV Ops side panel (./panel).
  * The snapshot card renderer is the package's MIME extension (./mime).
  */
-import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, showDialog, showErrorMessage } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { Dialog, ICommandPalette, ToolbarButton, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { IMainMenu } from '@jupyterlab/mainmenu';
+import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
+import { exportRecipe } from './exportRecipe';
+import { CvopsPanel } from './panel';
 import { SnapshotRecorder, recordSnapshots } from './recorder';
 import { type IServerStatus, requestAPI } from './request';
-import { CommandIDs, PALETTE_CATEGORY, PLUGIN_ID } from './tokens';
+import { CommandIDs, PALETTE_CATEGORY, PANEL_PLUGIN_ID, PLUGIN_ID } from './tokens';
 
 export { RUN_MIME_TYPE, SNAPSHOT_MIME_TYPE, CommandIDs } from './tokens';
 export type { IRun } from './run';
@@ -74,11 +79,71 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     if (palette) {
-      for (const command of Object.values(CommandIDs)) {
+      for (const command of [CommandIDs.recordSnapshots, CommandIDs.serverStatus]) {
         palette.addItem({ command, category: PALETTE_CATEGORY });
       }
     }
   }
 };
 
-export default plugin;
+/** The CV Ops side panel, the recipe export command and where it shows up. */
+const panelPlugin: JupyterFrontEndPlugin<void> = {
+  id: PANEL_PLUGIN_ID,
+  description: 'The CV Ops side panel and Export Notebook as Retrain Recipe.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ICommandPalette, IMainMenu, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    palette: ICommandPalette | null,
+    mainMenu: IMainMenu | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const panel = new CvopsPanel(app, tracker);
+    app.shell.add(panel, 'left', { rank: 850 });
+    restorer?.add(panel, panel.id);
+
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: 'Show CV Ops Panel',
+      execute: args => {
+        app.shell.activateById(panel.id);
+        if (args['refresh']) {
+          void panel.refresh();
+        }
+      }
+    });
+
+    const exportFrom = (target: NotebookPanel | null): Promise<unknown> =>
+      target ? exportRecipe(app, target, panel.workspace) : showErrorMessage('Export recipe', 'Open a notebook first.');
+    app.commands.addCommand(CommandIDs.exportRecipe, {
+      label: 'Export Notebook as Retrain Recipe',
+      caption: 'Save the notebook and export it as a reproducible retrain recipe',
+      isEnabled: () => tracker.currentWidget !== null,
+      execute: () => exportFrom(tracker.currentWidget)
+    });
+
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (notebook: NotebookPanel) => {
+        const exportButton = new ToolbarButton({
+          className: 'cvops-export-recipe-button',
+          label: 'Recipe',
+          tooltip: 'Export Notebook as Retrain Recipe',
+          onClick: () => void exportFrom(notebook)
+        });
+        if (!notebook.toolbar.insertAfter('cellType', 'cvopsExportRecipe', exportButton)) {
+          notebook.toolbar.addItem('cvopsExportRecipe', exportButton);
+        }
+        return exportButton;
+      }
+    });
+
+    mainMenu?.fileMenu.addGroup([{ command: CommandIDs.exportRecipe }], 40);
+    if (palette) {
+      palette.addItem({ command: CommandIDs.exportRecipe, category: PALETTE_CATEGORY });
+      palette.addItem({ command: CommandIDs.openPanel, category: PALETTE_CATEGORY });
+    }
+  }
+};
+
+export default [plugin, panelPlugin];

@@ -56,3 +56,27 @@ export async function requestAPI<T>(endpoint: string, options: IRequestOptions =
   }
   return data as T;
 }
+
+/**
+ * POST a JSON body to `/cvops/api/<endpoint>` (the XSRF header and the token are added by
+ * `ServerConnection.makeRequest`, as for every JupyterLab POST).
+ */
+export function postAPI<T>(endpoint: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return requestAPI<T>(endpoint, {
+    init: {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' },
+      signal
+    }
+  });
+}
+
+/** The one-line reason of a failed request (the server's `message`, else the error's text). */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ServerConnection.ResponseError) {
+    return error.message.split('\n')[0];
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0];
+}

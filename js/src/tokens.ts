@@ -35,8 +35,21 @@ export const CommandIDs = {
   /** Re-scan the current notebook's outputs and record snapshots into its metadata. */
   recordSnapshots: 'cvops:record-snapshots',
   /** Show the server extension's status (version, workspace roots). */
-  serverStatus: 'cvops:server-status'
+  serverStatus: 'cvops:server-status',
+  /** Save the current notebook and export it as a retrain recipe. */
+  exportRecipe: 'cvops:export-recipe',
+  /** Show the CV Ops side panel. */
+  openPanel: 'cvops:open-panel'
 } as const;
+
+/** Id of the CV Ops side panel plugin. */
+export const PANEL_PLUGIN_ID = 'jupyter-cvops:panel';
+
+/** Id of the CV Ops side panel widget (left sidebar). */
+export const PANEL_ID = 'cvops-panel';
+
+/** Field under {@link METADATA_KEY} holding the notebook's workspace (relative to the notebook's folder). */
+export const WORKSPACE_FIELD = 'workspace';
 
 /** Palette category of the commands. */
 export const PALETTE_CATEGORY = 'CV Ops';

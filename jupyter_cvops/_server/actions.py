@@ -3,10 +3,13 @@ jupyter_server like every other POST, and confined to the roots.
 
 ``POST aliases/rollback``  ``{"workspace", "model", "alias", "reason"}``: opens the workspace writable and
                            calls ``ws.rollback(model, alias, reason=...)`` (recorded in the alias history)
-``POST recipes/export``    ``{"notebook", "name"?, "out"?}``: ``export_recipe(notebook, out, name=...)``;
-                           ``notebook`` and ``out`` are relative to ``ServerApp.root_dir`` (as JupyterLab shows
-                           them) and must lie inside the roots; ``out`` defaults to ``recipes/<name>`` beside
-                           the notebook
+``POST recipes/export``    ``{"notebook", "name"?, "out"?, "workspace"?, "overwrite"?}``:
+                           ``export_recipe(notebook, out, name=..., workspace=ws)``; ``notebook`` and ``out`` are
+                           relative to ``ServerApp.root_dir`` (as JupyterLab shows them) and must lie inside the
+                           roots; ``out`` defaults to ``recipes/<name>`` beside the notebook; ``workspace`` (as
+                           for the GET endpoints) defaults to the one the notebook names (``metadata.cvops.workspace``,
+                           relative to the notebook's folder, then its snapshots), which must lie inside the roots
+                           too: the export opens it writable (the ``recipes`` table)
 
 Every refusal is ``{"message", "reason"}`` with a one-line message and no server folder in it.
 """
@@ -88,8 +91,23 @@ class RollbackHandler(_ActionHandler):
             self.reply({"workspace": body.get("workspace"), **out})
 
 
-def _default_name(notebook: Path) -> str:
-    return notebook.stem
+def _notebook_workspaces(notebook: Path) -> list[Path]:
+    """Workspace folders the saved notebook names, relative ones taken from its folder (newest last)."""
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    try:
+        from ..recipes._notebook import workspaces
+        names = workspaces(nb)
+    except ImportError:  # pragma: no cover - the recipe API ships with the package
+        meta = (nb.get("metadata") or {}).get("cvops") or {}
+        names = [meta["workspace"]] if isinstance(meta.get("workspace"), str) else []
+    out = []
+    for name in names:  # a URI becomes a relative path that is no folder: refused as outside the roots
+        path = Path(name).expanduser()
+        out.append(path if path.is_absolute() else notebook.parent / path)
+    return out
 
 
 class ExportRecipeHandler(_ActionHandler):
@@ -103,16 +121,28 @@ class ExportRecipeHandler(_ActionHandler):
             notebook = resolve_in_roots(body.get("notebook"), "notebook", self.root_dir, self.roots, must_exist=True)
             if not notebook.is_file() or notebook.suffix != ".ipynb":
                 raise WorkspaceRefused(400, "not_a_notebook", f"{body.get('notebook')!r} is not a notebook (.ipynb)")
-            name = self.text(body, "name", required=False) or _default_name(notebook)
+            name = self.text(body, "name", required=False) or notebook.stem
             if "/" in name or "\\" in name or name in (".", ".."):
                 raise WorkspaceRefused(400, "bad_name", "a recipe name cannot contain a path separator")
             out_value = self.text(body, "out", required=False, limit=4096)
-            out = (resolve_in_roots(out_value, "out", self.root_dir, self.roots, must_exist=False) if out_value
-                   else resolve_in_roots(display_path(notebook.parent / "recipes" / name, self.root_dir, self.roots),
-                                         "out", self.root_dir, self.roots, must_exist=False))
+            out = resolve_in_roots(out_value or display_path(notebook.parent / "recipes" / name, self.root_dir,
+                                                             self.roots),
+                                   "out", self.root_dir, self.roots, must_exist=False)
             if out.exists() and not out.is_dir():
                 raise WorkspaceRefused(409, "out_is_a_file", f"{display_path(out, self.root_dir, self.roots)!r} "
                                        "is a file; choose a folder for the recipe")
+            ws_value = self.text(body, "workspace", required=False, limit=4096)
+            if ws_value is None:
+                named = _notebook_workspaces(notebook)
+                inside = [p for p in named if (real := p.resolve()).is_dir() and any(
+                    real == r or real.is_relative_to(r) for r in self.roots)]
+                if named and not inside:
+                    raise WorkspaceRefused(403, "workspace_outside_roots", "the workspace this notebook names is "
+                                           "outside every workspace root; pick one in the CV Ops panel")
+                ws_value = str(inside[-1]) if inside else None
+            overwrite = body.get("overwrite", False)
+            if not isinstance(overwrite, bool):
+                raise WorkspaceRefused(400, "bad_overwrite", "'overwrite' must be true or false")
         except WorkspaceRefused as error:
             self.refuse(error)
             return
@@ -123,14 +153,28 @@ class ExportRecipeHandler(_ActionHandler):
                                          "this jupyter-cvops has no recipe API (jupyter_cvops.recipes)"))
             return
         hide = [self.root_dir, *self.roots]
-        try:
-            recipe = await asyncio.to_thread(export_recipe, notebook, out, name=name)
-        except Exception as error:  # the recipe API's refusals (unversioned data, failed run, ...) say what to do
-            self.log.info("cvops: recipe export of %s refused: %s", notebook, error)
-            self.refuse(WorkspaceRefused(409, "export_refused", one_line(error, hide)))
-            return
+
+        def export(ws: Any) -> Any:
+            try:
+                return export_recipe(notebook, out, name=name, workspace=ws, overwrite=overwrite)
+            except Exception as error:  # the recipe API's refusals (no snapshot, failed run, ...) say what to do
+                self.log.info("cvops: recipe export of %s refused: %s", notebook, error)
+                raise WorkspaceRefused(409, "export_refused", one_line(error, hide)) from None
+
+        if ws_value is None:  # nothing named: the recipe API's own message says what to do
+            try:
+                recipe = await asyncio.to_thread(export, None)
+            except WorkspaceRefused as error:
+                self.refuse(error)
+                return
+        else:
+            recipe = await self.with_workspace(export, value=ws_value, writable=True)
+            if recipe is None:
+                return
+        from ..recipes.recipe import SPEC_FILE
+
         folder = Path(getattr(recipe, "path", None) or out).resolve()
-        yaml = folder / "recipe.yaml"
+        yaml = folder / SPEC_FILE
         self.reply({
             "name": name,
             "notebook": display_path(notebook, self.root_dir, self.roots),

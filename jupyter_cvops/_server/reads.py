@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import tornado.web
@@ -145,7 +146,7 @@ class ChecksHandler(CvopsHandler):
             self.reply({"workspace": self.get_query_argument("workspace"), **out})
 
 
-def _recipes(ws: Any) -> dict[str, Any]:
+def _recipes(ws: Any, base: Path, roots: list[Path]) -> dict[str, Any]:
     if hasattr(ws, "recipes") and callable(ws.recipes):
         frame = ws.recipes()
     elif ws.store.has_table("recipes"):
@@ -153,7 +154,11 @@ def _recipes(ws: Any) -> dict[str, Any]:
     else:
         return {"available": False, "recipes": []}
     rows = _plain(frame)
-    return {"available": True, "recipes": list(reversed(rows)) if isinstance(rows, list) else rows}
+    rows = list(reversed(rows)) if isinstance(rows, list) else []
+    for row in rows:  # where JupyterLab shows the recipe (relative to root_dir), for links and cells
+        path = row.get("path")
+        row["location"] = display_path(Path(path), base, roots) if isinstance(path, str) and path else None
+    return {"available": True, "recipes": rows}
 
 
 class RecipesHandler(CvopsHandler):
@@ -162,6 +167,7 @@ class RecipesHandler(CvopsHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        out = await self.with_workspace(_recipes)
+        base, roots = self.root_dir, self.roots
+        out = await self.with_workspace(lambda ws: _recipes(ws, base, roots))
         if out is not None:
             self.reply({"workspace": self.get_query_argument("workspace"), **out})
