@@ -38,7 +38,8 @@ def execute_notebook(nb: Mapping[str, Any], out: Path, *, cwd: Path, env: Mappin
 
     The notebook as given is written to ``out`` first (a run started in it records a
     readable notebook), the executed one after, also when a cell fails; a failure raises a
-    :class:`RecipeError` naming the cell, the error and ``out``.
+    :class:`RecipeError` naming the cell, the error and ``out``. The kernel process's own
+    messages (not the notebook's outputs) go to ``out`` with the suffix ``.kernel.log``.
 
     Examples
     --------
@@ -67,8 +68,10 @@ def execute_notebook(nb: Mapping[str, Any], out: Path, *, cwd: Path, env: Mappin
                             resources={"metadata": {"path": str(cwd)}}, on_cell_start=started,
                             on_cell_executed=done)
     failure: str | None = None
+    log = out.with_suffix(".kernel.log")  # the kernel process's own messages, not the notebook's outputs
     try:
-        client.execute(env=dict(env))
+        with open(log, "w", encoding="utf-8") as stderr:
+            client.execute(env=dict(env), stderr=stderr)
     except NoSuchKernel:
         failure = f"no Jupyter kernel named {kernel!r} is installed here; pass kernel_name= (--kernel NAME)"
     except CellExecutionError as exc:

@@ -163,8 +163,10 @@ def inject_parameters(nb: Mapping[str, Any], params: Mapping[str, Any]) -> dict[
     if where is None:
         raise RecipeError("the notebook has no cell tagged 'parameters' to inject after")
     lines = "".join(f"{k} = {v!r}\n" for k, v in params.items())
-    cell: dict[str, Any] = {"cell_type": "code", "execution_count": None, "metadata": {"tags": [INJECTED_TAG]}, "outputs": [],
-            "source": f"# Parameters\n{lines}"}
+    cell: dict[str, Any] = {"cell_type": "code", "execution_count": None, "metadata": {"tags": [INJECTED_TAG]},
+                            "outputs": [], "source": f"# Parameters\n{lines}"}
+    if (int(out.get("nbformat", 4)), int(out.get("nbformat_minor", 0))) >= (4, 5):
+        cell["id"] = f"injected-parameters-{len(out['cells'])}"
     out["cells"].insert(where + 1, cell)
     return out
 
