@@ -41,6 +41,8 @@ _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PN
 if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.11
     _PNG += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 _SCHEMA_VERSION = 1
+#: Source tag of the second line's images (``n_line2``).
+LINE2 = "line-2"
 
 
 @dataclass
@@ -219,7 +221,7 @@ def _prepare_root(root: Path) -> set[Path]:
         raise FileExistsError(
             f"{root} is not empty and holds no earlier demo scenario (scenario.json); "
             "pick an empty or new folder")
-    return {p for sub in ("train", "production") for p in (root / sub).rglob("*.png")}
+    return {p for sub in ("train", "production", "line-2") for p in (root / sub).rglob("*.png")}
 
 
 def generate_scenario(
@@ -244,13 +246,14 @@ def generate_scenario(
     habits: tuple[Habit, ...] = DEFAULT_HABITS,
     p_three_annotators: float = 0.35,
     camera: str = "line-1",
+    n_line2: int = 0,
     workers: int | None = None,
 ) -> Scenario:
     """Draw the synthetic inspection line and simulate its annotators.
 
-    Writes ``out_dir/train/week_WW/tNNNNN.png``, ``out_dir/production/day_DD/pNNNNN.png``,
-    ``images.parquet``, ``labels.parquet`` and ``scenario.json`` (parameters and
-    ground truth; :meth:`Scenario.load` reads them back). The same parameters give
+    Writes ``out_dir/train/week_WW/tNNNNN.png``, ``out_dir/production/day_DD/pNNNNN.png``
+    (and ``out_dir/line-2/day_DD/qNNNNN.png``), ``images.parquet``, ``labels.parquet`` and
+    ``scenario.json`` (parameters and ground truth; :meth:`Scenario.load` reads them back). The same parameters give
     byte-identical files and identical frames. ``out_dir`` must be new, empty, or
     hold an earlier scenario (whose stale images are then removed).
 
@@ -289,7 +292,11 @@ def generate_scenario(
     p_three_annotators
         Probability that an image gets three labelers instead of two.
     camera
-        Source tag of every image.
+        Source tag of every image of the line.
+    n_line2
+        Production images of a second line, ``"line-2"`` (``split_hint`` "production", ``source``
+        "line-2"), over the same days: the same parts under its own, unchanged lamp and camera.
+        Drawn after everything else, so they change no other frame.
     workers
         Drawing threads (default: the number of CPUs).
 
@@ -316,8 +323,8 @@ def generate_scenario(
         raise ValueError(f"change_week must lie in 1..{train_weeks}, got {change_week}")
     if not 1 <= lighting_day <= tilt_day <= production_days:
         raise ValueError("need 1 <= lighting_day <= tilt_day <= production_days")
-    if min(n_train, n_production) < 0 or image_size < 32:
-        raise ValueError("n_train and n_production must be >= 0 and image_size >= 32")
+    if min(n_train, n_production, n_line2) < 0 or image_size < 32:
+        raise ValueError("n_train, n_production and n_line2 must be >= 0 and image_size >= 32")
     root = Path(out_dir).resolve()
     stale = _prepare_root(root)
 
@@ -351,6 +358,19 @@ def generate_scenario(
                 "visibility": None if cls == "ok" else ("faint" if faint[i] else "clear"),
                 "lighting_shift": split == "production" and t >= lighting_at,
                 "tilt": split == "production" and t >= tilt_at,
+            })
+    if n_line2:  # drawn last: the plan above and every frame index before are unchanged
+        times = _times_in_period(rng, n_line2, prod_start, production_days, weekdays_only=False)
+        classes = rng.choice(len(names), size=n_line2, p=p)
+        faint = rng.random(n_line2) < faint_fraction
+        for i, t in enumerate(times):
+            cls = names[int(classes[i])]
+            day = (t - prod_start).days + 1
+            specs.append({
+                "name": f"{LINE2}/day_{day:02d}/q{i:05d}.png", "split_hint": "production", "captured_at": t,
+                "source": LINE2, "week": None, "day": day, "true_class": cls,
+                "visibility": None if cls == "ok" else ("faint" if faint[i] else "clear"),
+                "lighting_shift": False, "tilt": False,
             })
     assets = make_assets(np.random.default_rng([seed, 1]), image_size)
 
@@ -407,7 +427,7 @@ def generate_scenario(
         "lighting_day": lighting_day, "tilt_day": tilt_day, "class_priors": priors,
         "faint_fraction": faint_fraction, "lighting": _dc(lighting), "tilt": _dc(tilt),
         "drift_rate": drift_rate, "habits": habits_summary(plan),
-        "p_three_annotators": p_three_annotators, "camera": camera,
+        "p_three_annotators": p_three_annotators, "camera": camera, "n_line2": n_line2,
     }
     ground_truth = _ground_truth(params, drift, change_at, prod_start, lighting_at, tilt_at,
                                  lighting, tilt, plan)

@@ -5,7 +5,9 @@ the annotators; it returns a :class:`Scenario` whose ``ground_truth`` names ever
 planted effect, so later analyses (agreement, label drift, production drift,
 lineage) can be checked against it. :func:`build_demo` turns a scenario into a
 workspace: taxonomy v1, images, labels, the redefinition of "dent", more labels,
-and a dataset snapshot. ``cvops demo PATH`` runs it.
+and a dataset snapshot; with ``model=True`` also a defect classifier trained in a
+run, registered, aliased ``production``, evaluated, and served on both lines, one
+of them with a planted preprocessing skew. ``cvops demo PATH`` runs it.
 
 The story
 ---------
@@ -19,6 +21,14 @@ and she starts calling faint dents "scratch". A week after training ends the lin
 runs in production for 14 days: clean on days 1-6, a new lamp from day 7
 (brighter, flatter, warmer light) and a camera knocked off axis from day 11
 (rotation of about 7 degrees plus a slight keystone).
+
+With ``model=True`` a small CNN (``defect-clf``) is trained on the snapshot in seconds on
+CPU (run ``train-defect-clf``), aliased ``production`` and evaluated on the test split.
+Line-1's production days are predicted through ``cv.Predictor``. A second line, line-2,
+photographs the same parts over the same days; its server, outside the workspace, loads the
+same model but resizes with OpenCV (no antialias) where training used PIL (antialias), and
+logs its answers with ``ws.log_predictions``: the planted training/serving skew
+(``ground_truth["serving_skew"]``).
 """
 
 from __future__ import annotations
@@ -28,13 +38,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ._labels import DENT_DEFINITION_V2, TAXONOMY_V1, Habit
 from ._render import CLASSES, Lighting, Tilt
 from ._scenario import DEFAULT_LIGHTING, DEFAULT_START, DEFAULT_TILT, Scenario, generate_scenario
+
+if TYPE_CHECKING:
+    from ._model import TrainConfig
 
 __all__ = [
     "CLASSES", "DEFAULT_LIGHTING", "DEFAULT_START", "DEFAULT_TILT", "DENT_DEFINITION_V2", "TAXONOMY_V1",
@@ -67,6 +80,7 @@ class DemoReport:
     ground_truth: dict[str, Any]
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    model: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (datetimes as ISO strings).
@@ -103,6 +117,14 @@ class DemoReport:
             f"{gt['production_drift'][0]['from_day']}, camera tilt from day {gt['production_drift'][1]['from_day']}",
             f"  took {self.timings.get('total_s', 0.0):.1f} s",
         ]
+        if self.model is not None:
+            m, sk = self.model, gt["serving_skew"]
+            lines[-1:-1] = [
+                f"  model:    {m['name']}:{m['version'][:12]} @{m['alias']} (run {m['run_name']}), test accuracy "
+                f"{m['test_accuracy']:.3f} on {m['test_n']} images (majority class {m['test_majority_baseline']:.3f})",
+                "  served:   " + ", ".join(f"{k}: {v} predictions" for k, v in m["served"].items())
+                + f"; planted skew on {sk['source']}: {sk['sentence']}",
+            ]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -110,14 +132,19 @@ class DemoReport:
         return self.summary()
 
 
-def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scenario_kwargs: Any) -> DemoReport:
+def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, model: bool = False,
+               model_config: TrainConfig | None = None, **scenario_kwargs: Any) -> DemoReport:
     """Build the demo workspace at ``path`` from a freshly generated scenario.
 
     Draws the scenario into ``path/scenario`` (see :func:`generate_scenario`),
     creates the workspace in ``path``, commits taxonomy v1, registers every image
     (source ``line-1``, capture times from the scenario), adds the labels made
     before the redefinition of "dent" under v1, commits v2, adds the later labels
-    under v2, and snapshots the training images as ``demo-train``.
+    under v2, and snapshots the training images as ``demo-train``. With ``model=True``:
+    draws a second line (``n_line2``, default a quarter of ``n_production``), trains
+    ``defect-clf`` on ``demo-train`` in run ``train-defect-clf``, aliases it ``production``,
+    evaluates it on the test split, predicts line-1's production days with ``cv.Predictor``
+    and logs line-2's answers, made with a skewed preprocessing, with ``ws.log_predictions``.
 
     Parameters
     ----------
@@ -127,6 +154,11 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
         Scenario seed.
     progress
         Show progress bars and print the summary.
+    model
+        Train, register, alias, evaluate and serve the demo model (about 10 s more at the
+        default size on two cores).
+    model_config
+        Training settings (default: ``TrainConfig.for_image_size(image_size, seed=seed)``).
     **scenario_kwargs
         Passed to :func:`generate_scenario` (e.g. ``n_train=200``).
 
@@ -139,6 +171,9 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
     >>> rep = build_demo("demo-ws", n_train=120, n_production=140)   # doctest: +SKIP
     >>> rep.taxonomy_versions                                         # doctest: +SKIP
     [1, 2]
+    >>> rep = build_demo("demo-ws2", model=True)                      # doctest: +SKIP
+    >>> rep.ground_truth["serving_skew"]["fields"]                    # doctest: +SKIP
+    ['antialias', 'library']
     """
     from ..workspace import Workspace
 
@@ -146,6 +181,8 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
     root = Path(path).resolve()
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty: the demo builds a new workspace")
+    if model and "n_line2" not in scenario_kwargs:
+        scenario_kwargs["n_line2"] = scenario_kwargs.get("n_production", 700) // 4
     scenario = generate_scenario(root / "scenario", seed=seed, **scenario_kwargs)
     if progress:
         n_tr, n_pr = scenario.train.height, scenario.production.height
@@ -161,11 +198,12 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
                             at=scenario.ground_truth["training_period"]["start"])
     images = scenario.images
     captured = dict(zip(images["path"].to_list(), images["captured_at"].to_list()))
-    reg = ws.add_images(images["path"].to_list(), source=scenario.params["camera"],
-                        captured_at=captured, progress=progress)
-    if reg.problems:
-        notes.append(f"{len(reg.problems)} images were refused: {reg.problems[0].reason}")
-    ids = {str(Path(p).resolve()): i for p, i in reg.paths.items()}
+    ids: dict[str, str] = {}
+    for (source,), group in images.group_by("source", maintain_order=True):
+        reg = ws.add_images(group["path"].to_list(), source=str(source), captured_at=captured, progress=progress)
+        if reg.problems:
+            notes.append(f"{len(reg.problems)} images were refused: {reg.problems[0].reason}")
+        ids |= {str(Path(p).resolve()): i for p, i in reg.paths.items()}
     labels = scenario.labels.with_columns(
         pl.col("path").replace_strict(ids, default=None).alias("image_id"))
     cols = ["image_id", "annotator", "created_at", "class_name", "kind", "x0", "y0", "x1", "y1",
@@ -189,14 +227,24 @@ def build_demo(path: str | Path, *, seed: int = 0, progress: bool = True, **scen
                           message=f"Demo training set: {len(train_ids)} line-1 images, weeks 1-"
                                   f"{scenario.params['train_weeks']}, labels by ana/ben/chloe")
     t2 = time.perf_counter()
+    ground_truth = dict(scenario.ground_truth)
+    timings = scenario.timings | {"workspace_s": t2 - t1}
+    facts = None
+    if model:
+        from ._serving import build_model_story
+
+        facts = build_model_story(ws, scenario, dataset="demo-train", seed=seed, config=model_config)
+        ground_truth |= {"model": facts["model"], "serving_skew": facts["serving_skew"]}
+        timings |= facts["timings"]
+    t3 = time.perf_counter()
     report = DemoReport(
         workspace=ws.uri, scenario_dir=str(scenario.root), n_images=images.height,
         n_train=scenario.train.height, n_production=scenario.production.height,
         n_labels=rep1.n_labels_added + rep2.n_labels_added,
         n_labels_v1=rep1.n_labels_added, n_labels_v2=rep2.n_labels_added,
         taxonomy_versions=[tv1, tv2], dataset_version=version.id, dataset_name="demo-train",
-        ground_truth=scenario.ground_truth,
-        timings=scenario.timings | {"workspace_s": t2 - t1, "total_s": t2 - t0}, notes=notes,
+        ground_truth=ground_truth, timings=timings | {"model_s": t3 - t2, "total_s": t3 - t0}, notes=notes,
+        model=None if facts is None else facts["model"],
     )
     if progress:
         print(report.summary())
