@@ -97,13 +97,13 @@ class AliasesHandler(CvopsHandler):
 
 
 def _plain(value: Any) -> Any:
-    """A verb's answer as JSON-able data (``to_dict()``, a dataclass, a polars frame, or as is)."""
+    """A verb's answer as JSON-able data (a polars frame's rows, ``to_dict()``, a dataclass, or as is)."""
+    if hasattr(value, "to_dicts") and callable(value.to_dicts):
+        return value.to_dicts()
     if hasattr(value, "to_dict") and callable(value.to_dict):
         return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
-    if hasattr(value, "to_dicts") and callable(value.to_dicts):
-        return value.to_dicts()
     return value
 
 

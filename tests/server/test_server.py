@@ -275,6 +275,20 @@ def test_reads_never_write(server: JupyterProcess, workspace: Path) -> None:
     assert {t: ws.store.version(t) for t in before} == before
 
 
+def test_recipes_lists_the_recipes_table(server: JupyterProcess, layout: dict[str, Path], workspace: Path) -> None:
+    table = pytest.importorskip("jupyter_cvops.recipes._table")
+    from jupyter_cvops import Workspace
+
+    work = layout["root"] / "recipes-ws"
+    shutil.copytree(workspace, work, symlinks=True)
+    table.upsert_recipe(Workspace.open(work).store, {"recipe_id": "ab12", "name": "train",
+                                                     "notebook": {"hash": "h"}}, str(layout["root"] / "r" / "train"))
+    body = server.get("/cvops/api/recipes", {"workspace": "recipes-ws"}).json()
+    assert body["available"] is True
+    (recipe,) = body["recipes"]
+    assert (recipe["name"], recipe["recipe_id"], recipe["location"]) == ("train", "ab12", "r/train")
+
+
 # -- rollback -------------------------------------------------------------------------------
 def test_rollback_is_recorded_in_the_alias_history(server: JupyterProcess, layout: dict[str, Path],
                                                    workspace: Path) -> None:
