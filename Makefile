@@ -61,6 +61,7 @@ bench: setup
 	$(PY) bench/bench_drift.py
 	$(PY) bench/bench_embed.py
 	$(PY) bench/bench_predictions.py
+	$(PY) bench/bench_models.py
 
 clean:
 	rm -rf $(VENV) node_modules jupyter_cvops/labextension jupyter_cvops/static $(DEMO_WS)

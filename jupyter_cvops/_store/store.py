@@ -30,6 +30,10 @@ from .lock import WriteLock
 from .schemas import TABLES
 Rows: TypeAlias = "pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]"
 
+MAX_INDEX_SEGMENTS = 16
+"""Delta segments an incrementally kept BTREE index (``index_column(..., incremental=True)``) may
+have before a rebuild merges them (each lookup visits every segment: ~3.5 ms with 6 at 1M rows)."""
+
 
 def now_utc() -> datetime:
     """Current time, UTC, microsecond resolution (the precision tables store)."""
@@ -365,13 +369,19 @@ class Store:
         """Names of every table of the workspace, the dynamic ones included."""
         return self._table_names()
 
-    def index_column(self, name: str, column: str, *, min_rows: int = 0) -> str | None:
+    def index_column(self, name: str, column: str, *, min_rows: int = 0, incremental: bool = False) -> str | None:
         """Keep a BTREE index on ``column`` of table ``name`` once it has ``min_rows`` rows.
 
         Created when missing; rebuilt when rows added since outnumber half the indexed ones
         (Lance scans unindexed rows, so lookups stay correct in between). Returns
-        ``"created"``, ``"rebuilt"`` or None. Equality and ``IN`` filters on the column then
-        cost milliseconds at a million rows instead of a full scan.
+        ``"created"``, ``"rebuilt"``, ``"updated"`` or None. Equality and ``IN`` filters on the
+        column then cost milliseconds at a million rows instead of a full scan.
+
+        ``incremental=True`` (tables looked up by a key that is appended to in many small
+        commits, e.g. ``predictions.prediction_id``) indexes every call's new rows as a delta
+        segment (~10 ms per 10k rows; the unindexed tail of up to a third of the table would
+        otherwise be scanned: ~70 ms at 1M rows), merging the segments by a rebuild once
+        there are :data:`MAX_INDEX_SEGMENTS`.
 
         Examples
         --------
@@ -380,6 +390,9 @@ class Store:
         >>> _ = st.append("images", [{"image_id": "a", "path": "/a.png"}])
         >>> st.index_column("images", "image_id"), st.index_column("images", "image_id")
         ('created', None)
+        >>> _ = st.append("images", [{"image_id": "b", "path": "/b.png"}])
+        >>> st.index_column("images", "image_id", incremental=True)
+        'updated'
         """
         self._check_writable(f"indexing {name}.{column}")
         from lancedb.index import BTree
@@ -392,7 +405,13 @@ class Store:
             found = [i for i in tbl.list_indices() if list(i.columns) == [column]]
             if found:
                 stats = tbl.index_stats(found[0].name)
-                if stats is None or stats.num_unindexed_rows * 2 <= stats.num_indexed_rows:
+                if stats is not None and not stats.num_unindexed_rows:
+                    return None
+                if (incremental and stats is not None
+                        and int(getattr(stats, "num_indices", 1) or 1) < MAX_INDEX_SEGMENTS):
+                    tbl.to_lance().optimize.optimize_indices(index_names=[found[0].name], num_indices_to_merge=0)
+                    return "updated"
+                if stats is None or (not incremental and stats.num_unindexed_rows * 2 <= stats.num_indexed_rows):
                     return None
             tbl.create_index(column, config=BTree(), replace=True)
             return "rebuilt" if found else "created"

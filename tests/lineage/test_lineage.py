@@ -206,3 +206,47 @@ def test_impact_tables_is_pure_and_follows_run_inputs() -> None:
                            "class_name": ["c", "d"], "label_taxonomy_version": [1, 2]})
     assert select_labels(labels, taxonomy_version=2)["image_id"].to_list() == ["y"]
     assert select_labels(labels, until=t).height == 0
+
+
+def test_backward_chains_follow_changes_after_the_cache(tmp_path: Path) -> None:
+    """Repeated backward chains read cached references and small tables; an alias move, a new
+    dataset name, more training vectors and a predicted image without a vector are all seen."""
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    arrays = [_image(rng, i) for i in range(12)]
+    for i, a in enumerate(arrays):
+        Image.fromarray(a).save(folder / f"t{i:02d}.png")
+    ws = Workspace.create(tmp_path / "ws")
+    ws.add_images(folder, progress=False)
+    ids = ws.images().sort("path")["image_id"].to_list()
+    ws.add_annotations(pl.DataFrame({"image_id": ids, "annotator": ["ana"] * 12, "class_name": ["ok", "dent"] * 6,
+                                     "kind": ["image"] * 12}))
+    version = ws.snapshot(name="base")
+    pre = Preprocess(16, crop=16)
+    torch.manual_seed(0)
+    with ws.run("train") as run:
+        run.use("base")
+        mv = run.register_model("clf", Net().eval(), preprocess=pre, classes=["dent", "ok"])
+    ws.set_alias("clf", "production", mv.version)
+    ws.embed("imgstats", images=ids[:6], progress=False)  # half the training images embedded
+    p = tmp_path / "p.png"
+    Image.fromarray(np.clip(arrays[9].astype(float) + rng.normal(0, 2, arrays[9].shape), 0, 255)
+                    .astype(np.uint8)).save(p)
+    pid = ws.log_predictions(pl.DataFrame({"path": [str(p)], "predicted_class": ["ok"]}), model="clf@production",
+                             preprocess=pre)["prediction_id"][0]
+    first = ws.lineage(pid, k=3)  # the predicted image has no vector yet: embedded on the way
+    assert first.neighbors.height == 3 and ids[9] not in first.neighbors["image_id"].to_list()
+    assert any("searched the 6 of 12" in n for n in first.notes)
+    assert first.model["aliases"] == ["production"] and first.dataset_version["name"] == "base"
+    again = ws.lineage(pid, k=3)
+    assert again.neighbors.equals(first.neighbors) and again.notes == first.notes
+    ws.embed("imgstats", images=ids, progress=False)  # the rest of the training images
+    ws.set_alias("clf", "candidate", mv.version)
+    ws.name_version("frozen", version)
+    later = ws.lineage(pid, k=3)
+    assert later.neighbors["image_id"][0] == ids[9] and not any("searched" in n for n in later.notes)
+    assert later.model["aliases"] == ["candidate", "production"]
+    assert later.dataset_version["name"] == "frozen"
+    assert later.neighbors.columns == first.neighbors.columns
+    assert later.neighbors.row(0, named=True)["path"] == str(folder / "t09.png")
