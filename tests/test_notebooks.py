@@ -29,3 +29,36 @@ def test_01_version_your_data(tmp_path: Path) -> None:
                if o.get("output_type") == "display_data" and "application/vnd.cvops.snapshot+json" in o.get("data", {})]
     assert len(bundles) == 1
     assert "CHANGED" in texts or "changed" in texts
+
+
+@pytest.mark.slow
+def test_04_models_and_lineage(tmp_path: Path) -> None:
+    """Train, register, alias, evaluate, predict, log a skewed line, skew, lineage, impact, rollback."""
+    src = NOTEBOOKS / "04_models_and_lineage.ipynb"
+    nb = nbformat.read(src, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, [e.get("evalue") for e in errors]
+    streams = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if o.output_type == "stream" and o.get("name") == "stderr"]
+    assert not streams, [s["text"] for s in streams]
+    texts = "\n".join(
+        o.get("text", "") or str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    assert "cvops run 'train-defect-clf' finished" in texts  # the run card's text fallback
+    assert "defect-clf:" in texts and "(test): accuracy" in texts
+    assert "line-2: serving resizes with OpenCV" in texts and "antialias" in texts  # ws.skew names the line
+    assert "<- model defect-clf:" in texts and "<- dataset demo-train" in texts  # lineage
+    assert "rollback" in texts  # the alias history shows the rollback
+
+    from jupyter_cvops import Workspace
+
+    ws = Workspace.open(tmp_path / "_work" / "04-models" / "ws")
+    history = ws.alias_history("defect-clf")
+    assert history["action"].to_list()[-1] == "rollback"
+    first = ws.models().sort("created_at")["version"][0]
+    assert ws.model("defect-clf@production").version == first
+    preds = ws.predictions(model="defect-clf")
+    assert set(preds["source"]) == {"line-1", "line-2"}
+    assert ws.checks(kind="skew")["alert"].to_list() == [True]
