@@ -24,7 +24,7 @@ from typing import Any
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from .handlers import CvopsHandler, one_line
+from ._base import CvopsHandler, one_line
 from .paths import WorkspaceRefused, display_path, resolve_in_roots
 
 #: Longest accepted reason / name.

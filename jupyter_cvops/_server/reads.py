@@ -21,7 +21,7 @@ from typing import Any
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from .handlers import CvopsHandler, one_line
+from ._base import CvopsHandler, one_line
 from .paths import display_path, find_workspaces
 
 #: At most this many runs / checks are sent (newest first); the answer says how many there are.
