@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from . import _model
+from . import model as _model  # the demo model (imports torch)
 from ._render import CLASSES
 from ._scenario import LINE2
 
@@ -32,7 +32,7 @@ RUN_NAME = "train-defect-clf"
 
 def train_model(ws: Workspace, dataset: str | DatasetVersion, config: _model.TrainConfig, *,
                 name: str = MODEL_NAME, run_name: str = RUN_NAME) -> tuple[Any, Any, list[dict[str, float]]]:
-    """Train :class:`~jupyter_cvops.demo._model.DefectNet` on ``dataset`` inside ``ws.run`` and register it.
+    """Train :class:`~jupyter_cvops.demo.model.DefectNet` on ``dataset`` inside ``ws.run`` and register it.
 
     The run records the dataset version (``run.use``), the config as params, the seed, and per
     epoch ``loss``, ``train_accuracy`` and ``val_accuracy``; the model is registered with its
@@ -59,7 +59,10 @@ def train_model(ws: Workspace, dataset: str | DatasetVersion, config: _model.Tra
 
 def _true_accuracy(rows: pl.DataFrame, truth: pl.DataFrame) -> float | None:
     joined = rows.join(truth, on="path")
-    return None if joined.height == 0 else float((joined["predicted_class"] == joined["true_class"]).mean())
+    if joined.height == 0:
+        return None
+    hits = (joined["predicted_class"] == joined["true_class"]).to_numpy()
+    return float(hits.mean())
 
 
 def serve_line1(ws: Workspace, scenario: Scenario, ref: str) -> pl.DataFrame:
@@ -98,8 +101,8 @@ def serve_line2(ws: Workspace, scenario: Scenario, ref: str, side: int) -> pl.Da
     net = mv.load()
     skewed = _model.skewed_preprocess(side)
     frame = _model.predict(net, skewed, line2["path"].to_list(), classes=list(mv.classes))
-    frame = frame.with_columns(
-        (line2["captured_at"] + pl.duration(milliseconds=frame["latency_ms"].round(3))).alias("time"))
+    frame = frame.with_columns(line2["captured_at"].alias("time")).with_columns(
+        pl.col("time") + pl.duration(microseconds=(pl.col("latency_ms") * 1000).round(0).cast(pl.Int64)))
     return ws.log_predictions(frame, model=ref, preprocess=skewed, source=LINE2)
 
 

@@ -47,7 +47,7 @@ from ._render import CLASSES, Lighting, Tilt
 from ._scenario import DEFAULT_LIGHTING, DEFAULT_START, DEFAULT_TILT, Scenario, generate_scenario
 
 if TYPE_CHECKING:
-    from ._model import TrainConfig
+    from .model import TrainConfig
 
 __all__ = [
     "CLASSES", "DEFAULT_LIGHTING", "DEFAULT_START", "DEFAULT_TILT", "DENT_DEFINITION_V2", "TAXONOMY_V1",

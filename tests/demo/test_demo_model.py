@@ -129,7 +129,7 @@ def _numbers(rep: DemoReport, ws: Workspace) -> dict[str, Any]:
 
 
 def test_the_same_numbers_twice(tmp_path: Path) -> None:
-    from jupyter_cvops.demo import TrainConfig
+    from jupyter_cvops.demo.model import TrainConfig
 
     kw: dict[str, Any] = {"seed": 1, "n_train": 160, "n_production": 28, "image_size": SIZE, "model": True,
                           "progress": False, "model_config": TrainConfig.for_image_size(SIZE, epochs=2, seed=1)}

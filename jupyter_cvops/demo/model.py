@@ -1,4 +1,5 @@
-"""The demo's defect classifier: a tiny fully convolutional torch model trained in seconds on CPU.
+"""The demo's defect classifier: a tiny fully convolutional torch model trained in seconds on CPU (public:
+the example notebook 04 trains it in its own run; importing this module imports torch).
 
 The network scores every position of the preprocessed image for each class; an image's
 score for a defect class is its strongest evidence anywhere (the spatial maximum of that
@@ -289,7 +290,7 @@ def train_defect_net(data: TrainingData, config: TrainConfig, log: Any = None) -
             xb = torch.where(flips[b, None, None, None], xc[b].flip(3), xc[b])
             loss = nn.functional.cross_entropy(net(xb), yc[b])
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(b)
@@ -324,6 +325,6 @@ def predict(net: Any, pre: Preprocess, paths: Sequence[str], classes: Sequence[s
             j = int(np.argmax(p))
             rows.append({"path": path, "predicted_class": classes[j], "score": float(p[j]),
                          "scores": [float(v) for v in p], "latency_ms": ms})
-    schema = {"path": pl.String, "predicted_class": pl.String, "score": pl.Float64,
+    schema: dict[str, Any] = {"path": pl.String, "predicted_class": pl.String, "score": pl.Float64,
               "scores": pl.List(pl.Float32), "latency_ms": pl.Float64}
     return pl.DataFrame(rows, schema=schema)
