@@ -31,11 +31,6 @@ if TYPE_CHECKING:
     from .._store.statcache import StatCache
 
 ROLES = ("served", "shadow")
-INDEX_FROM = 50_000
-"""Logged predictions from which ``prediction_id`` gets a BTREE index, kept up by every flush (each
-flush's rows indexed as a delta segment, ~10 ms per 10k rows; ~0.3 s to rebuild at 1M rows once there are
-16 segments): ``ws.lineage(prediction_id)`` then finds its row in ~4 ms at 1M rows instead of ~80 ms
-scanning a million ids (or ~70 ms scanning an unindexed third of them)."""
 KEEP = ("prediction_id", "batch_id")  # the log's own columns, given to every row before it is buffered
 
 
@@ -142,7 +137,6 @@ class _Writer:
             table = to_arrow(rows, PREDICTIONS)
             self.store.append("predictions", table)
             self.frames, self.pending, self.first = [], 0, None
-            self.store.index_column("predictions", "prediction_id", min_rows=INDEX_FROM, incremental=True)
             if self.keep:
                 self.kept.append(rows)
             n: int = table.num_rows

@@ -250,3 +250,38 @@ def test_backward_chains_follow_changes_after_the_cache(tmp_path: Path) -> None:
     assert later.dataset_version["name"] == "frozen"
     assert later.neighbors.columns == first.neighbors.columns
     assert later.neighbors.row(0, named=True)["path"] == str(folder / "t09.png")
+
+
+def test_lineage_keeps_prediction_ids_indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past PREDICTION_INDEX_FROM rows a backward chain first indexes the predictions logged since the
+    last call (delta segments, merged by a rebuild past MAX_INDEX_SEGMENTS); read-only, it only reads."""
+    from jupyter_cvops._store import store as store_module
+    from jupyter_cvops.lineage import chain as chain_module
+
+    monkeypatch.setattr(chain_module, "PREDICTION_INDEX_FROM", 1000)
+    monkeypatch.setattr(store_module, "MAX_INDEX_SEGMENTS", 3)
+    ws = Workspace.create(tmp_path / "ws")
+    tbl = ws.store.table("predictions")
+
+    def log(n: int, start: int) -> list[str]:
+        frame = pl.DataFrame({"image_id": [f"{i:032x}" for i in range(start, start + n)],
+                              "predicted_class": ["ok"] * n})
+        return ws.log_predictions(frame, model="clf", version="v1")["prediction_id"].to_list()
+
+    first = log(900, 0)
+    assert ws.lineage(first[5]).prediction["image_id"] == f"{5:032x}"
+    assert not tbl.list_indices()  # 900 rows: a scan is fine
+    start = 900
+    for _ in range(6):
+        got = log(500, start)
+        start += 500
+        assert tbl.list_indices() == [] or tbl.index_stats(tbl.list_indices()[0].name).num_unindexed_rows > 0
+        chain = ws.lineage(got[-1])
+        assert chain.prediction["prediction_id"] == got[-1] and chain.notes  # the model is not registered
+        stats = tbl.index_stats(tbl.list_indices()[0].name)
+        assert stats.num_unindexed_rows == 0 and stats.num_indices <= 3, stats
+    log(500, start)
+    ro = Workspace.open(tmp_path / "ws", readonly=True)
+    version = ws.store.version("predictions")
+    assert ro.lineage(first[0]).prediction["prediction_id"] == first[0]  # unindexed rows scanned, nothing written
+    assert ws.store.version("predictions") == version

@@ -203,25 +203,3 @@ def test_rows_are_written_at_interpreter_exit(ws: Workspace) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert ws.predictions()["predicted_class"].to_list() == ["ok"]
-
-
-def test_flushes_keep_prediction_ids_indexed(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past INDEX_FROM rows every flush indexes its rows (a delta segment, merged by a rebuild after
-    MAX_INDEX_SEGMENTS), so ws.lineage finds a prediction by id without scanning the log."""
-    from jupyter_cvops._store import store as store_module
-    from jupyter_cvops.predictions import log as log_module
-
-    monkeypatch.setattr(log_module, "INDEX_FROM", 1000)
-    monkeypatch.setattr(store_module, "MAX_INDEX_SEGMENTS", 3)
-    tbl = ws.store.table("predictions")
-    with ws.prediction_log("clf", version="v1", flush_rows=500, flush_seconds=None) as plog:
-        plog.log_frame(pl.DataFrame({"image_id": ids(900), "predicted_class": ["ok"] * 900}))
-        assert not tbl.list_indices()  # 900 rows: a scan is fine
-        for k in range(6):
-            got = plog.log_frame(pl.DataFrame({"image_id": ids(500, 900 + 500 * k), "predicted_class": ["ok"] * 500}))
-            stats = tbl.index_stats(tbl.list_indices()[0].name)
-            assert stats.num_unindexed_rows == 0 and stats.num_indices <= 3, (k, stats)
-    assert ws.store.count("predictions") == 3900
-    last = got[-1]
-    assert ws.store.read("predictions", where=f"prediction_id = '{last}'")["image_id"].to_list() == [ids(1, 3899)[0]]
-    assert ws.lineage(last).prediction["prediction_id"] == last
