@@ -16,8 +16,21 @@ import { NotebookActions, type INotebookTracker, type NotebookPanel } from '@jup
 import type { PartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
-import { button, el, py, short, text, when } from './dom';
+import { button, el, py, short } from './dom';
 import { errorMessage, postAPI, requestAPI } from './request';
+import {
+  renderAlerts,
+  renderModels,
+  renderRecipes,
+  renderRuns,
+  renderTaxonomy,
+  renderVersions,
+  type IAliasEvent,
+  type IModel,
+  type ISectionHost,
+  type IVersion,
+  type IWorkspaceData
+} from './panelSections';
 import { METADATA_KEY, PANEL_ID, WORKSPACE_FIELD } from './tokens';
 
 /** `GET workspaces` entry: the value to send back, and where JupyterLab shows the folder. */
@@ -25,113 +38,6 @@ export interface IWorkspaceEntry {
   workspace: string;
   path: string;
 }
-
-interface IVersion {
-  id: string;
-  name: string | null;
-  names: string[] | null;
-  message: string | null;
-  author: string | null;
-  created_at: string;
-  taxonomy_version: number | null;
-  n_images: number;
-  n_labels: number;
-}
-
-interface ITaxonomyEvent {
-  version: number;
-  created_at: string;
-  author: string | null;
-  message: string | null;
-  n_classes: number | null;
-  changes: string[] | null;
-}
-
-interface IRun {
-  run_id: string;
-  kind: string;
-  name: string;
-  status: string;
-  user: string | null;
-  started_at: string | null;
-  duration_s: number | null;
-  input_names: string[] | null;
-  error: string | null;
-  params: Record<string, unknown>;
-  metrics: Record<string, unknown>;
-}
-
-interface IModel {
-  model: string;
-  version: string;
-  aliases: string[] | null;
-  created_at: string;
-  author: string | null;
-  framework: string | null;
-  run_id: string | null;
-}
-
-interface IAliasEvent {
-  model: string;
-  alias: string;
-  action: string;
-  version: string | null;
-  previous_version: string | null;
-  author: string | null;
-  created_at: string;
-  message: string | null;
-}
-
-interface ICheck {
-  check_id: string;
-  kind: string;
-  target: string;
-  alert: boolean;
-  summary: string | null;
-  created_at: string;
-}
-
-interface IRetrainDue {
-  ref: string;
-  result?: { due?: boolean; reasons?: string[]; version?: string };
-  error?: string;
-}
-
-interface IRecipe {
-  recipe_id: string;
-  name: string;
-  path: string | null;
-  location: string | null;
-  created_at: string | null;
-  author: string | null;
-  check_ok?: boolean | null;
-  checked_at?: string | null;
-}
-
-/** Everything the panel shows of one workspace. */
-interface IWorkspaceData {
-  versions: IVersion[];
-  taxonomy: { version: number; history: ITaxonomyEvent[] };
-  runs: { total: number; runs: IRun[] };
-  models: IModel[];
-  history: IAliasEvent[];
-  checks: { checks: ICheck[]; retrain_due: IRetrainDue[]; retrain_due_available: boolean };
-  recipes: { available: boolean; recipes: IRecipe[] };
-}
-
-/** Labels of the check kinds the alerts section shows. */
-const KIND_LABELS: Record<string, string> = {
-  agreement: 'Label agreement',
-  label_drift: 'Label drift',
-  input_drift: 'Input drift',
-  skew: 'Training/serving skew',
-  evaluation: 'Evaluation',
-  shadow: 'Shadow',
-  recipe: 'Recipe check'
-};
-
-/** At most this many runs are listed (newest first). */
-const MAX_RUNS = 30;
 
 function isObject(value: unknown): value is PartialJSONObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -486,243 +392,17 @@ export class CvopsPanel extends Widget {
   }
 
   private _render(data: IWorkspaceData): void {
+    const host = this._host;
     this._sections.replaceChildren(
-      this._renderVersions(data.versions),
-      this._renderTaxonomy(data.taxonomy),
-      this._renderRuns(data.runs),
-      this._renderModels(data.models, data.history),
-      this._renderAlerts(data.checks),
-      this._renderRecipes(data.recipes)
+      renderVersions(host, data.versions),
+      renderTaxonomy(host, data.taxonomy),
+      renderRuns(host, data.runs),
+      renderModels(host, data.models, data.history),
+      renderAlerts(host, data.checks),
+      renderRecipes(host, data.recipes)
     );
   }
 
-  private _renderVersions(versions: IVersion[]): HTMLElement {
-    const section = this._section('versions', 'Dataset versions', versions.length);
-    const list = el('ul', 'cvops-panel-list');
-    const ordered = [...versions].reverse(); // newest first
-    ordered.forEach((v, i) => {
-      const ref = v.name || v.id;
-      const names = v.names && v.names.length > 1 ? `names: ${v.names.join(', ')}` : '';
-      const item = this._item(v.name || short(v.id), [
-        `${v.n_images} images · ${v.n_labels} labels · taxonomy v${text(v.taxonomy_version)}`,
-        `${short(v.id)} · ${when(v.created_at)} · ${v.author ?? '-'}`,
-        v.message ? `“${v.message}”` : '',
-        names
-      ]);
-      item.dataset.version = v.id;
-      const buttons = [
-        button('Verify', 'cvops-panel-verify', () => this._insert(`ws.version(${py(ref)}).verify()`),
-          'Insert a cell that re-checks every file of this version')
-      ];
-      const older = ordered[i + 1];
-      if (older) {
-        const oldRef = older.name || older.id;
-        buttons.push(
-          button('Diff', 'cvops-panel-diff', () => this._insert(`ws.version(${py(oldRef)}).diff(${py(ref)})`),
-            `Insert a cell with the label diff from ${oldRef}`)
-        );
-      }
-      this._actions(item, ...buttons);
-      list.append(item);
-    });
-    if (!versions.length) {
-      list.append(el('li', 'cvops-panel-empty', 'No dataset version yet (%cvops snapshot).'));
-    }
-    section.append(list);
-    return section;
-  }
-
-  private _renderTaxonomy(taxonomy: IWorkspaceData['taxonomy']): HTMLElement {
-    const section = this._section('taxonomy', 'Taxonomy history', `v${taxonomy.version}`, false);
-    const list = el('ul', 'cvops-panel-list');
-    for (const h of [...taxonomy.history].reverse()) {
-      list.append(
-        this._item(`v${h.version}`, [
-          `${when(h.created_at)} · ${h.author ?? '-'} · ${text(h.n_classes)} classes`,
-          h.message ?? '',
-          (h.changes ?? []).join('; ')
-        ])
-      );
-    }
-    if (!taxonomy.history.length) {
-      list.append(el('li', 'cvops-panel-empty', 'No taxonomy version yet.'));
-    }
-    section.append(list);
-    return section;
-  }
-
-  private _renderRuns(runs: IWorkspaceData['runs']): HTMLElement {
-    const own = runs.runs.filter(r => r.kind === 'run');
-    const section = this._section('runs', 'Runs', own.length);
-    const list = el('ul', 'cvops-panel-list');
-    for (const r of own.slice(0, MAX_RUNS)) {
-      const duration = r.duration_s !== null ? `${text(r.duration_s)} s` : '';
-      const item = this._item(r.name, [
-        [r.status, duration, when(r.started_at), r.user ?? ''].filter(Boolean).join(' · '),
-        Object.keys(r.metrics).length ? `metrics: ${text(r.metrics)}` : '',
-        Object.keys(r.params).length ? `params: ${text(r.params)}` : '',
-        r.input_names && r.input_names.length ? `data: ${r.input_names.join(', ')}` : '',
-        r.error ?? ''
-      ], `cvops-panel-run cvops-status-${r.status}`);
-      item.dataset.runId = r.run_id;
-      item.dataset.status = r.status;
-      this._actions(item, button('Card', 'cvops-panel-run-card', () => this._insert(`ws.get_run(${py(r.run_id)})`),
-        'Insert a cell that shows the run card'));
-      list.append(item);
-    }
-    if (!own.length) {
-      list.append(el('li', 'cvops-panel-empty', 'No run yet (%%cvops run NAME).'));
-    }
-    section.append(list);
-    return section;
-  }
-
-  private _renderModels(models: IModel[], history: IAliasEvent[]): HTMLElement {
-    const names = [...new Set(models.map(m => m.model))].sort();
-    const section = this._section('models', 'Models', names.length);
-    const list = el('ul', 'cvops-panel-list');
-    for (const name of names) {
-      const versions = models.filter(m => m.model === name);
-      const item = this._item(name, [`${versions.length} version${versions.length === 1 ? '' : 's'}`],
-        'cvops-panel-model');
-      item.dataset.model = name;
-      const aliases = el('ul', 'cvops-panel-aliases');
-      for (const v of versions) {
-        for (const alias of v.aliases ?? []) {
-          const row = el('li', 'cvops-panel-alias');
-          row.dataset.alias = alias;
-          row.dataset.version = v.version;
-          row.append(el('span', 'cvops-panel-alias-name', `@${alias}`), el('span', 'cvops-panel-alias-version',
-            `→ ${short(v.version)}`));
-          const roll = button('Rollback', 'cvops-panel-rollback', () => void this.rollback(name, alias, v.version),
-            'Point this alias back at the version that held it before (asks for a reason)');
-          roll.dataset.model = name;
-          roll.dataset.alias = alias;
-          row.append(
-            roll,
-            button('Load', 'cvops-panel-load', () =>
-              this._insert(`model = ws.model(${py(`${name}@${alias}`)}).load()\nmodel`), 'Insert a cell that loads it')
-          );
-          aliases.append(row);
-        }
-      }
-      item.append(aliases);
-      const versionList = el('ul', 'cvops-panel-versions');
-      for (const v of versions) {
-        const row = el('li', 'cvops-panel-model-version', `${short(v.version)} · ${when(v.created_at)} · ` +
-          `${v.framework ?? '-'}${v.aliases && v.aliases.length ? ' · @' + v.aliases.join(', @') : ''}`);
-        row.dataset.version = v.version;
-        versionList.append(row);
-      }
-      item.append(versionList);
-      const events = history.filter(h => h.model === name);
-      const past = el('details', 'cvops-panel-history');
-      past.append(el('summary', '', `Alias history (${events.length})`));
-      const rows = el('ol', 'cvops-panel-history-list');
-      for (const h of [...events].reverse()) {
-        const row = el('li', `cvops-panel-history-row cvops-action-${h.action}`);
-        row.dataset.action = h.action;
-        row.append(
-          el('div', '', `${when(h.created_at)} @${h.alias} ${h.action} → ${short(h.version)}` +
-            (h.previous_version ? ` (was ${short(h.previous_version)})` : '')),
-          el('div', 'cvops-panel-fact', `${h.author ?? '-'}${h.message ? ': ' + h.message : ''}`)
-        );
-        rows.append(row);
-      }
-      past.append(rows);
-      item.append(past);
-      list.append(item);
-    }
-    if (!names.length) {
-      list.append(el('li', 'cvops-panel-empty', 'No model registered yet (run.register_model).'));
-    }
-    section.append(list);
-    return section;
-  }
-
-  private _renderAlerts(checks: IWorkspaceData['checks']): HTMLElement {
-    const latest = new Map<string, ICheck>();
-    for (const c of checks.checks) {
-      const key = `${c.kind}\u0000${c.target}`;
-      if (!latest.has(key)) {
-        latest.set(key, c); // newest first
-      }
-    }
-    const all = [...latest.values()];
-    const alerts = all.filter(c => c.alert);
-    const due = checks.retrain_due.filter(d => d.result?.due || d.error);
-    const section = this._section('alerts', 'Alerts', alerts.length + due.length);
-    const top = el('div', 'cvops-panel-actions');
-    top.append(
-      button('Open in review widget', 'cvops-panel-review', () =>
-        this._insert('session = cv.review(ws, queue=ws.review_queue())\nsession'),
-        'Insert a cell that opens the review widget on the review queue')
-    );
-    section.append(top);
-    const list = el('ul', 'cvops-panel-list');
-    for (const d of checks.retrain_due) {
-      const isDue = Boolean(d.result?.due);
-      const facts = d.error ? [d.error] : (d.result?.reasons ?? []);
-      const item = this._item(`Retrain ${isDue ? 'due' : 'not due'}: ${d.ref}`, facts,
-        `cvops-panel-check ${isDue || d.error ? 'cvops-alert-on' : 'cvops-alert-off'}`);
-      item.dataset.kind = 'retrain_due';
-      item.dataset.target = d.ref;
-      this._actions(item, button('Details', 'cvops-panel-check-details', () =>
-        this._insert(`ws.retrain_due(${py(d.ref)})`)));
-      list.append(item);
-    }
-    for (const c of [...alerts, ...all.filter(c => !c.alert)]) {
-      const item = this._item(`${KIND_LABELS[c.kind] ?? c.kind}: ${c.target}`, [
-        c.summary ?? '',
-        `${c.alert ? 'ALERT' : 'ok'} · ${when(c.created_at)}`
-      ], `cvops-panel-check ${c.alert ? 'cvops-alert-on' : 'cvops-alert-off'}`);
-      item.dataset.kind = c.kind;
-      item.dataset.target = c.target;
-      item.dataset.alert = String(c.alert);
-      this._actions(item, button('Details', 'cvops-panel-check-details', () =>
-        this._insert(`ws.last_check(${py(c.kind)}, ${py(c.target)})`), 'Insert a cell with the stored result'));
-      list.append(item);
-    }
-    if (!all.length && !checks.retrain_due.length) {
-      list.append(el('li', 'cvops-panel-empty', 'No check has run yet (ws.agreement(), ws.drift(), ws.skew()).'));
-    }
-    section.append(list);
-    return section;
-  }
-
-  private _renderRecipes(recipes: IWorkspaceData['recipes']): HTMLElement {
-    const section = this._section('recipes', 'Recipes', recipes.recipes.length);
-    const list = el('ul', 'cvops-panel-list');
-    for (const r of recipes.recipes) {
-      const where = r.location ?? r.path ?? '';
-      const check = r.check_ok === true ? 'last check passed' : r.check_ok === false ? 'last check FAILED' : '';
-      const item = this._item(r.name, [
-        `${when(r.created_at)} · ${r.author ?? '-'}${check ? ' · ' + check : ''}`,
-        where
-      ], 'cvops-panel-recipe');
-      item.dataset.recipe = r.recipe_id;
-      const target = fromNotebook(this._tracker.currentWidget, where);
-      this._actions(
-        item,
-        button('Check', 'cvops-panel-recipe-check', () =>
-          this.insertCell(`import jupyter_cvops as cv\nresult = cv.retrain(${py(target)}, check=True)\nresult`),
-          'Insert a cell that re-runs the recipe on the same data and compares its metrics'),
-        button('Run', 'cvops-panel-recipe-run', () =>
-          this.insertCell(`import jupyter_cvops as cv\nresult = cv.retrain(${py(target)})\nresult`),
-          'Insert a cell that re-runs the recipe'),
-        button('Open', 'cvops-panel-recipe-open', () =>
-          void this._app.commands.execute('docmanager:open', { path: PathExt.join(where, 'recipe.yaml') }),
-          'Open recipe.yaml')
-      );
-      list.append(item);
-    }
-    if (!recipes.recipes.length) {
-      list.append(el('li', 'cvops-panel-empty',
-        recipes.available ? 'No recipe yet.' : 'No recipe yet: File > Export Notebook as Retrain Recipe.'));
-    }
-    section.append(list);
-    return section;
-  }
 
   private readonly _app: JupyterFrontEnd;
   private readonly _tracker: INotebookTracker;
@@ -736,6 +416,17 @@ export class CvopsPanel extends Widget {
   private readonly _error = document.createElement('div');
   private readonly _notice = document.createElement('div');
   private readonly _sections = document.createElement('div');
+  /** What the section renderers (panelSections.ts) use of the panel. */
+  private readonly _host: ISectionHost = {
+    section: (key, title, count, open) => this._section(key, title, count, open),
+    item: (title, facts, className) => this._item(title, facts, className),
+    actions: (item, ...buttons) => this._actions(item, ...buttons),
+    insert: code => this._insert(code),
+    insertCell: code => this.insertCell(code),
+    rollback: (model, alias, current) => this.rollback(model, alias, current),
+    fromNotebook: path => fromNotebook(this._tracker.currentWidget, path),
+    openFile: path => void this._app.commands.execute('docmanager:open', { path })
+  };
 }
 
 /** The body of the rollback confirmation: what moves, and a required reason. */
