@@ -54,6 +54,9 @@ class TrainConfig:
         Random crops taken from each image the annotators called ok, per epoch.
     seed
         Seeds torch (model init), the crop positions and the batch order.
+    threads
+        Torch threads while training (restored after). Parallel reductions split their work by
+        thread count, so a fixed count trains the same weights on machines with more or fewer cores.
 
     Examples
     --------
@@ -69,6 +72,7 @@ class TrainConfig:
     width: int = 12
     negatives: int = 3
     seed: int = 0
+    threads: int = 2
 
     @classmethod
     def for_image_size(cls, image_size: int, **overrides: Any) -> TrainConfig:
@@ -266,6 +270,15 @@ def train_defect_net(data: TrainingData, config: TrainConfig, log: Any = None) -
     >>> net, history = train_defect_net(data, TrainConfig(epochs=2), log=run.log_metrics)   # doctest: +SKIP
     >>> history[-1]["val_accuracy"]                                              # doctest: +SKIP
     """
+    before = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        return _train(data, config, log)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(data: TrainingData, config: TrainConfig, log: Any) -> tuple[DefectNet, list[dict[str, float]]]:
     rng = np.random.default_rng([config.seed, 7])
     order = torch.Generator().manual_seed(config.seed)
     net = DefectNet(config.width)
