@@ -62,6 +62,8 @@ bench: setup
 	$(PY) bench/bench_embed.py
 	$(PY) bench/bench_predictions.py
 	$(PY) bench/bench_models.py
+	$(PIP) install -q papermill
+	$(PY) bench/bench_recipes.py   # cvops retrain vs papermill, same notebook; fast verify at 10k images
 
 clean:
 	rm -rf $(VENV) node_modules jupyter_cvops/labextension jupyter_cvops/static $(DEMO_WS)

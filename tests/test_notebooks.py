@@ -62,3 +62,27 @@ def test_04_models_and_lineage(tmp_path: Path) -> None:
     preds = ws.predictions(model="defect-clf")
     assert set(preds["source"]) == {"line-1", "line-2"}
     assert ws.checks(kind="skew")["alert"].to_list() == [True]
+
+
+@pytest.mark.slow
+def test_05_retrain_recipe(tmp_path: Path) -> None:
+    """Run a training notebook, export it as a recipe, re-run it with check=True, retrain on the latest data."""
+    src = NOTEBOOKS / "05_retrain_recipe.ipynb"
+    nb = nbformat.read(src, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, [e.get("evalue") for e in errors]
+    texts = "\n".join(
+        o.get("text", "") or str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    assert "reproduced within tolerance" in texts and "same version as the recipe's" in texts  # the --check
+    assert "-> demo-train-v2" in texts and "proposed, not applied: move defect-clf@production" in texts
+
+    from jupyter_cvops import Workspace
+
+    ws = Workspace.open(tmp_path / "_work" / "05-recipe" / "ws")
+    runs = ws.runs().sort("started_at")
+    assert runs.height == 3 and set(runs["status"]) == {"finished"}
+    assert ws.model("defect-clf@production").version == ws.models().sort("created_at")["version"][0]
+    assert ws.recipes()["check_ok"].to_list() == [True] and ws.recipes()["name"].to_list() == ["defect-clf"]
