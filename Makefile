@@ -42,7 +42,7 @@ browser-deps:
 
 demo: setup
 	rm -rf $(DEMO_WS)
-	$(VENV)/bin/cvops demo $(DEMO_WS)
+	$(VENV)/bin/cvops demo $(DEMO_WS) --model
 
 lab: setup
 	$(VENV)/bin/jupyter lab example_notebooks

@@ -272,7 +272,7 @@ def cmd_diff(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo.build import build_demo
 
-    report = build_demo(args.path, seed=args.seed, progress=not args.json)  # prints its summary
+    report = build_demo(args.path, seed=args.seed, progress=not args.json, model=args.model)  # prints its summary
     if args.json:
         _out(args, report.to_dict())
 
@@ -517,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = command("demo", "build the synthetic inspection demo workspace", cmd_demo, [common])
     s.add_argument("path", help="folder of the demo workspace")
     s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    s.add_argument("--model", action="store_true",
+                   help="also train, register and serve a small defect classifier, with a planted serving skew "
+                        "on a second line (about 20 s more on CPU)")
 
     _recipe_parsers(command, common)
     return p
