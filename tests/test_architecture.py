@@ -199,3 +199,12 @@ def test_architecture_md_names_every_folder() -> None:
     missing = [f for f in folders if f"{f}/" not in text]
     assert missing == []
     assert len(text.splitlines()) <= 120  # two screens
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    """Test folders have no ``__init__.py``: pytest imports modules by basename, so two
+    ``test_export.py`` in different folders stop the whole run at collection."""
+    seen: dict[str, Path] = {}
+    for p in sorted((REPO / "tests").rglob("test_*.py")):
+        assert p.name not in seen, f"{p.relative_to(REPO)} and {seen[p.name].relative_to(REPO)} share a basename"
+        seen[p.name] = p
