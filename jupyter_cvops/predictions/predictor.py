@@ -11,7 +11,7 @@ are logged as failed predictions with their reason; the batch goes on.
 from __future__ import annotations
 
 import os
-import time
+from time import perf_counter
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -111,8 +111,11 @@ class Predictor:
         return True
 
     # -- answering ---------------------------------------------------------------------
-    def __call__(self, images: Any, *, source: str | None = None) -> pl.DataFrame:
+    def __call__(self, images: Any, *, source: str | None = None, time: datetime | None = None) -> pl.DataFrame:
         """Predict ``images`` (a path, bytes, an array, or a list of them); one row per image, in order.
+
+        ``time`` stamps the logged predictions (default: now); give the capture time when replaying
+        past traffic, so drift windows over predictions line up with when images were served.
 
         Returns ``prediction_id`` (None when not logging), ``path``, ``predicted_class``, ``score``,
         ``scores`` (in ``classes`` order), ``latency_ms`` (the batch's wall time: preprocessing and
@@ -134,15 +137,15 @@ class Predictor:
         latency = [0.0] * n
         status = ["ok"] * n
         error: list[str | None] = [None] * n
-        t0 = time.perf_counter()
+        t0 = perf_counter()
         for res in run_batches(self.net, self.preprocess, items, batch_size=self.batch_size, device=self.device):
-            wall = (time.perf_counter() - t0) * 1000
+            wall = (perf_counter() - t0) * 1000
             for k, row in zip(res.rows, res.scores):
                 j = int(np.argmax(row))
                 predicted[k], score[k], scores[k], latency[k] = classes[j], float(row[j]), row.tolist(), wall
             for k, why in res.failed:
                 status[k], error[k], latency[k] = "failed", why, wall
-            t0 = time.perf_counter()
+            t0 = perf_counter()
         frame = pl.DataFrame({
             "path": [_where(x) for x in items],
             "predicted_class": pl.Series(predicted, dtype=pl.String),
@@ -152,12 +155,15 @@ class Predictor:
             "status": status,
             "error": pl.Series(error, dtype=pl.String),
         })
-        ids = self._log_rows(items, frame, source) if self._log is not None else None
+        ids = self._log_rows(items, frame, source, time) if self._log is not None else None
         return frame.insert_column(0, pl.Series("prediction_id", ids, dtype=pl.String))
 
-    def _log_rows(self, items: list[Any], frame: pl.DataFrame, source: str | None) -> list[str]:
+    def _log_rows(self, items: list[Any], frame: pl.DataFrame, source: str | None,
+                  when: datetime | None) -> list[str]:
         assert self._log is not None
-        data = frame.with_columns(pl.lit(datetime.now(timezone.utc)).alias("time"))
+        when = datetime.now(timezone.utc) if when is None else (
+            when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc))
+        data = frame.with_columns(pl.lit(when, dtype=pl.Datetime("us", "UTC")).alias("time"))
         raw = [x if isinstance(x, bytes) else None for x in items]
         arrays = [isinstance(x, np.ndarray) for x in items]
         if any(raw):

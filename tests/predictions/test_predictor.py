@@ -115,3 +115,15 @@ def test_clear_errors(world: dict) -> None:
         Predictor(ws, "bare", version=bare.version)
     with pytest.raises(ValueError, match="batch_size"):
         Predictor(ws, "clf@production", batch_size=0)
+
+
+def test_replayed_traffic_keeps_its_time(world: dict) -> None:
+    from datetime import datetime, timezone
+
+    ws, paths = world["ws"], world["paths"]
+    day = datetime(2026, 11, 3, 8, 30, tzinfo=timezone.utc)
+    with Predictor(ws, "clf@production") as predictor:
+        predictor([str(p) for p in paths[:2]], time=day)
+        predictor(str(paths[2]), time=datetime(2026, 11, 4, 9, 0))  # naive: UTC
+    times = sorted(ws.predictions()["time"].to_list())
+    assert times[:2] == [day, day] and times[2] == datetime(2026, 11, 4, 9, 0, tzinfo=timezone.utc)
