@@ -7,8 +7,8 @@ scores, latency, time, source) to rows committed in the workspace:
 
 * one shot: ``ws.log_predictions(frame, ...)`` (one commit);
 * buffered: ``ws.prediction_log(..., flush_rows=...)`` fed ``--chunk`` rows per ``log_frame`` call, the
-  way a server hands over its request batches, with the default ``flush_rows=10_000`` (100 commits for
-  1M rows) and with 100k (10 commits). Each Lance commit costs ~15-25 ms whatever its size, so the
+  way a server hands over its request batches, with ``flush_rows=10_000`` (100 commits for
+  1M rows) and with the default 100k (10 commits; rows still land within ``flush_seconds``). Each Lance commit costs ~15-25 ms whatever its size, so the
   buffered path is bounded by its number of commits: the context line writes the same rows to Parquet
   as one file per flush.
 

@@ -36,7 +36,7 @@ class PredictionVerbs:
         alias: str | None = None,
         source: str | None = None,
         role: str = "served",
-        flush_rows: int = 10_000,
+        flush_rows: int = 100_000,
         flush_seconds: float | None = 2.0,
     ) -> PredictionLog:
         """A buffered log of predictions made by ``model`` outside this process (FastAPI, Triton, batch jobs).

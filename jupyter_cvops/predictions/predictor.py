@@ -59,7 +59,7 @@ class Predictor:
     """
 
     def __init__(self, ws: Workspace, ref: str, *, version: str | None = None, device: str | None = None,
-                 batch_size: int = 32, source: str | None = None, log: bool = True, flush_rows: int = 10_000,
+                 batch_size: int = 32, source: str | None = None, log: bool = True, flush_rows: int = 100_000,
                  flush_seconds: float | None = 2.0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
