@@ -38,6 +38,7 @@ import tempfile
 import threading
 import warnings
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ FILE_NAMES: dict[str, str] = {"torch.export": "model.pt2", "torchscript": "model
 _FORCE = threading.Lock()
 
 
-class ModelAdapter:
+class ModelAdapter(ABC):
     """Base class of adapters: how a model of another kind is saved to files and loaded back.
 
     Subclass it in an importable module (its ``"module:ClassName"`` path is recorded and
@@ -74,13 +75,13 @@ class ModelAdapter:
     42
     """
 
+    @abstractmethod
     def save(self, model: Any, folder: Path) -> Mapping[str, Any] | None:
         """Write ``model``'s files into ``folder``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load(self, folder: Path) -> Callable[..., Any]:
         """Read the files of ``folder`` back into a callable model."""
-        raise NotImplementedError
 
 
 @dataclass

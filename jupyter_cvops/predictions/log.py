@@ -21,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..checks.results import time_bound
 from .._store import Store, WorkspaceError, to_arrow
 from .._store.schemas import PREDICTIONS
 from ._frames import normalize, prepare, row_frame
@@ -32,21 +33,6 @@ if TYPE_CHECKING:
 
 ROLES = ("served", "shadow")
 KEEP = ("prediction_id", "batch_id")  # the log's own columns, given to every row before it is buffered
-
-
-def _utc(value: datetime | date | str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise WorkspaceError(f"{name} must be a datetime or an ISO date/time string, got {value!r}") from None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    raise WorkspaceError(f"{name} must be a datetime or an ISO date/time string, got {value!r}")
 
 
 class _Writer:
@@ -247,7 +233,7 @@ class PredictionLog:
         """
         row: dict[str, Any] = {"prediction_id": None, "batch_id": None, "image_id": image_id, "predicted_class": predicted_class, "score": score,
                                "scores": None if scores is None else [float(v) for v in scores],
-                               "boxes": boxes, "latency_ms": latency_ms, "time": _utc(time, "time"),
+                               "boxes": boxes, "latency_ms": latency_ms, "time": time_bound(time, "time"),
                                "source": source, "error": error, "status": "failed" if error else None}
         if isinstance(image, (bytes, bytearray, memoryview)):
             row["bytes"] = bytes(image)
@@ -355,7 +341,7 @@ def read_predictions(
     if source is not None:
         where.append(f"source = {quote(source)}")
     frame = store.read("predictions", where=" AND ".join(where) or None)
-    start, end = _utc(since, "since"), _utc(until, "until")
+    start, end = time_bound(since, "since"), time_bound(until, "until")
     if start is not None:
         frame = frame.filter(pl.col("time") >= start)
     if end is not None:

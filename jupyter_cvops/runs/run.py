@@ -18,7 +18,6 @@ import uuid
 import weakref
 from collections.abc import Mapping
 from datetime import datetime
-from importlib import util
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -375,8 +374,6 @@ class Run:
         >>> mv.version                                                     # doctest: +SKIP
         """
         self._check_live("register a model")
-        if util.find_spec("jupyter_cvops.models.registry") is None:
-            raise NotImplementedError("the model registry (jupyter_cvops.models.registry) is not installed")
         from ..models.registry import register_model
 
         if self._buffer is not None:
