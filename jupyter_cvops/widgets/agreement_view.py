@@ -428,6 +428,7 @@ class AgreementView(_FigureMixin, _ClicksMixin):
         >>> session = view.open_review()        # doctest: +SKIP
         >>> session.decisions                   # doctest: +SKIP
         """
+        from ._review_below import review_below
         from .review import ReviewSession
 
         ids = self.selected
@@ -435,16 +436,8 @@ class AgreementView(_FigureMixin, _ClicksMixin):
             raise ValueError("nothing to review: drill down into a cell first")
         if image_id is not None and image_id not in ids:
             raise ValueError(f"image {image_id!r} is not in the current drill-down")
-        if self.review_session is not None and self._review_ids == ids:
-            session = self.review_session
-        else:
-            if self.review_session is not None:
-                self.review_session.close()
-            session = ReviewSession(self.ws, queue=ids, reviewer=self.reviewer)
-            self.review_session, self._review_ids = session, ids
-            head = ipywidgets.HTML(f"<b>Reviewing</b> {html.escape(self.gallery.title)} "
-                                   f"({len(ids)} images)")
-            self.review_box.children = (head, session.widget)
+        session = review_below(self, ids, lambda: ReviewSession(self.ws, queue=ids, reviewer=self.reviewer),
+                               f"<b>Reviewing</b> {html.escape(self.gallery.title)} ({len(ids)} images)")
         if image_id is not None:
             session.goto(ids.index(image_id))
         return session

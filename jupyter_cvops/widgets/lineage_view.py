@@ -242,6 +242,7 @@ class LineageView:
         >>> session = view.open_review(view.neighbors[:1])   # doctest: +SKIP
         >>> session.decide("set", class_name="dent")          # doctest: +SKIP
         """
+        from ._review_below import review_below
         from .review import review
 
         if ids is not None:
@@ -251,18 +252,11 @@ class LineageView:
             raise ValueError("nothing to review: click a training image first (or pass ids=)")
         if at is not None and at not in chosen:
             raise ValueError(f"image {at!r} is not among the images to review")
-        if self.review_session is not None and self._review_ids == chosen:
-            session = self.review_session
-        else:
-            if self.review_session is not None:
-                self.review_session.close()
-            session = review(self.ws, queue=chosen, reviewer=self.reviewer)
-            self.review_session, self._review_ids = session, chosen
-            files = [Path(p).name for p in (self._path_of(i) for i in chosen[:3]) if p]
-            more = f" and {len(chosen) - len(files)} more" if len(chosen) > len(files) and files else ""
-            head = ipywidgets.HTML(f"<b>Reviewing</b> {len(chosen)} image{'s' if len(chosen) != 1 else ''} "
-                                   f"from the lineage: {html.escape(', '.join(files))}{html.escape(more)}")
-            self.review_box.children = (head, session.widget)
+        files = [Path(p).name for p in (self._path_of(i) for i in chosen[:3]) if p]
+        more = f" and {len(chosen) - len(files)} more" if len(chosen) > len(files) and files else ""
+        session = review_below(self, chosen, lambda: review(self.ws, queue=chosen, reviewer=self.reviewer),
+                               f"<b>Reviewing</b> {len(chosen)} image{'s' if len(chosen) != 1 else ''} "
+                               f"from the lineage: {html.escape(', '.join(files))}{html.escape(more)}")
         if at is not None:
             session.goto(chosen.index(at))
         self.widget.status = f"review of {len(chosen)} image{'s' if len(chosen) != 1 else ''} opened below"
