@@ -16,11 +16,13 @@ from .log import ROLES, PredictionLog, _Writer, read_predictions
 if TYPE_CHECKING:
     from .._store.statcache import StatCache
     from ..workspace import Workspace
+    from .accuracy import ProductionAccuracy
     from .skew import SkewCheck
 
 
 class PredictionVerbs:
-    """``ws.log_predictions(...)``, ``ws.prediction_log(...)``, ``ws.predictions()``, ``ws.skew(...)``."""
+    """``ws.log_predictions(...)``, ``ws.prediction_log(...)``, ``ws.predictions()``, ``ws.skew(...)``,
+    ``ws.production_accuracy(...)``."""
 
     _store: Store
 
@@ -148,7 +150,7 @@ class PredictionVerbs:
         polars.DataFrame
             prediction_id, time, image_id (null: unreadable image), path, source, model, model_version,
             alias, preprocess_fingerprint, predicted_class, score, scores, boxes (JSON), latency_ms,
-            status, error, batch_id, role.
+            status, error, batch_id, role, shadow_of (a shadow row: the served prediction_id it shadows).
 
         Examples
         --------
@@ -179,3 +181,56 @@ class PredictionVerbs:
 
         ws: Workspace = self  # type: ignore[assignment]
         return skew(ws, model, version=version, sample=sample, seed=seed, input_stats=input_stats, alpha=alpha)
+
+    def production_accuracy(
+        self,
+        name: str,
+        by: str = "1d",
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        *,
+        version: str | None = None,
+        roles: tuple[str, ...] = ("served", "shadow"),
+        truth: str = "reviewed",
+        confidence: float = 0.95,
+    ) -> ProductionAccuracy:
+        """Accuracy of a model's logged predictions on the images reviewers labelled, per window and version.
+
+        Each logged prediction (served answers and shadow candidates) of an image with a review
+        decision is right or wrong against that decision (the ground truth ``ws.evaluate`` uses;
+        ``truth="labels"`` also takes the annotators' strict majority). Windows are prediction times
+        truncated to ``by``, as the drift timeline's.
+
+        Parameters
+        ----------
+        name
+            The model (``"name"``, or ``"name@alias"`` for rows logged through that alias).
+        by
+            Window length (``"1d"``, ``"1w"``, any polars duration).
+        since, until
+            Prediction time from ``since`` (inclusive) to ``until`` (exclusive).
+        version
+            Only this model version id.
+        roles
+            ``"served"`` and/or ``"shadow"`` rows.
+        truth
+            ``"reviewed"`` (default) or ``"labels"``.
+        confidence
+            Coverage of the Wilson interval.
+
+        Returns
+        -------
+        ProductionAccuracy
+            ``.windows`` (window, model_version, role, aliases, n_predictions, n_reviewed, n_correct,
+            accuracy, ci_low, ci_high), ``.overall``, ``.summary()``, ``.plot()`` (plotly).
+
+        Examples
+        --------
+        >>> acc = ws.production_accuracy("defect-clf", by="1w", since="2026-11-01")   # doctest: +SKIP
+        >>> acc.plot()                                                               # doctest: +SKIP
+        """
+        from .accuracy import production_accuracy
+
+        ws: Workspace = self  # type: ignore[assignment]
+        return production_accuracy(ws, name, by=by, since=since, until=until, version=version, roles=roles,
+                                   truth=truth, confidence=confidence)  # type: ignore[arg-type]
