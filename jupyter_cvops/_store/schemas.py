@@ -247,6 +247,7 @@ PREDICTIONS = pa.schema(
         pa.field("error", pa.string()),
         pa.field("batch_id", pa.string()),
         pa.field("role", pa.string()),  # served | shadow
+        pa.field("shadow_of", pa.string()),  # a shadow row: the prediction_id of the served answer it shadows
     ]
 )
 

@@ -29,17 +29,19 @@ INPUT_COLUMNS: dict[str, str] = {
     "source": "camera / line / service (default: the log's source)",
     "status": "'ok' or 'failed' (a prediction that failed on the serving side)",
     "error": "why it failed",
+    "shadow_of": "a shadow model's row: the prediction_id of the served prediction it shadows (role 'shadow')",
 }
 """Columns a predictions frame may hold, and what each means."""
 
 ALIASES = {"image": "path", "uri": "path", "class_name": "predicted_class"}
 
-STRING = ("image_id", "path", "predicted_class", "source", "status", "error")
+STRING = ("image_id", "path", "predicted_class", "source", "status", "error", "shadow_of")
 
 SCHEMA: dict[str, Any] = {
     "image_id": pl.String, "path": pl.String, "bytes": pl.Binary, "predicted_class": pl.String,
     "score": pl.Float64, "scores": pl.List(pl.Float32), "boxes": pl.String, "latency_ms": pl.Float64,
     "time": pl.Datetime("us", "UTC"), "source": pl.String, "status": pl.String, "error": pl.String,
+    "shadow_of": pl.String,
 }
 """The normalised frame: every input column with its stored type (``bytes`` is dropped once hashed)."""
 

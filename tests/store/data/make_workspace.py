@@ -13,7 +13,8 @@ label every image, a class is renamed, a version named ``baseline`` is snapshott
 review row is written through the store (older commits had no review API). Commits with
 version names (``ws.name_version``) also give ``baseline`` a second name ``golden``, snapshot
 the first six images as ``small`` and move ``baseline`` onto it (so the fixture holds a name
-history: set, set, set, move).
+history: set, set, set, move). Commits with a prediction log also log five served predictions of a
+model ``clf`` the registry does not know (so the fixture holds a ``predictions`` table).
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def main(out: Path) -> None:
         ws.name_version("golden", "baseline", message="a second name")
         small = ws.snapshot(name="small", images=ids[:6], message="six images")
         ws.name_version("baseline", small, move=True, message="baseline is the small set now")
+    if hasattr(ws, "log_predictions"):  # commits with a prediction log (issue 10 on)
+        served = pl.DataFrame({"image_id": ids[:5], "predicted_class": ["dent", "scuff", "dent", "dent", "scuff"],
+                               "scores": [[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.8, 0.2], [0.45, 0.55]],
+                               "latency_ms": [3.0, 3.5, 2.5, 3.0, 4.0], "time": [t0] * 5})
+        ws.log_predictions(served, "clf", version="f" * 32, alias="production", source="line-1")
 
 
 if __name__ == "__main__":
