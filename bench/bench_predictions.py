@@ -8,9 +8,10 @@ scores, latency, time, source) to rows committed in the workspace:
 * one shot: ``ws.log_predictions(frame, ...)`` (one commit);
 * buffered: ``ws.prediction_log(..., flush_rows=...)`` fed ``--chunk`` rows per ``log_frame`` call, the
   way a server hands over its request batches, with ``flush_rows=10_000`` (100 commits for
-  1M rows) and with the default 100k (10 commits; rows still land within ``flush_seconds``). Each Lance commit costs ~15-25 ms whatever its size, so the
-  buffered path is bounded by its number of commits: the context line writes the same rows to Parquet
-  as one file per flush.
+  1M rows) and with the default 100k (10 commits; rows still land within ``flush_seconds``). Full
+  buffers are committed by the log's writer thread while the caller goes on logging, so the buffered
+  path overlaps conversion and commits with the caller's own work; each Lance commit still costs
+  ~15-25 ms whatever its size. The context line writes the same rows to Parquet as one file per 10k rows.
 
 Target (issue 10): ours >= 0.5x the speed of the Parquet write (ratio = parquet seconds / ours).
 Each timing is the best of ``--repeat`` runs in fresh workspaces (the first run also warms imports).

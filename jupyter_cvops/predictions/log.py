@@ -3,11 +3,13 @@
 A :class:`PredictionLog` collects rows in memory and writes them as one Lance commit per flush: when
 ``flush_rows`` rows wait, ``flush_seconds`` after the first of them (a timer thread, or the next call),
 on ``flush()``, on ``close()`` / leaving a ``with`` block, and at interpreter exit. So a server logging
-one prediction per request makes a few commits a minute, not one per request.
+one prediction per request makes a few commits a minute, not one per request. Commits (and any image
+hashing) happen on the log's writer thread: a serving thread only appends to the buffer.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
@@ -19,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..checks.results import time_bound
 from .._store import Store, WorkspaceError, to_arrow
@@ -33,10 +34,22 @@ if TYPE_CHECKING:
 
 ROLES = ("served", "shadow")
 KEEP = ("prediction_id", "batch_id")  # the log's own columns, given to every row before it is buffered
+_QUEUED = 2  # full buffers waiting for the writer thread before a caller waits
+_ID_LEN = 32  # a prediction id: the log's 20-hex prefix and a 12-digit sequence number
+_DIGITS = 10 ** np.arange(_ID_LEN - 21, -1, -1, dtype=np.int64)
 
 
 class _Writer:
-    """The buffer and the writes of one log (what the finalizer flushes; holds no reference to the log)."""
+    """The buffer and the writes of one log (what the finalizer flushes; holds no reference to the log).
+
+    Callers only touch the buffer (under ``lock``, a fraction of a millisecond). A full buffer, or one
+    whose first row is ``flush_seconds`` old, is handed whole to a background thread that converts
+    it, resolves its images (hashing files when needed) and commits it, so neither a serving thread
+    nor a timer waits for a commit while others log. At most ``_QUEUED`` full buffers wait for that
+    thread (then a caller waits: memory stays bounded). ``flush()`` and ``close()`` wait until
+    everything logged before them is written. A failed write puts its rows back at the head of the
+    buffer (nothing is lost) and the error is raised by the next call.
+    """
 
     def __init__(self, store: Store, cache: Callable[[], StatCache | None], model: ModelRef,
                  fingerprint: str | None, source: str | None, role: str, flush_rows: int,
@@ -48,11 +61,16 @@ class _Writer:
         self.batches = 0
         self.rows: list[dict[str, Any]] = []
         self.frames: list[pl.DataFrame] = []
-        self.pending = 0
+        self.buffered = 0  # rows in ``rows`` + ``frames`` (what the next hand-over takes)
+        self.pending = 0  # rows logged and not yet written (buffered, queued or being written)
         self.first: float | None = None
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # the buffer
+        self.counts = threading.Lock()  # pending / written / commits / error (the writer thread's side)
+        self.queue: queue.Queue[list[pl.DataFrame] | None] = queue.Queue(maxsize=_QUEUED)
+        self.thread: threading.Thread | None = None
         self.timer: threading.Timer | None = None
         self.error: BaseException | None = None
+        self.retry: list[pl.DataFrame] = []  # frames of failed writes, oldest first, written before the buffer
         self.closed = False
         self.written = 0
         self.commits = 0
@@ -67,68 +85,116 @@ class _Writer:
 
     def ids(self, start: int, n: int) -> pl.Series:
         """Prediction ids ``start .. start + n - 1``: the log's prefix and a 12-digit sequence number."""
-        seq = pc.utf8_lpad(pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string()), 12, "0")
-        ids: pl.Series = pl.from_arrow(pc.binary_join_element_wise(self.prefix, seq, ""))  # type: ignore[assignment]
-        return ids.alias("prediction_id")
+        seq = np.arange(start, start + n, dtype=np.int64)
+        text = np.empty((n, _ID_LEN), dtype=np.uint8)
+        text[:, :len(self.prefix)] = np.frombuffer(self.prefix.encode(), dtype=np.uint8)
+        text[:, len(self.prefix):] = seq[:, None] // _DIGITS % 10 + ord("0")
+        offsets = np.arange(0, _ID_LEN * (n + 1), _ID_LEN, dtype=np.int32)
+        ids = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+        return pl.Series("prediction_id", ids)
 
     # -- buffering ---------------------------------------------------------------------------------
     def check(self) -> None:
-        if self.error is not None:
+        with self.counts:
             error, self.error = self.error, None
-            raise WorkspaceError(f"a timed flush of the prediction log failed: {error}") from error
+        if error is not None:
+            raise WorkspaceError(f"a background write of the prediction log failed: {error}") from error
         if self.closed:
             raise WorkspaceError("this prediction log is closed; open another with ws.prediction_log(...)")
 
     def added(self, n: int) -> None:
-        """Account for ``n`` new rows; flush or arm the timer as due. Called under ``lock``."""
-        self.pending += n
+        """Account for ``n`` new rows; hand the buffer over or arm the timer as due. Called under ``lock``."""
+        self.buffered += n
+        with self.counts:
+            self.pending += n
         now = time.monotonic()
         if self.first is None:
             self.first = now
         due = self.flush_seconds is not None and now - self.first >= self.flush_seconds
-        if self.pending >= self.flush_rows or due:
-            self.flush()
+        if self.buffered >= self.flush_rows or due:
+            self.hand_over()
         elif self.flush_seconds is not None and self.timer is None:
             self.timer = threading.Timer(self.flush_seconds, self.timed)
             self.timer.daemon = True
             self.timer.start()
 
+    def take(self) -> list[pl.DataFrame]:
+        """Empty the buffer (under ``lock``): its frames, oldest first, with failed writes before them."""
+        if self.timer is not None and self.timer is not threading.current_thread():
+            self.timer.cancel()
+        self.timer = None
+        if self.rows:
+            self.frames.append(row_frame(self.rows))
+            self.rows = []
+        frames, self.frames, self.buffered, self.first = self.frames, [], 0, None
+        with self.counts:
+            retry, self.retry = self.retry, []
+        return retry + frames
+
+    def hand_over(self) -> None:
+        """Queue the buffer for the writer thread (under ``lock``)."""
+        frames = self.take()
+        if not frames:
+            return
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self.work, name="cvops-prediction-log", daemon=True)
+            self.thread.start()
+        self.queue.put(frames)
+
     def timed(self) -> None:
-        try:
-            with self.lock:
-                self.timer = None
-                if not self.closed:
-                    self.flush()
-        except BaseException as error:  # kept for the next call in the caller's thread
-            self.error = error
+        with self.lock:
+            if self.timer is threading.current_thread() and not self.closed:  # not cancelled meanwhile
+                self.hand_over()
+
+    def work(self) -> None:
+        """The writer thread: write queued buffers in order until told to stop (``None``)."""
+        while True:
+            frames = self.queue.get()
+            if frames is None:
+                self.queue.task_done()
+                return
+            try:
+                self.write(frames)
+            except BaseException as error:  # the rows go back; the next call raises
+                with self.counts:
+                    self.retry = self.retry + frames  # failures happen oldest first
+                    self.error = error
+            finally:
+                self.queue.task_done()
 
     # -- writing -----------------------------------------------------------------------------------
-    def flush(self) -> int:
-        """Write what waits as one commit (plus one to register new images); returns the rows written."""
-        with self.lock:
-            if self.timer is not None and self.timer is not threading.current_thread():
-                self.timer.cancel()
-            self.timer = None
-            if self.rows:  # rows stay buffered until written: a failed write loses nothing
-                self.frames.append(row_frame(self.rows))
-                self.rows = []
-            if not self.frames:
-                return 0
-            groups: dict[tuple[tuple[str, pl.DataType], ...], list[pl.DataFrame]] = {}
-            for part in self.frames:  # frames of one shape (the usual case: all) are converted together
-                groups.setdefault(tuple(part.schema.items()), []).append(part)
-            parts = [normalize(g[0] if len(g) == 1 else pl.concat(g, rechunk=True), keep=KEEP)
-                     for g in groups.values()]
-            rows = self.rows_to_store(parts[0] if len(parts) == 1 else pl.concat(parts))
-            table = to_arrow(rows, PREDICTIONS)
-            self.store.append("predictions", table)
-            self.frames, self.pending, self.first = [], 0, None
+    def write(self, frames: list[pl.DataFrame]) -> int:
+        """Write ``frames`` as one commit (plus one to register new images); returns the rows written."""
+        groups: dict[tuple[tuple[str, pl.DataType], ...], list[pl.DataFrame]] = {}
+        for part in frames:  # frames of one shape (the usual case: all) are converted together
+            groups.setdefault(tuple(part.schema.items()), []).append(part)
+        parts = [normalize(g[0] if len(g) == 1 else pl.concat(g, rechunk=True), keep=KEEP)
+                 for g in groups.values()]
+        rows = self.rows_to_store(parts[0] if len(parts) == 1 else pl.concat(parts))
+        table = to_arrow(rows, PREDICTIONS)
+        self.store.append("predictions", table)
+        n: int = table.num_rows
+        with self.counts:
             if self.keep:
                 self.kept.append(rows)
-            n: int = table.num_rows
+            self.pending -= n
             self.written += n
             self.commits += 1
-            return n
+        return n
+
+    def flush(self) -> int:
+        """Write everything logged so far; returns the rows written meanwhile (raises a failed write's error)."""
+        with self.lock:
+            with self.counts:
+                before, self.error = self.written, None  # a failed write's rows are retried now
+            self.hand_over()
+        self.queue.join()
+        with self.counts:
+            error, self.error = self.error, None
+            written = self.written - before
+        if error is not None:
+            raise error
+        return written
 
     def rows_to_store(self, batch: pl.DataFrame) -> pl.DataFrame:
         """The stored rows of a normalised batch: images resolved, the log's constants filled in."""
@@ -156,13 +222,17 @@ class _Writer:
         return batch.with_columns(consts).select(PREDICTIONS.names)
 
     def close(self) -> None:
+        """Write what waits, stop the writer thread (idempotent); raises a failed write's error."""
         with self.lock:
             if self.closed:
                 return
-            try:
-                self.flush()
-            finally:
-                self.closed = True
+            self.closed = True
+        try:
+            self.flush()
+        finally:
+            if self.thread is not None and self.thread.is_alive():
+                self.queue.put(None)
+                self.thread.join()
 
 
 class PredictionLog:
@@ -282,10 +352,9 @@ class PredictionLog:
         >>> plog.flush()                                   # doctest: +SKIP
         128
         """
-        with self._w.lock:
+        if self._w.closed:
             self._w.check()
-            written: int = self._w.flush()
-            return written
+        return self._w.flush()
 
     def close(self) -> None:
         """Write the waiting rows and close the log (idempotent; later logging raises).
@@ -294,10 +363,7 @@ class PredictionLog:
         --------
         >>> plog.close()                                   # doctest: +SKIP
         """
-        error, self._w.error = self._w.error, None
-        self._finalizer()
-        if error is not None:
-            raise WorkspaceError(f"a timed flush of the prediction log failed: {error}") from error
+        self._finalizer()  # writes what waits (and what a failed background write put back); raises its error
 
     def __enter__(self) -> PredictionLog:
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -33,7 +34,8 @@ def test_many_rows_few_commits(ws: Workspace) -> None:
                                   "latency_ms": [3.0] * 500})
             returned += plog.log_frame(frame).to_list()
         singles = [plog.log(image_id=f"{i:032x}", predicted_class="dent", score=0.5) for i in range(300)]
-        assert plog.pending == 300 and plog.written == 5000
+        # full buffers are written by the log's writer thread: logging never waits for a commit
+        assert plog.pending + plog.written == 5300 and plog.written <= 5000
     assert ws.store.version("predictions") - before == 6 == plog.commits  # 5 full batches + the rest on exit
     rows = ws.predictions()
     assert rows.height == 5300 and rows["prediction_id"].n_unique() == 5300
@@ -156,7 +158,6 @@ def test_predictions_filters(ws: Workspace) -> None:
 
 
 def test_threads_log_into_one_log(ws: Workspace) -> None:
-    import threading
 
     plog = ws.prediction_log("clf", flush_rows=700, flush_seconds=None)
     got: list[list[str]] = [[] for _ in range(4)]
@@ -203,3 +204,39 @@ def test_rows_are_written_at_interpreter_exit(ws: Workspace) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert ws.predictions()["predicted_class"].to_list() == ["ok"]
+
+
+def test_logging_goes_on_while_a_full_buffer_is_written(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full buffer is committed by the log's writer thread: callers (and the timer) never wait for it."""
+    real, entered, release = ws.store.append, threading.Event(), threading.Event()
+
+    def slow(name: str, rows: object) -> int:
+        entered.set()
+        assert release.wait(60)
+        return real(name, rows)
+
+    monkeypatch.setattr(ws.store, "append", slow)
+    plog = ws.prediction_log("clf", flush_rows=3, flush_seconds=None)
+    plog.log_frame(pl.DataFrame({"image_id": ids(3)}))  # full: handed to the writer thread
+    assert entered.wait(60)
+    more = plog.log_frame(pl.DataFrame({"image_id": ids(2, 3)}))  # the commit is still in flight
+    assert more.len() == 2 and not release.is_set() and plog.written == 0 and plog.pending == 5
+    release.set()
+    assert plog.flush() == 5 and plog.pending == 0 and plog.commits == 2
+    assert sorted(ws.predictions()["image_id"].to_list()) == ids(5)
+    plog.close()
+
+
+def test_a_failed_background_write_is_retried_and_reported(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ws.store.append
+    monkeypatch.setattr(ws.store, "append", lambda name, rows: (_ for _ in ()).throw(OSError("disk full")))
+    plog = ws.prediction_log("clf", flush_rows=2, flush_seconds=None)
+    plog.log_frame(pl.DataFrame({"image_id": ids(2)}))  # written (and failing) in the background
+    plog._w.queue.join()
+    with pytest.raises(WorkspaceError, match="background write .* failed: disk full"):
+        plog.log(image_id="c" * 32)
+    assert plog.pending == 2 and ws.store.count("predictions") == 0  # nothing lost
+    monkeypatch.setattr(ws.store, "append", real)
+    plog.log(image_id="c" * 32)
+    assert plog.flush() == 3 and ws.predictions()["image_id"].to_list() == [*ids(2), "c" * 32]
+    plog.close()
