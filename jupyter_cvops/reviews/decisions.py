@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -32,8 +32,14 @@ def review_queue(
     include_reviewed: bool = False,
     min_annotators: int = 1,
     disputed_only: bool = False,
+    predictions: pl.DataFrame | str | None = None,
+    below: float = 0.6,
+    model: str | None = None,
+    since: datetime | date | str | None = None,
+    until: datetime | date | str | None = None,
+    source: str | None = None,
 ) -> pl.DataFrame:
-    """Images ranked by annotator disagreement (most disputed first).
+    """Images ranked by annotator disagreement (most disputed first), or the images behind predictions.
 
     Columns: image_id, path, width, height, source, captured_at, n_annotators,
     annotators, verdicts, majority, majority_annotators, disagreement, entropy,
@@ -42,11 +48,37 @@ def review_queue(
     over those columns, e.g. ``pl.col("classes").list.contains("dent")`` or
     ``pl.col("annotators").list.contains("chloe") & (pl.col("week") >= 5)``.
 
+    Closing the loop from production: ``predictions=`` a frame of logged predictions
+    (``ws.predictions().filter(pl.col("score") < 0.6)``) or a shadow report's
+    ``disagreements`` queues their images, shadow disagreements first, then lowest
+    confidence, with the same columns (images nobody labelled have no annotators and
+    disagreement 0) plus shadow_disagreement, score (the image's lowest), n_predictions,
+    predicted_classes, candidate_classes and prediction_ids. ``predictions="low_confidence"``
+    takes the logged predictions scoring under ``below`` (of ``model``, from ``since``
+    to ``until``, of ``source``; images logged by id only are left out). Reviewed images
+    drop out unless ``include_reviewed``.
+
     Examples
     --------
     >>> q = review_queue(ws, disputed_only=True)               # doctest: +SKIP
     >>> q.select("path", "verdicts", "disagreement").head()    # doctest: +SKIP
+    >>> review_queue(ws, predictions="low_confidence", below=0.6, since="2026-11-01")  # doctest: +SKIP
+    >>> review_queue(ws, predictions=ws.shadow("defect-clf").disagreements)           # doctest: +SKIP
     """
+    if predictions is not None:
+        from ._predictions import prediction_queue
+
+        q = prediction_queue(ws, predictions, include_reviewed=include_reviewed, below=below, model=model,
+                             since=since, until=until, source=source)
+        if min_annotators > 1:
+            q = q.filter(pl.col("n_annotators") >= min_annotators)
+        if disputed_only:
+            q = q.filter(pl.col("disputed"))
+        return q if filter is None else q.filter(filter)
+    unused = {"model": model, "since": since, "until": until, "source": source}
+    given = [k for k, v in unused.items() if v is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} apply to predictions= only")
     anns = ws.annotations()
     if anns.height == 0:
         raise WorkspaceError("nothing to review: the workspace has no labels yet")
