@@ -464,11 +464,13 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs,
 
     # -- review ----------------------------------------------------------------------
     def review_queue(self, filter: pl.Expr | None = None, **options: Any) -> pl.DataFrame:
-        """Images ranked by annotator disagreement; see :func:`jupyter_cvops.reviews.review_queue`.
+        """Images ranked by annotator disagreement, or behind production predictions (``predictions=``);
+        see :func:`jupyter_cvops.reviews.review_queue`.
 
         Examples
         --------
         >>> ws.review_queue(pl.col("classes").list.contains("dent"), disputed_only=True)  # doctest: +SKIP
+        >>> ws.review_queue(predictions="low_confidence", below=0.6, since="2026-11-01")   # doctest: +SKIP
         """
         from .reviews.decisions import review_queue
 
