@@ -278,8 +278,12 @@ def test_lineage_keeps_prediction_ids_indexed(tmp_path: Path, monkeypatch: pytes
         assert tbl.list_indices() == [] or tbl.index_stats(tbl.list_indices()[0].name).num_unindexed_rows > 0
         chain = ws.lineage(got[-1])
         assert chain.prediction["prediction_id"] == got[-1] and chain.notes  # the model is not registered
-        stats = tbl.index_stats(tbl.list_indices()[0].name)
-        assert stats.num_unindexed_rows == 0 and stats.num_indices <= 3, stats
+        indices = {tuple(i.columns): i.name for i in tbl.list_indices()}
+        assert set(indices) == {("prediction_id",), ("image_id",)}  # backward chains and forward lookups
+        for name in indices.values():
+            stats = tbl.index_stats(name)
+            assert stats.num_unindexed_rows == 0 and stats.num_indices <= 3, stats
+    assert ws.store.read("predictions", where=f"image_id = '{start - 1:032x}'")["prediction_id"].to_list() == [got[-1]]
     log(500, start)
     ro = Workspace.open(tmp_path / "ws", readonly=True)
     version = ws.store.version("predictions")
