@@ -22,6 +22,7 @@ from ._store import Store, WorkspaceError
 from ._store.statcache import StatCache
 from ._store.store import read_only_error
 from .labels.annotations import records_from_frame
+from .audit._verbs import AuditVerbs
 from .checks._verbs import CheckVerbs
 from .checks.summaries import agreement_summary, describe_selection, drift_summary
 from .datasets._verbs import DatasetVerbs
@@ -29,6 +30,7 @@ from .lineage._verbs import LineageVerbs
 from .models._verbs import ModelVerbs
 from .predictions._verbs import PredictionVerbs
 from .recipes._verbs import RecipeVerbs
+from .shadow._verbs import ShadowVerbs
 from .runs._verbs import RunVerbs
 from .images.scan import scan_images
 from .taxonomy.facade import Taxonomy
@@ -38,7 +40,8 @@ PathsOrGlob = str | Path | Iterable[str | Path]
 MAX_PIXELS = 178_956_970
 
 
-class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs, LineageVerbs, RecipeVerbs):
+class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs, LineageVerbs, RecipeVerbs,
+                AuditVerbs, ShadowVerbs):
     """A versioned store of images, labels, taxonomy and dataset versions.
 
     Verbs of a domain with many of them live beside it and are mixed in here (each
