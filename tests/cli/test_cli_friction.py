@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import jupyter_cvops
-from jupyter_cvops.cli import build_parser
+from jupyter_cvops.cli._app import build_parser
 
 CVOPS = [sys.executable, "-m", "jupyter_cvops.cli"]
 
