@@ -38,7 +38,10 @@ USAGE = """%cvops use PATH [--create]          open (or create) the workspace at
                                     records the run as failed)
 %cvops recipe export [NOTEBOOK] [-o DIR] [--name N] [--force]
                                     export this notebook (as last saved) as a retrain
-                                    recipe; re-run it with `cvops retrain DIR`"""
+                                    recipe; re-run it with `cvops retrain DIR`
+%cvops audit [--as-of TIME] [--alias A] [--model M] [--max-age-days N]
+                                    answer the ten operational questions from the
+                                    workspace (yes / partial / no, evidence, next step)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--out")
     export.add_argument("--name")
     export.add_argument("--force", action="store_true")
+    audit = sub.add_parser("audit", add_help=False)
+    audit.add_argument("--as-of", dest="as_of")
+    audit.add_argument("--alias", default="production")
+    audit.add_argument("--model")
+    audit.add_argument("--max-age-days", dest="max_age_days", type=float, default=30.0)
     return p
 
 
@@ -360,6 +368,19 @@ class CvopsMagics(Magics):
               + "\n".join(f"  {k}: {v}" for k, v in pinned.items())
               + f"\nre-run it with: cvops retrain {recipe.archive or recipe.path} --check")
         self._user_ns()["cvops_recipe"] = recipe
+        return None
+
+    # -- audit ------------------------------------------------------------------------
+    def _cmd_audit(self, args: argparse.Namespace) -> Any:
+        from .._store import WorkspaceError
+
+        try:
+            report = self._ws().audit(args.as_of, alias=args.alias, model=args.model,
+                                      max_age_days=args.max_age_days)
+        except WorkspaceError as exc:
+            raise UsageError(f"%cvops audit: {exc}") from None
+        display(report)  # type: ignore[no-untyped-call]
+        self._user_ns()["cvops_audit"] = report
         return None
 
     def _cell_run(self, args: argparse.Namespace, cell: str) -> Any:
