@@ -19,9 +19,11 @@ if TYPE_CHECKING:  # imported lazily by __getattr__ at run time
     from ._store import WorkspaceError
     from .workspace import Workspace
 
-__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Predictor", "Preprocess", "Recipe",
+__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Predictor", "Preprocess",
+           "PromotionRefused", "Recipe",
            "RecipeError", "Run", "Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view",
-           "export_recipe", "lineage_view", "load_bundle", "load_ipython_extension", "retrain", "review"]
+           "export_recipe", "lineage_view", "load_bundle", "load_ipython_extension", "retrain", "review",
+           "shadow_view"]
 
 
 _LAZY = {
@@ -34,6 +36,7 @@ _LAZY = {
     "ModelAdapter": (".models", "ModelAdapter"),
     "ModelError": (".models", "ModelError"),
     "ArtifactIntegrityError": (".models", "ArtifactIntegrityError"),
+    "PromotionRefused": (".models", "PromotionRefused"),
     "load_bundle": (".models", "load_bundle"),
     "Recipe": (".recipes", "Recipe"),
     "RecipeError": (".recipes", "RecipeError"),
@@ -43,6 +46,7 @@ _LAZY = {
     "agreement_view": (".widgets", "agreement_view"),
     "drift_view": (".widgets", "drift_view"),
     "lineage_view": (".widgets", "lineage_view"),
+    "shadow_view": (".widgets", "shadow_view"),
 }
 
 

@@ -34,7 +34,7 @@ from .store import Store, current_user, now_utc
 Kind = Literal["dataset", "model"]
 Action = Literal["set", "move", "remove", "rollback"]
 KINDS: tuple[str, ...] = ("dataset", "model")
-ACTIONS: tuple[str, ...] = ("set", "move", "remove", "rollback")
+ACTIONS: tuple[str, ...] = ("set", "move", "remove", "rollback", "promote")  # promote: a move through the gate
 COLUMNS: tuple[str, ...] = ("kind", "target", "name", "action", "version_id", "previous_version_id", "author",
                             "created_at", "message", "evidence")
 
@@ -116,7 +116,8 @@ def fold(rows: Iterable[Mapping[str, Any]], *, until: datetime | None = None,
     """Replay alias rows (oldest first, all of one kind and target): (the rows applied, name -> state).
 
     Rows later than ``until`` are left out (what held each name then). A ``rollback``
-    pops the stack; a ``remove`` drops the name; ``set`` and ``move`` push.
+    pops the stack; a ``remove`` drops the name; ``set``, ``move`` and ``promote`` (a move made
+    through the promotion gate, with its evidence) push.
 
     Examples
     --------

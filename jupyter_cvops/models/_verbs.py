@@ -18,11 +18,12 @@ if TYPE_CHECKING:
     from ..preprocess import Preprocess
     from ..workspace import Workspace
     from .evaluate import EvaluationReport
+    from .promotion import Promotion
     from .registry import RunLike
 
 
 class ModelVerbs:
-    """``ws.register_model``, ``ws.model(...)``, ``ws.models()``, ``ws.set_alias``, ``ws.rollback``,
+    """``ws.register_model``, ``ws.model(...)``, ``ws.models()``, ``ws.set_alias``, ``ws.promote``, ``ws.rollback``,
     ``ws.remove_alias``, ``ws.alias_history``.
 
     Examples
@@ -87,6 +88,28 @@ class ModelVerbs:
         >>> ws.set_alias("defect-clf", "production", mv, reason="beats v1 on val")   # doctest: +SKIP
         """
         return _aliases.set_alias(self._store, name, alias, version, reason=reason, evidence=evidence)
+
+    def promote(self, name: str, version: ModelVersion | str, *, to: str = "production", reason: str,
+                require: Mapping[str, Any] | None = None, max_age_days: float = 30,
+                dry_run: bool = False) -> Promotion:
+        """Move ``name@to`` to ``version`` only when the recorded evidence holds (the promotion gate).
+
+        ``require`` (default ``{"shadow": True}``) may ask for ``shadow``, ``min_agreement``,
+        ``no_worse_on_reviewed``, ``min_reviewed``, ``recipe_check``, ``no_skew`` and
+        ``min_metric`` (see :mod:`jupyter_cvops.models.promotion`); evidence comes from checks not
+        older than ``max_age_days``. The move is kept in the alias history with its evidence; a
+        refused promotion moves nothing and raises ``PromotionRefused`` naming what failed. Both are
+        recorded as a ``promotion`` check. ``dry_run=True`` only judges.
+
+        Examples
+        --------
+        >>> ws.promote("defect-clf", cand, to="production", reason="two clean shadow weeks",
+        ...            require={"min_agreement": 0.95, "no_worse_on_reviewed": True})   # doctest: +SKIP
+        """
+        from .promotion import promote
+
+        return promote(self._store, name, version, to=to, reason=reason, require=require,
+                       max_age_days=max_age_days, dry_run=dry_run)
 
     def rollback(self, name: str, alias: str, *, reason: str | None = None) -> ModelVersion:
         """Point ``name@alias`` back at the version that held it before; again steps further back.

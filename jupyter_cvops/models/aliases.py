@@ -147,12 +147,14 @@ def _load(store: Store, name: str, vid: str, alias: str | None, note: str | None
 
 
 def set_alias(store: Store, name: str, alias: str, version: ModelVersion | str, *, reason: str | None = None,
-              evidence: Mapping[str, Any] | None = None, author: str | None = None) -> ModelVersion:
+              evidence: Mapping[str, Any] | None = None, author: str | None = None,
+              action: str | None = None) -> ModelVersion:
     """Point ``alias`` of model ``name`` at ``version`` (a ModelVersion, an id or a 6+ character prefix).
 
     A new alias is a ``set`` row, one in use a ``move`` row that records the previous version;
     pointing it where it already points writes nothing (the result's ``note`` says so).
     ``reason`` is the why of the history, ``evidence`` the checks that justified it (JSON).
+    ``action="promote"`` is the promotion gate's move (``ws.promote``), kept as such in the history.
 
     Examples
     --------
@@ -167,11 +169,11 @@ def set_alias(store: Store, name: str, alias: str, version: ModelVersion | str, 
             return _load(store, name, vid, alias, note=f"{alias!r} already points here")
         context = recipe_context()
         if context is not None:
-            entry = _propose(store, context, action="move" if held else "set", name=name, alias=alias,
+            entry = _propose(store, context, action=action or ("move" if held else "set"), name=name, alias=alias,
                              version_id=vid, previous=held.version_id if held else None, reason=reason,
                              evidence=evidence, author=author)
             return _load(store, name, vid, None, note=_proposal_note(entry))
-        _shared.append_alias(store, kind="model", target=name, name=alias, action="move" if held else "set",
+        _shared.append_alias(store, kind="model", target=name, name=alias, action=action or ("move" if held else "set"),
                              version_id=vid, previous_version_id=held.version_id if held else None,
                              author=author, message=reason, evidence=evidence)
     note = f"{alias!r} moved from {held.version_id[:12]}" if held else f"{alias!r} set"
