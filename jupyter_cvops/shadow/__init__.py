@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .report import ShadowReport, build_report
 from .stats import agreement_kappa, box_agreement, flip_matrix, flip_summary, mcnemar, reviewed_comparison
 
-__all__ = ["agreement_kappa", "box_agreement", "flip_matrix", "flip_summary", "mcnemar", "reviewed_comparison"]
+__all__ = ["ShadowReport", "agreement_kappa", "box_agreement", "build_report", "flip_matrix", "flip_summary",
+           "mcnemar", "reviewed_comparison"]

@@ -185,11 +185,12 @@ def confidence_summary(production: np.ndarray, candidate: np.ndarray, agree: np.
     rows = []
     for subset, mask in (("all", np.ones_like(agree)), ("agree", agree), ("disagree", ~agree)):
         n = int(mask.sum())
-        stat = (lambda f, x: float(f(x[mask])) if n else math.nan)
-        rows.append({"subset": subset, "n": n, "production_mean": stat(np.mean, p),
-                     "production_median": stat(np.median, p), "candidate_mean": stat(np.mean, c),
-                     "candidate_median": stat(np.median, c),
-                     "mean_delta": round(stat(np.mean, c - p), 12) if n else math.nan})
+        pm, cm, dm = p[mask], c[mask], (c - p)[mask]
+        rows.append({"subset": subset, "n": n, "production_mean": float(pm.mean()) if n else math.nan,
+                     "production_median": float(np.median(pm)) if n else math.nan,
+                     "candidate_mean": float(cm.mean()) if n else math.nan,
+                     "candidate_median": float(np.median(cm)) if n else math.nan,
+                     "mean_delta": round(float(dm.mean()), 12) if n else math.nan})
     return pl.DataFrame(rows, schema={"subset": pl.String, "n": pl.Int64, "production_mean": pl.Float64,
                                       "production_median": pl.Float64, "candidate_mean": pl.Float64,
                                       "candidate_median": pl.Float64, "mean_delta": pl.Float64})
