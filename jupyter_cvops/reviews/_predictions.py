@@ -112,8 +112,11 @@ def _named(ws: Workspace, kind: str, *, below: float, model: str | None, since: 
 def prediction_queue(ws: Workspace, predictions: pl.DataFrame | str, *, include_reviewed: bool = False,
                      below: float = 0.6, model: str | None = None, since: datetime | date | str | None = None,
                      until: datetime | date | str | None = None, source: str | None = None,
-                     strict: bool = True) -> pl.DataFrame:
+                     strict: bool = True, labelled: pl.DataFrame | None = None) -> pl.DataFrame:
     """The review queue of the images behind ``predictions`` (see :func:`~jupyter_cvops.reviews.review_queue`).
+
+    ``labelled`` is the annotator queue with reviewed images (``review_queue(ws, include_reviewed=True)``;
+    None: no image has labels): its columns are taken for the images it holds.
 
     Examples
     --------
@@ -131,13 +134,9 @@ def prediction_queue(ws: Workspace, predictions: pl.DataFrame | str, *, include_
         unknown = ranked.join(images, on="image_id", how="anti")["image_id"].to_list()
         raise WorkspaceError(f"{len(unknown)} images of predictions= are not registered in this workspace (logged "
                              f"by image_id only?): {unknown[:3]}")
-    labelled: pl.DataFrame | None = None
-    if ws.store.count("annotations"):
-        from .decisions import review_queue
-
-        labelled = review_queue(ws, include_reviewed=True).drop("path", "width", "height", "source", "captured_at")
     if labelled is not None:
-        q = known.join(labelled, on="image_id", how="left", maintain_order="left")
+        q = known.join(labelled.drop("path", "width", "height", "source", "captured_at"), on="image_id", how="left",
+                       maintain_order="left")
     else:
         q = known
     q = _fill_unlabelled(ws, q)

@@ -68,8 +68,9 @@ def review_queue(
     if predictions is not None:
         from ._predictions import prediction_queue
 
+        labelled = review_queue(ws, include_reviewed=True) if ws.store.count("annotations") else None
         q = prediction_queue(ws, predictions, include_reviewed=include_reviewed, below=below, model=model,
-                             since=since, until=until, source=source)
+                             since=since, until=until, source=source, labelled=labelled)
         if min_annotators > 1:
             q = q.filter(pl.col("n_annotators") >= min_annotators)
         if disputed_only:
