@@ -14,6 +14,7 @@ from .agreement_view import AgreementView, agreement_view
 from .drift_view import DriftView, drift_view
 from .lineage_view import LineageView, lineage_view
 from .review import ReviewSession, ReviewWidget, review
+from .shadow import ShadowView, ShadowWidget, shadow_view
 
-__all__ = ["AgreementView", "DriftView", "LineageView", "ReviewSession", "ReviewWidget", "agreement_view", "drift_view",
-           "lineage_view", "review"]
+__all__ = ["AgreementView", "DriftView", "LineageView", "ReviewSession", "ReviewWidget", "ShadowView", "ShadowWidget",
+           "agreement_view", "drift_view", "lineage_view", "review", "shadow_view"]
