@@ -47,7 +47,6 @@ _LAZY = {
     "drift_view": (".widgets", "drift_view"),
     "lineage_view": (".widgets", "lineage_view"),
     "shadow_view": (".widgets", "shadow_view"),
-    "shadow_view": (".widgets", "shadow_view"),
 }
 
 
