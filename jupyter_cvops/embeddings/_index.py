@@ -213,8 +213,10 @@ def tune_nprobes(tbl: Any, params: dict[str, Any], metric: str, *, k: int = 10, 
     (:data:`TUNE_SHARES` of the partitions, at least :data:`MIN_NPROBES`, re-ranking PQ
     candidates as queries do) until
     the recall estimate reaches ``target``. Clustered data needs few partitions, diffuse
-    data many: a fixed share either wastes time or misses neighbours. Returns
-    ``{"nprobes", "tuned_recall", "tuned_on"}``.
+    data many: a fixed share either wastes time or misses neighbours. When even every
+    partition misses (PQ's quantisation on near-uniform data), the re-ranking pool grows
+    (2x, 4x ``refine_factor``) and the factor that reached ``target`` is returned too. Returns
+    ``{"nprobes", "tuned_recall", "tuned_on"}`` (and ``"refine_factor"`` when it grew).
 
     Examples
     --------
@@ -241,6 +243,14 @@ def tune_nprobes(tbl: Any, params: dict[str, Any], metric: str, *, k: int = 10, 
         recall = recall_at_k(lists, kth)
         if recall >= target:
             return {"nprobes": probes, "tuned_recall": round(recall, 4), "tuned_on": m}
+    if params["type"] == "IVF_PQ":  # every partition searched and PQ still misses: re-rank more candidates
+        for factor in (refine_factor * 2, refine_factor * 4):
+            found = search_distances(tbl, queries, k, metric, id_column=id_column, own=ids, nprobes=candidates[-1],
+                                     refine_factor=factor)
+            recall = recall_at_k(list(found), kth)
+            if recall >= target:
+                return {"nprobes": candidates[-1], "tuned_recall": round(recall, 4), "tuned_on": m,
+                        "refine_factor": factor}
     return {"nprobes": candidates[-1], "tuned_recall": round(recall, 4), "tuned_on": m}
 
 
