@@ -15,6 +15,9 @@ export const SNAPSHOT_MIME_TYPE = 'application/vnd.cvops.snapshot+json';
 /** MIME type of the card a `ws.run(...)` run displays (`Run._repr_mimebundle_`). */
 export const RUN_MIME_TYPE = 'application/vnd.cvops.run+json';
 
+/** MIME type of the card `ws.audit()` displays (`AuditReport._repr_mimebundle_`). */
+export const AUDIT_MIME_TYPE = 'application/vnd.cvops.audit+json';
+
 /** Top-level notebook metadata key owned by jupyter-cvops. */
 export const METADATA_KEY = 'cvops';
 
@@ -29,6 +32,9 @@ export const CARD_CLASS = 'cvops-snapshot-card';
 
 /** Extra CSS class of a run card (it shares the snapshot card's look). */
 export const RUN_CARD_CLASS = 'cvops-run-card';
+
+/** Extra CSS class of an audit card (it shares the snapshot card's look). */
+export const AUDIT_CARD_CLASS = 'cvops-audit-card';
 
 /** Command ids registered by the plugin. */
 export const CommandIDs = {

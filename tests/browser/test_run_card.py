@@ -72,3 +72,33 @@ def test_run_cards_and_the_notebook_they_record(page: Any, lab: JupyterProcess, 
     assert run.notebook and run.notebook.endswith("train.ipynb")  # JupyterLab told the kernel its notebook
     assert run.info["notebook"]["resolved"] == str(nb_path.resolve())
     save(page, nb_path.name)
+
+
+def test_audit_card_renders_ten_rows(page: Any, lab: JupyterProcess, lab_root: Path, workspace: Path) -> None:
+    """``ws.audit()`` as a cell's value renders the audit card (application/vnd.cvops.audit+json)."""
+    from jupyter_cvops import Workspace
+
+    nb_path = lab_root / "audit.ipynb"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC}, cells=[
+        nbformat.v4.new_code_cell("import jupyter_cvops as cv\nws = cv.Workspace.open('run-ws')\n"
+                                  "ws.audit(as_of='2026-12-01')"),
+    ])
+    nbformat.write(nb, nb_path)
+    open_notebook(page, lab, nb_path.name)
+    run_all_cells(page)
+    card = page.locator(".cvops-audit-card")
+    card.wait_for(state="visible", timeout=SLOW_MS)
+    wait_until_all_executed(page)
+    expected = Workspace.open(workspace).audit(as_of="2026-12-01")
+    rows = card.locator(".cvops-audit-card-row")
+    expect(rows).to_have_count(10)
+    assert card.get_attribute("data-score") == str(expected.score)
+    assert [rows.nth(i).get_attribute("data-answer") for i in range(10)] == [a.answer for a in expected.answers]
+    first = rows.nth(0)
+    assert expected.answers[0].question in first.inner_text()
+    assert (expected.answers[0].next_step or "")[:40] in first.inner_text()
+    first.locator("summary").click()  # the evidence unfolds
+    expect(first.locator(".cvops-audit-card-evidence")).to_be_visible()
+    assert "audit" in card.inner_text().lower() and "data 0/2" in card.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "audit-card.png"), full_page=True)
