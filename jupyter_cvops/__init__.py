@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # imported lazily by __getattr__ at run time
     from ._store import WorkspaceError
     from .workspace import Workspace
 
-__all__ = ["ArtifactIntegrityError", "ModelAdapter", "ModelError", "ModelVersion", "Predictor", "Preprocess",
+__all__ = ["ArtifactIntegrityError", "AuditReport", "ModelAdapter", "ModelError", "ModelVersion", "Predictor", "Preprocess",
            "PromotionRefused", "Recipe",
            "RecipeError", "Run", "Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view",
            "export_recipe", "lineage_view", "load_bundle", "load_ipython_extension", "retrain", "review",
@@ -31,6 +31,7 @@ _LAZY = {
     "WorkspaceError": ("._store", "WorkspaceError"),
     "Preprocess": (".preprocess", "Preprocess"),
     "Run": (".runs", "Run"),
+    "AuditReport": (".audit", "AuditReport"),
     "Predictor": (".predictions", "Predictor"),
     "ModelVersion": (".models", "ModelVersion"),
     "ModelAdapter": (".models", "ModelAdapter"),
