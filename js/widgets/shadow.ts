@@ -276,7 +276,7 @@ class ShadowView {
     const items = (this.model.get('items') ?? []) as Tile[];
     const total = Number(this.model.get('total')) || 0;
     const [cp, cc] = this.cell();
-    this.root.style.setProperty('--tile-size', `${Number(this.model.get('thumb_size')) || 112}px`);
+    this.root.style.setProperty('--tile-size', `${Number(this.model.get('thumb_size')) || 128}px`);
     this.galleryTitle.textContent = cp !== undefined
       ? `${total} disagreement${total === 1 ? '' : 's'}: ${cp} → ${cc}`
       : `${total} disagreement${total === 1 ? '' : 's'}, worst first`;

@@ -95,7 +95,7 @@ class ShadowWidget(anywidget.AnyWidget):
     total = traitlets.Int(0).tag(sync=True)
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
     class_colors = traitlets.Dict().tag(sync=True)
-    thumb_size = traitlets.Int(112).tag(sync=True)
+    thumb_size = traitlets.Int(128).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
 
 
@@ -131,7 +131,7 @@ class ShadowView:
     >>> view.filter("ok", "dent").height           # doctest: +SKIP
     """
 
-    def __init__(self, ws: Workspace, report: ShadowReport, *, page: int = 60, thumb_size: int = 112,
+    def __init__(self, ws: Workspace, report: ShadowReport, *, page: int = 60, thumb_size: int = 128,
                  reviewer: str | None = None) -> None:
         missing = [a for a in NEEDS if not hasattr(report, a)]
         if missing:
@@ -376,7 +376,7 @@ class ShadowView:
         return {str(n): safe_color(col) for n, col in c.select("name", "color").iter_rows() if col and n in wanted}
 
 
-def shadow_view(ws: Workspace, report: ShadowReport, *, page: int = 60, thumb_size: int = 112,
+def shadow_view(ws: Workspace, report: ShadowReport, *, page: int = 60, thumb_size: int = 128,
                 reviewer: str | None = None) -> ShadowView:
     """Show a shadow report: the flip matrix as a heatmap and the disagreements as a gallery.
 
