@@ -19,8 +19,8 @@ if TYPE_CHECKING:  # imported lazily by __getattr__ at run time
     from ._store import WorkspaceError
     from .workspace import Workspace
 
-__all__ = ["ArtifactIntegrityError", "AuditReport", "ModelAdapter", "ModelError", "ModelVersion", "Predictor", "Preprocess",
-           "PromotionRefused", "Recipe",
+__all__ = ["ArtifactIntegrityError", "AuditReport", "ModelAdapter", "ModelError", "ModelVersion", "Predictor",
+           "Preprocess", "PromotionRefused", "Recipe",
            "RecipeError", "Run", "Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view",
            "export_recipe", "lineage_view", "load_bundle", "load_ipython_extension", "retrain", "review",
            "shadow_view"]

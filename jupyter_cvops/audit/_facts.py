@@ -102,8 +102,8 @@ def production_holders(aliases: pl.DataFrame, alias: str, as_of: datetime) -> pl
     >>> production_holders(rows, "production", t).select("model", "version_id").row(0)
     ('clf', 'v2')
     """
-    schema = {"model": pl.String, "version_id": pl.String, "set_at": pl.Datetime("us", "UTC"),
-              "action": pl.String}
+    schema: dict[str, Any] = {"model": pl.String, "version_id": pl.String, "set_at": pl.Datetime("us", "UTC"),
+                              "action": pl.String}
     out = []
     if aliases.height:
         mine = aliases.filter(pl.col("name") == alias)
@@ -153,8 +153,8 @@ def read_facts(ws: Workspace, as_of: datetime, *, alias: str = "production", mod
     recipes = _until(store.read("recipes"), "created_at", as_of)
     predictions = _prediction_counts(ws, names, as_of)
     facts = Facts(as_of=as_of, alias=alias, max_age_days=max_age_days, production=production,
-                  model_versions=model_versions, runs=runs, dataset_versions=dataset_versions, taxonomy=taxonomy, checks=checks,
-                  recipes=recipes, aliases=aliases, predictions=predictions)
+                  model_versions=model_versions, runs=runs, dataset_versions=dataset_versions, taxonomy=taxonomy,
+                  checks=checks, recipes=recipes, aliases=aliases, predictions=predictions)
     for name, vid in production.select("model", "version_id").iter_rows():
         facts.lineage[name] = _lineage_facts(ws, facts, name, vid)
         for recipe in recipes_for(facts, name, vid).iter_rows(named=True):
@@ -169,9 +169,9 @@ def read_facts(ws: Workspace, as_of: datetime, *, alias: str = "production", mod
 
 def _prediction_counts(ws: Workspace, names: list[str], as_of: datetime) -> pl.DataFrame:
     """Predictions of the models ``names`` up to ``as_of``, counted per version, role, fingerprint, status."""
-    schema = {"model": pl.String, "model_version": pl.String, "role": pl.String, "preprocess_fingerprint": pl.String,
-              "status": pl.String, "n": pl.UInt32, "first": pl.Datetime("us", "UTC"),
-              "last": pl.Datetime("us", "UTC")}
+    schema: dict[str, Any] = {"model": pl.String, "model_version": pl.String, "role": pl.String,
+                              "preprocess_fingerprint": pl.String, "status": pl.String, "n": pl.UInt32,
+                              "first": pl.Datetime("us", "UTC"), "last": pl.Datetime("us", "UTC")}
     if not names:
         return pl.DataFrame(schema=schema)
     rows = ws.store.read("predictions", where=f"model IN ({', '.join(_quote(n) for n in names)})",
@@ -179,8 +179,8 @@ def _prediction_counts(ws: Workspace, names: list[str], as_of: datetime) -> pl.D
     rows = _until(rows, "time", as_of)
     out = (rows.group_by("model", "model_version", "role", "preprocess_fingerprint", "status")
            .agg(pl.len().alias("n"), pl.col("time").min().alias("first"), pl.col("time").max().alias("last")))
-    return out.cast(schema).sort("model", "model_version", "role", "status", "preprocess_fingerprint",  # type: ignore[arg-type]
-                                 nulls_last=True)
+    out = out.cast(schema)  # type: ignore[arg-type]
+    return out.sort("model", "model_version", "role", "status", "preprocess_fingerprint", nulls_last=True)
 
 
 def _lineage_facts(ws: Workspace, facts: Facts, name: str, vid: str) -> dict[str, Any]:

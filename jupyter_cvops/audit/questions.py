@@ -218,9 +218,9 @@ def q3_taxonomy(f: Facts) -> Answer:
                           "last_definition_change": last_definition, "show": "ws.taxonomy.history()"}
     unversioned = []
     for name, vid in f.production.select("model", "version_id").iter_rows():
-        _, row = _dataset_of(f, _version_row(f, name, vid))
-        if row is not None and not row["taxonomy_version"]:
-            unversioned.append(str(row["version_id"]))
+        _, dv_row = _dataset_of(f, _version_row(f, name, vid))
+        if dv_row is not None and not dv_row["taxonomy_version"]:
+            unversioned.append(str(dv_row["version_id"]))
     if unrecorded:
         ev["versions_without_record"] = unrecorded[:MAX_LISTED]
         return _ask(3, "partial", ev, (f"taxonomy version(s) {', '.join(map(str, unrecorded[:5]))} carry no record "
@@ -263,6 +263,10 @@ def q4_annotation_checks(f: Facts) -> Answer:
 
 
 # ---------------------------------------------------------------------------------------- 5, 6, 8: serving
+def _total(counts: pl.DataFrame) -> int:
+    return int(counts["n"].cast(pl.Int64).sum()) if counts.height else 0
+
+
 def _same_preprocessing(f: Facts, name: str, vid: str) -> Verdict:
     mv = _version_row(f, name, vid)
     fp = mv.get("preprocess_fingerprint")
@@ -275,9 +279,8 @@ def _same_preprocessing(f: Facts, name: str, vid: str) -> Verdict:
     skew = _checks(f, "skew", f"{name}:{vid}")
     newest = mismatch["last"].max() if mismatch.height else None
     ev: dict[str, Any] = {"model": name, "version": vid, "training_fingerprint": fp,
-                          "served": int(served["n"].sum()) if served.height else 0,
-                          "matching": int(served["n"].sum() - mismatch["n"].sum()) if served.height else 0,
-                          "other_preprocessing": int(mismatch["n"].sum()) if mismatch.height else 0,
+                          "served": _total(served), "matching": _total(served) - _total(mismatch),
+                          "other_preprocessing": _total(mismatch),
                           "serving_fingerprints": {_short(k) if k else "none": int(n)
                                                    for k, n in by_fp.head(MAX_LISTED).iter_rows()},
                           "newest_mismatch": newest, "skew_checks": skew.height,
@@ -367,7 +370,7 @@ def _shadowed(f: Facts, name: str, vid: str) -> Verdict:
     shadow = p.filter((pl.col("model") == name) & (pl.col("role") == "shadow")) if p.height else p
     bypass = gate_bypasses(f, name)
     ev: dict[str, Any] = {"model": name, "version": vid, "shadow_reports": reports.height,
-                          "shadow_predictions": int(shadow["n"].sum()) if shadow.height else 0,
+                          "shadow_predictions": _total(shadow),
                           "last_shadow_prediction": shadow["last"].max() if shadow.height else None,
                           "max_age_days": f.max_age_days, "gate_bypasses": len(bypass),
                           "bypassed_moves": bypass[-MAX_LISTED:],
@@ -396,7 +399,8 @@ def _shadowed(f: Facts, name: str, vid: str) -> Verdict:
 
 
 def q8_shadow(f: Facts) -> Answer:
-    """8: a shadow report (check kind ``shadow``) of the production model within ``max_age_days``; gate bypasses listed."""
+    """8: a shadow report (check kind ``shadow``) of the production model within ``max_age_days``; gate bypasses
+    listed."""
     return _per_model(8, f, _shadowed)
 
 
