@@ -150,3 +150,24 @@ def test_rank_pure_and_bad_input(world: dict[str, Any]) -> None:
     # rows of unreadable images (no image id) are left out; no score ranks last
     r = rank_predictions(pl.DataFrame({"image_id": ["a", None, "b"], "score": [None, 0.1, 0.5]}))
     assert r["image_id"].to_list() == ["b", "a"]
+
+
+def test_a_shadow_reports_disagreements_queue_as_given(world: dict[str, Any]) -> None:
+    from jupyter_cvops.shadow.report import build_report
+
+    ws: Workspace = world["ws"]
+    logged = world["logged"]
+    cand = ["dent", "dent", "ok", "ok", "ok", "dent", "ok", "ok"]  # differs from production on 1, 2, 4, 5, 6
+    pairs = logged.select("prediction_id", "image_id", "path", pl.col("predicted_class").alias("production_class"),
+                          pl.col("score").alias("production_score")).with_columns(
+        pl.Series("candidate_class", cand), pl.Series("candidate_score", [0.7] * 8),
+        pl.lit(None, pl.String).alias("reviewed_class"))
+    rep = build_report(pairs, name="clf", production_version="v1", candidate_version="v2",
+                       classes=["dent", "ok"], bootstrap=50)
+    q = ws.review_queue(predictions=rep.disagreements)
+    assert set(q["image_id"]) == set(rep.disagreements["image_id"]) and q.height == 5
+    assert q["shadow_disagreement"].all()
+    assert q["score"].to_list() == sorted(q["score"].to_list())  # then lowest confidence first
+    prod = world["prod"]
+    assert q["image_id"].to_list() == [prod[4], prod[1], prod[6], prod[2], prod[5]]
+    assert q.row(0, named=True)["candidate_classes"] == ["ok"] and q.row(0, named=True)["predicted_classes"] == ["dent"]
