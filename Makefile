@@ -64,6 +64,7 @@ bench: setup
 	$(PY) bench/bench_models.py
 	$(PIP) install -q papermill
 	$(PY) bench/bench_recipes.py   # cvops retrain vs papermill, same notebook; fast verify at 10k images
+	$(PY) bench/bench_audit.py   # ws.audit() at 1M images + 1M predictions (generated once, cached in ~/.cache)
 
 clean:
 	rm -rf $(VENV) node_modules jupyter_cvops/labextension jupyter_cvops/static $(DEMO_WS)
