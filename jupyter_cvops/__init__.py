@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported lazily by __getattr__ at run time
 
 __all__ = ["ArtifactIntegrityError", "AuditReport", "ModelAdapter", "ModelError", "ModelVersion", "Predictor",
            "Preprocess", "PromotionRefused", "Recipe",
-           "RecipeError", "Run", "Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view",
+           "RecipeError", "Run", "ShadowReport", "Workspace", "WorkspaceError", "__version__", "agreement_view", "drift_view",
            "export_recipe", "lineage_view", "load_bundle", "load_ipython_extension", "retrain", "review",
            "shadow_view"]
 
@@ -33,6 +33,7 @@ _LAZY = {
     "Run": (".runs", "Run"),
     "AuditReport": (".audit", "AuditReport"),
     "Predictor": (".predictions", "Predictor"),
+    "ShadowReport": (".shadow", "ShadowReport"),
     "ModelVersion": (".models", "ModelVersion"),
     "ModelAdapter": (".models", "ModelAdapter"),
     "ModelError": (".models", "ModelError"),
