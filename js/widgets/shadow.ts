@@ -179,8 +179,8 @@ class ShadowView {
       classes.forEach((c, j) => {
         const v = matrix[i]?.[j] ?? 0;
         const diag = i === j;
-        const td = h('td', 'cvops-shadow-cell' + (diag ? ' cvops-shadow-diag' : '') + (v === 0 ? ' cvops-shadow-zero' : ''),
-          String(v));
+        const cls = 'cvops-shadow-cell' + (diag ? ' cvops-shadow-diag' : '') + (v === 0 ? ' cvops-shadow-zero' : '');
+        const td = h('td', cls, String(v));
         td.dataset.production = p;
         td.dataset.candidate = c;
         td.dataset.count = String(v);

@@ -47,9 +47,10 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#17becf")
 TRUTH = ("reviewed", "labels")
 #: Columns of :func:`accuracy_windows`.
-COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {"window": pl.Datetime("us", "UTC"), "model_version": pl.String, "role": pl.String, "aliases": pl.List(pl.String),
-           "n_predictions": pl.UInt32, "n_reviewed": pl.UInt32, "n_correct": pl.UInt32, "accuracy": pl.Float64,
-           "ci_low": pl.Float64, "ci_high": pl.Float64}
+COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
+    "window": pl.Datetime("us", "UTC"), "model_version": pl.String, "role": pl.String, "aliases": pl.List(pl.String),
+    "n_predictions": pl.UInt32, "n_reviewed": pl.UInt32, "n_correct": pl.UInt32, "accuracy": pl.Float64,
+    "ci_low": pl.Float64, "ci_high": pl.Float64}
 
 
 def wilson_interval(k: Any, n: Any, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

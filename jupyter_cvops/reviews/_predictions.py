@@ -150,12 +150,12 @@ def _fill_unlabelled(ws: Workspace, q: pl.DataFrame) -> pl.DataFrame:
     from ..labels._resolution import latest_reviews
 
     empty = pl.lit([], pl.List(pl.String))
+    utc = pl.Datetime("us", "UTC")
     fills: dict[str, Any] = {
         "n_annotators": pl.lit(0, pl.UInt32), "annotators": empty, "verdicts": empty,
         "majority": pl.lit(None, pl.String), "majority_annotators": empty, "disagreement": pl.lit(0.0),
         "entropy": pl.lit(0.0), "disputed": pl.lit(False), "classes": empty,
-        "first_label_at": pl.lit(None, pl.Datetime("us", "UTC")), "last_label_at": pl.lit(None, pl.Datetime("us", "UTC")),
-        "week": pl.lit(None, pl.Datetime("us", "UTC")),
+        "first_label_at": pl.lit(None, utc), "last_label_at": pl.lit(None, utc), "week": pl.lit(None, utc),
     }
     q = q.with_columns((pl.col(c).fill_null(v) if c in q.columns else v.alias(c)) for c, v in fills.items())
     decided = latest_reviews(ws.store.read("reviews")).group_by("image_id").agg(

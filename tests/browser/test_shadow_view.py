@@ -33,7 +33,8 @@ import jupyter_cvops as cv
 from jupyter_cvops.shadow.report import build_report
 t0 = time.perf_counter()
 answers = [("ok", "ok", .9, .9), ("ok", "dent", .8, .7), ("ok", "dent", .6, .9), ("dent", "dent", .9, .95),
-           ("dent", "scratch", .95, .9), ("scratch", "scratch", .7, .8), ("ok", "dent", .55, .52), ("ok", "ok", .99, .97)]
+           ("dent", "scratch", .95, .9), ("scratch", "scratch", .7, .8), ("ok", "dent", .55, .52),
+           ("ok", "ok", .99, .97)]
 rng = np.random.default_rng(3)
 root = Path("shadow-data")
 root.mkdir()
@@ -59,7 +60,8 @@ print("BUILT", round(time.perf_counter() - t0, 2), json.dumps({{"all": rep.disag
       "cell": cell["image_id"].to_list()}}))
 '''
 
-VIEW_CELL = "t0 = time.perf_counter()\nview = cv.shadow_view(ws, rep)\nprint('VIEW', round(time.perf_counter() - t0, 3))\nview"
+VIEW_CELL = ("t0 = time.perf_counter()\nview = cv.shadow_view(ws, rep)\n"
+             "print('VIEW', round(time.perf_counter() - t0, 3))\nview")
 PROBE_CELL = ("print('PROBE', json.dumps({'cell': list(view.widget.cell), 'selected': view.selected,\n"
               "    'review': view.review_session.queue['image_id'].to_list() if view.review_session else None}))")
 

@@ -108,7 +108,8 @@ def served(tmp_path: Path, make_images: Callable[..., list[Path]]) -> tuple[Work
     for v in ("v1", "v2"):
         part = frame.filter(pl.col("version") == v).drop("version")
         ws.log_predictions(part, model="clf", version=v, alias="production", source="line-1")
-    shadow = frame.filter(pl.col("version") == "v1").drop("version").with_columns(pl.lit("dent").alias("predicted_class"))
+    shadow = (frame.filter(pl.col("version") == "v1").drop("version")
+              .with_columns(pl.lit("dent").alias("predicted_class")))
     ws.log_predictions(shadow, model="clf", version="v2", alias="candidate", role="shadow")
     ids = ws.predictions("clf").sort("time").unique("image_id", keep="first", maintain_order=True)["image_id"].to_list()
     # review every other image: truth "dent" for images 0, 4, 8; "ok" for 2, 6, 10

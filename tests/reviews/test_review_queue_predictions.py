@@ -72,7 +72,8 @@ def test_low_confidence_frame_ranked_with_queue_columns(world: dict[str, Any]) -
     assert by[prod[3]]["disagreement"] == pytest.approx(0.5)
     assert by[prod[4]]["annotators"] == [] and by[prod[4]]["n_annotators"] == 0 and by[prod[4]]["disputed"] is False
     assert by[prod[4]]["path"].endswith("prod-04.png") and by[prod[4]]["source"] == "line-2"
-    assert by[prod[1]]["prediction_ids"] == world["logged"].filter(pl.col("image_id") == prod[1])["prediction_id"].to_list()
+    logged = world["logged"]
+    assert by[prod[1]]["prediction_ids"] == logged.filter(pl.col("image_id") == prod[1])["prediction_id"].to_list()
     assert not q["reviewed"].any()
     # the annotator queue's own expression filter still applies
     assert ws.review_queue(pl.col("disputed"), predictions=ws.predictions())["image_id"].to_list() == [prod[3]]

@@ -107,7 +107,8 @@ def test_a_cell_written_by_the_browser_filters_the_gallery(world: dict[str, Any]
     w = view.widget
     browser_sets(w, cell=["ok", "dent"])
     assert view.cell == ("ok", "dent") and view.last_error is None
-    assert [t["image_id"] for t in w.items] == [i for i in rep.disagreements["image_id"] if i in {ids[1], ids[2], ids[6]}]
+    in_cell = {ids[1], ids[2], ids[6]}
+    assert [t["image_id"] for t in w.items] == [i for i in rep.disagreements["image_id"] if i in in_cell]
     assert w.total == 3 and all(t["candidate_class"] == "dent" for t in w.items)
     browser_sets(w, cell=["dent", "dent"])  # the diagonal: no disagreement to show
     assert w.items == [] and w.total == 0 and view.selection.height == 0
