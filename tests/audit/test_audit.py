@@ -217,3 +217,16 @@ def test_report_renders_as_text_html_and_mime(world: World) -> None:
 def test_bad_input_is_one_clear_error(world: World, options: dict[str, object], message: str) -> None:
     with pytest.raises(WorkspaceError, match=message):
         world.ws.audit(**options)  # type: ignore[arg-type]
+
+
+def test_a_promotion_through_the_gate_is_not_a_bypass(world: World, tmp_path: Path) -> None:
+    ws = world.fork(tmp_path)
+    record_check(ws.store, "shadow", "clf", parameters={}, alert=False, summary="clean shadow week",
+                 result={"production_version": world.mv1, "candidate_version": world.mv2, "n": 6, "agreement": 1.0,
+                         "alert": False})
+    ws.promote("clf", world.mv2, to="production", reason="clean shadow week")
+    rep = ws.audit()
+    ev = rep.answer(8).evidence
+    assert ev["version"] == world.mv2 and ev["promotions"] == 1 and ev["gate_bypasses"] == 2
+    assert rep.answer(8).answer == "yes" and rep.answer(9).answer == "yes"
+    assert rep.answer(7).answer == "no"  # no recipe made mv2: the audit follows the alias
