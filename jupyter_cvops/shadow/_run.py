@@ -227,7 +227,7 @@ def reviewed_labels(ws: Workspace, image_ids: pl.Series, classes: Sequence[str])
     return truth.filter(pl.col("truth").is_in(list(classes))).select("image_id", pl.col("truth").alias("reviewed_class"))
 
 
-def shadow(ws: Workspace, name: str, candidate: Any, production: Any = "@production", *,
+def shadow(ws: Workspace, name: str, candidate: Any = "@candidate", production: Any = "@production", *,
            since: datetime | date | str | None = None, until: datetime | date | str | None = None,
            source: str | None = None, images: Any = None, predictions: pl.DataFrame | None = None,
            sample: int | None = None, seed: int = 0, bootstrap: int = 1000, min_agreement: float = 0.9,
@@ -240,7 +240,7 @@ def shadow(ws: Workspace, name: str, candidate: Any, production: Any = "@product
         raise WorkspaceError(f"name is the model's name (e.g. 'defect-clf'), got {name!r}; give the versions "
                              "as candidate= and production=")
     if candidate is None:
-        raise WorkspaceError("candidate= is needed: 'name@candidate', '@candidate' or a version id")
+        raise WorkspaceError("candidate= is needed: 'name@alias', '@alias' or a version id")
     prod = model_version(ws, name, production, "production")
     cand = model_version(ws, name, candidate, "candidate")
     check_pair(prod, cand)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class ShadowVerbs:
     """``ws.shadow(...)``: a candidate model version against production on served images."""
 
-    def shadow(self, name: str, candidate: Any = None, production: Any = "@production", *,
+    def shadow(self, name: str, candidate: Any = "@candidate", production: Any = "@production", *,
                since: datetime | date | str | None = None, until: datetime | date | str | None = None,
                source: str | None = None, images: Any = None, predictions: pl.DataFrame | None = None,
                sample: int | None = None, seed: int = 0, bootstrap: int = 1000, min_agreement: float = 0.9,
@@ -37,7 +37,8 @@ class ShadowVerbs:
             The model's name.
         candidate, production
             ``"name@alias"``, ``"@alias"``, a version id (or a 6+ character prefix) or a model
-            version; production defaults to ``"@production"``. Both need the same classes (by name).
+            version; they default to ``"@candidate"`` and ``"@production"``. Both need the same classes
+            (by name).
         since, until, source
             Served time from ``since`` (inclusive) to ``until`` (exclusive), and one source only:
             e.g. the window ``ws.drift`` flagged.

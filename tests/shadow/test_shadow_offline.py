@@ -58,7 +58,7 @@ def test_classes_are_compared_by_name(world: dict[str, Any]) -> None:
 
 
 def test_a_planted_flip_shows_in_the_flip_matrix(world: dict[str, Any]) -> None:
-    rep = world["ws"].shadow("clf", candidate="@candidate", bootstrap=500, min_agreement=0.9)
+    rep = world["ws"].shadow("clf", bootstrap=500, min_agreement=0.9)  # candidate="@candidate" by default
     cells = {(a, b): c for a, b, c in rep.flips.rows()}
     assert cells[("b", "c")] == 10 and sum(c for (a, b), c in cells.items() if a != b) == 10
     assert cells[("a", "a")] == 10 and cells[("c", "c")] == 10 and cells[("b", "b")] == 0
