@@ -220,8 +220,9 @@ class ProductionAccuracy:
                  f"{r['accuracy']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] (n={r['n_reviewed']})"
                  for r in last.iter_rows(named=True)]
         latest: datetime = w["window"].max()  # type: ignore[assignment]
-        return (f"{self.name}: {int(w['n_reviewed'].sum())} reviewed predictions in {w['window'].n_unique()} "
-                f"windows of {self.by}; latest ({latest:%Y-%m-%d %H:%M}) " + "; ".join(parts))
+        n_win = w["window"].n_unique()
+        return (f"{self.name}: {int(w['n_reviewed'].sum())} reviewed predictions in {n_win} "
+                f"window{'s' if n_win != 1 else ''} of {self.by}; latest ({latest:%Y-%m-%d %H:%M}) " + "; ".join(parts))
 
     def plot(self, *, height: int = 300) -> go.Figure:
         """Accuracy per window with its Wilson interval, one line per model version (served solid,
