@@ -118,6 +118,26 @@ def reference_table(ws: Workspace, key: dict[str, Any], vectors: np.ndarray, met
     return name, info.get("index")
 
 
+def _readonly_reference(ws: Workspace, key: dict[str, Any], vectors: np.ndarray,
+                        ) -> tuple[Any, str, dict[str, Any] | None]:
+    """A read-only workspace's reference table: the cached one when a writable open made it, else
+    the same rows in an in-memory LanceDB table (searched without an index; nothing is written)."""
+    digest = xxhash.xxh3_64_hexdigest(json.dumps(key, sort_keys=True).encode())
+    name = PREFIX + digest
+    store = ws.store
+    n, dim = vectors.shape
+    if store.has_table(name) and store.count(name) == n:
+        got = store.read("meta", where=f"key = {ix.quote(META_PREFIX + name)}")
+        info: dict[str, Any] = json.loads(got["value"][0]) if got.height else {}
+        return store.table(name), name, info.get("index")
+    import lancedb
+
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
+    data = pa.table({"row": pa.array(np.arange(n, dtype=np.int32)),
+                     "vector": pa.FixedSizeListArray.from_arrays(flat, dim)})
+    return lancedb.connect("memory://").create_table(name, data=data), name, None
+
+
 def _prune(ws: Workspace, keep: str) -> None:
     """Drop the oldest reference tables beyond :data:`KEEP`, sparing those younger than :data:`MIN_AGE`."""
     store = ws.store
@@ -187,9 +207,12 @@ def reference_novelty(ws: Workspace, table: str, ref_ids: list[str], ref_x: np.n
         raise ValueError(f"k must be between 1 and {n - 1} (reference rows - 1), got {k}")
     ref_s, cur_s = scaled_for_search(metric, np.asarray(ref_x, np.float32), np.asarray(cur_x, np.float32))
     key = {"table": table, "fingerprint": rec["fingerprint"], "metric": metric, "ids": ref_ids}
-    name, index = reference_table(ws, key, ref_s, metric,
-                                  INDEX_FROM if index_threshold is None else index_threshold)
-    tbl = ws.store.table(name)
+    if ws.store.readonly:
+        tbl, name, index = _readonly_reference(ws, key, ref_s)
+    else:
+        name, index = reference_table(ws, key, ref_s, metric,
+                                      INDEX_FROM if index_threshold is None else index_threshold)
+        tbl = ws.store.table(name)
     rows = np.arange(n) if n <= CALIBRATION_MAX else \
         np.sort(np.random.default_rng([seed, 7]).choice(n, CALIBRATION_MAX, replace=False))
     calibration = _kth(tbl, ref_s[rows], k, metric, index, own=rows)

@@ -316,7 +316,10 @@ def embed(
     table = "emb_" + backend.table_slug
     fp = eb.fingerprint(backend)
     store = ws.store
-    tbl = store.ensure_table(table, _schema(backend))
+    if store.readonly and not store.has_table(table):
+        raise EmbeddingError(f"no {backend.model_id} embeddings in this read-only workspace: run "
+                             f"ws.embed({model!r}) on a writable one (Workspace.open(path)) first")
+    tbl = store.table(table) if store.readonly else store.ensure_table(table, _schema(backend))
     report = EmbedReport(model=backend.model_id, table=table, dim=backend.dim, device=backend.device,
                          notice=notice)
     targets, unknown = _targets(ws, images)
@@ -326,6 +329,13 @@ def embed(
         if tbl.count_rows() else pl.DataFrame(schema={"image_id": pl.String})
     todo = targets.join(done, on="image_id", how="anti", maintain_order="left")  # type: ignore[arg-type]
     report.n_skipped = targets.height - todo.height
+    if store.readonly:  # nothing is computed or written: what is stored must do
+        if todo.height:
+            raise EmbeddingError(f"{todo.height} of {targets.height} images have no {backend.model_id} embedding "
+                                 f"yet and this workspace is open read-only: run ws.embed({model!r}) on a "
+                                 "writable one (Workspace.open(path)) first")
+        report.seconds = time.perf_counter() - t0
+        return report
     record = _record_for(backend, table, fp)
     old = ix.records(ws).get(table)
     if todo.height or old is None or {k: old.get(k) for k in record} != record:

@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_cvops import Workspace, WorkspaceError
 from jupyter_cvops.demo.build import build_demo
+from jupyter_cvops.embeddings import EmbeddingError
 
 LIGHTING = {"brightness", "contrast", "colorfulness", "saturation"}
 
@@ -102,3 +103,30 @@ def test_current_never_includes_reference_images(demo: tuple[Workspace, dict]) -
     assert _current_ids(ws, [ref[0], every[0], every[0]], ref) == [every[0]]
     days = ws.images().filter(pl.col("image_id").is_in(every))["captured_at"].dt.date().n_unique()
     assert days == truth["production_period"]["days"]
+
+
+def test_read_only_drift_uses_what_is_stored_and_writes_nothing(demo: tuple[Workspace, dict]) -> None:
+    """A read-only open computes the same windows from stored embeddings (the novelty reference in
+    memory), records nothing, and says what to do when embeddings are missing."""
+    ws, _ = demo
+    ws.drift("demo-train", by="2d", progress=False, seed=0)  # embeds (writable)
+    ro = Workspace.open(ws.uri, readonly=True)
+    before = {t: ws.store.version(t) for t in ws.store.table_names()}
+    from jupyter_cvops.drift import _novelty
+
+    for t in [t for t in ws.store.table_names() if t.startswith(_novelty.PREFIX)]:
+        ws.store.drop_table(t)  # a reference table no writable open made yet: built in memory
+    before = {t: ws.store.version(t) for t in ws.store.table_names()}
+    got = ro.drift("demo-train", by="2d", progress=False, seed=0)
+    assert {t: ws.store.version(t) for t in ws.store.table_names()} == before
+    want = ws.drift("demo-train", by="2d", progress=False, seed=0)
+    assert got.select("window", "n", "statistic", "p_value", "drifted", "novel_frac").equals(
+        want.select("window", "n", "statistic", "p_value", "drifted", "novel_frac"))
+    import numpy as np
+    from PIL import Image
+
+    new = Path(ws.uri).parent / "new-frame.png"  # registered after the embeddings were computed
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(new)
+    ws.add_images([new], source="line-1", progress=False)
+    with pytest.raises(EmbeddingError, match="1 of .* images have no imgstats-v1 embedding yet .* read-only"):
+        Workspace.open(ws.uri, readonly=True).drift("demo-train", by="2d", progress=False, seed=0)
