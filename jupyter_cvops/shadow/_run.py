@@ -5,6 +5,7 @@ pair them, add reviewed labels, build the report and record it as a check (kind 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,14 @@ def _image_class(frame: pl.DataFrame, cls: str, boxes: str) -> pl.DataFrame:
     return frame.with_columns(pl.Series(cls, filled, dtype=pl.String))
 
 
+def _readable(served: str | None, registered: str | None) -> str | None:
+    """Where to read an image: where it was served, unless that file is gone and the workspace knows
+    where it is now (a moved image)."""
+    if served is None or ("://" not in served and registered and not os.path.exists(served)):
+        return registered
+    return served
+
+
 def rerun(ws: Workspace, cand: ModelVersion, served: pl.DataFrame, *, batch_size: int, device: str | None,
           progress: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The candidate's class and score per served row (re-run through its own preprocessing); the rows it
@@ -158,7 +167,7 @@ def rerun(ws: Workspace, cand: ModelVersion, served: pl.DataFrame, *, batch_size
     known = ws.store.read("images", columns=["image_id", "path"]).filter(
         pl.col("image_id").is_in(served["image_id"].implode())).unique("image_id", keep="last")
     frame = served.join(known.rename({"path": "registered_path"}), on="image_id", how="left")
-    paths = frame.select(pl.coalesce("path", "registered_path")).to_series().to_list()
+    paths = [_readable(s, r) for s, r in zip(frame["path"].to_list(), frame["registered_path"].to_list())]
     todo = [k for k, p in enumerate(paths) if p is not None]
     skipped: list[tuple[int, str]] = [(k, "no stored path: the image was logged from bytes or an array")
                                       for k, p in enumerate(paths) if p is None]

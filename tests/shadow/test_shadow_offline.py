@@ -170,3 +170,14 @@ def test_read_only_workspace_compares_without_recording(world: dict[str, Any]) -
     rep = ro.shadow("clf", candidate="@candidate", bootstrap=0)
     assert rep.check_id is None and rep.n == 30
     assert world["ws"].checks(kind="shadow").height == 0
+
+
+def test_an_image_moved_since_it_was_served_is_read_where_it_is_now(world: dict[str, Any], tmp_path: Path) -> None:
+    ws = world["ws"]
+    old = world["paths"][0]
+    new = tmp_path / "moved" / old.name
+    new.parent.mkdir()
+    old.rename(new)
+    ws.add_images(new, progress=False)  # the workspace learns where the image is now
+    rep = ws.shadow("clf", candidate=world["same"].version, bootstrap=0)
+    assert rep.n == 30 and rep.n_skipped == 0
