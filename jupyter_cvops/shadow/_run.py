@@ -217,6 +217,18 @@ def logged_pairs(ws: Workspace, cand: ModelVersion, served: pl.DataFrame) -> tup
     return joined.filter((pl.col("shadow_status") == "ok") & pl.col("candidate_class").is_not_null()), lost
 
 
+def _known_classes(answered: pl.DataFrame, classes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows whose two answers are both among ``classes``; the others as skipped, with the class named."""
+    ok_p, ok_c = pl.col("predicted_class").is_in(classes), pl.col("candidate_class").is_in(classes)
+    stray = answered.filter(~(ok_p & ok_c)).select(
+        "prediction_id", "image_id", "path",
+        pl.when(~ok_p).then(pl.concat_str(pl.lit("production's logged class "), pl.col("predicted_class").fill_null("?"),
+                                          pl.lit(" is not one of the model's classes")))
+        .otherwise(pl.concat_str(pl.lit("the candidate's class "), pl.col("candidate_class"),
+                                 pl.lit(" is not one of the model's classes"))).alias("reason"))
+    return answered.filter(ok_p & ok_c), stray
+
+
 def reviewed_labels(ws: Workspace, image_ids: pl.Series, classes: Sequence[str]) -> pl.DataFrame:
     """``image_id, reviewed_class`` of the images whose latest decisive review gives one of ``classes``.
 
@@ -265,6 +277,10 @@ def shadow(ws: Workspace, name: str, candidate: Any = "@candidate", production: 
         raise WorkspaceError(f"the candidate answered none of the {lost.height} selected images ({'; '.join(reasons)})")
     answered = _image_class(answered.rename({"boxes": "production_boxes"}), "predicted_class", "production_boxes")
     classes = list(prod.classes) + ([NO_BOX] if prod.task != "classification" else [])
+    answered, stray = _known_classes(answered, classes)
+    lost = pl.concat([lost.select(*SKIPPED_SCHEMA), stray]) if stray.height else lost
+    if answered.height == 0:
+        raise WorkspaceError(f"no selected image has answers of the model's classes ({stray['reason'][0]})")
     truth = reviewed_labels(ws, answered["image_id"], prod.classes)
     pairs = answered.join(truth, on="image_id", how="left").select(
         "prediction_id", "image_id", "path", pl.col("predicted_class").alias("production_class"),

@@ -181,3 +181,13 @@ def test_an_image_moved_since_it_was_served_is_read_where_it_is_now(world: dict[
     ws.add_images(new, progress=False)  # the workspace learns where the image is now
     rep = ws.shadow("clf", candidate=world["same"].version, bootstrap=0)
     assert rep.n == 30 and rep.n_skipped == 0
+
+
+def test_logged_answers_outside_the_model_classes_are_skipped(world: dict[str, Any]) -> None:
+    ws = world["ws"]
+    iid = ws.images()["image_id"][0]
+    ws.log_predictions(pl.DataFrame({"image_id": [iid], "path": [ws.images()["path"][0]],
+                                     "predicted_class": ["rust"], "score": [0.9], "time": [T2]}), "clf@production")
+    rep = ws.shadow("clf", candidate=world["same"].version, bootstrap=0)
+    assert rep.n == 29 and rep.skipped["reason"].to_list() == ["production's logged class rust is not one of the "
+                                                               "model's classes"]
