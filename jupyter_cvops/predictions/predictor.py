@@ -61,6 +61,10 @@ class Predictor:
         A candidate to run in shadow: ``"name@alias"``, ``"@alias"`` (of the same model) or a model
         version. It needs the same classes (by name) and another version than production; its
         answers are logged (role ``shadow``), never returned. Needs ``log=True``.
+    shadow_background
+        Run the shadow on a worker thread after the answer is returned, so it adds no latency to
+        the call (default: in the call, after production answered); ``flush()``, ``close()`` and
+        ``refresh()`` wait for it.
 
     Examples
     --------
@@ -72,7 +76,7 @@ class Predictor:
 
     def __init__(self, ws: Workspace, ref: str, *, version: str | None = None, device: str | None = None,
                  batch_size: int = 32, source: str | None = None, log: bool = True, flush_rows: int = 100_000,
-                 flush_seconds: float | None = 2.0, shadow: Any = None) -> None:
+                 flush_seconds: float | None = 2.0, shadow: Any = None, shadow_background: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if shadow is not None and not log:
@@ -82,7 +86,7 @@ class Predictor:
         self._logging, self._flush = log, (flush_rows, flush_seconds)
         self._log: PredictionLog | None = None
         self.model_version: ModelVersion
-        self._shadow = _Shadow(shadow) if shadow is not None else None
+        self._shadow = _Shadow(shadow, shadow_background) if shadow is not None else None
         self._load()
         if self._shadow is not None:
             self._shadow.load(self, strict=True)
@@ -173,7 +177,7 @@ class Predictor:
         frame = _answers(items, predicted, score, scores, latency, status, error)
         ids = self._log_rows(self._log, items, frame, source, time) if self._log is not None else None
         if self._shadow is not None and ids is not None:
-            self._shadow.answer(self, items, ids, inputs, frame, source, time)
+            self._shadow.submit(self, items, ids, inputs, frame, source, time)
         return frame.insert_column(0, pl.Series("prediction_id", ids if ids is not None else [None] * n,
                                                 dtype=pl.String))
 
@@ -272,7 +276,7 @@ class _Shadow:
     """The shadow model of a :class:`Predictor`: resolved, run and logged beside production. Nothing it
     does at serving time raises into the caller: failures become failed shadow rows."""
 
-    def __init__(self, ref: Any) -> None:
+    def __init__(self, ref: Any, background: bool = False) -> None:
         if not (isinstance(ref, str) and ref.strip()) and not callable(getattr(ref, "load", None)):
             raise WorkspaceError(f"shadow must be 'name@alias', '@alias' or a model version, got {ref!r}")
         self.ref = ref
@@ -284,6 +288,9 @@ class _Shadow:
         self.failures = 0
         self.last_error: str | None = None
         self.disabled: str | None = None
+        self.background = background
+        self.pool: Any = None
+        self.pending: list[Any] = []
 
     def load(self, owner: Predictor, *, strict: bool) -> bool:
         """Resolve the shadow again (after production loaded); returns whether its version changed.
@@ -292,12 +299,22 @@ class _Shadow:
         (``disabled`` says why), e.g. when the shadow became production.
         """
         prod = owner.model_version
+        self.wait()
         try:
             ref = self.ref
             mv = owner.ws.model(prod.name + ref if ref.startswith("@") else ref) if isinstance(ref, str) else ref
             why = _mismatch(prod, mv)
             if why is not None:
                 raise WorkspaceError(why)
+            self.same_preprocess = mv.preprocess_fingerprint == prod.preprocess_fingerprint
+            if self.model_version is not None and mv.version == self.model_version.version and self.net is not None:
+                return False
+            pre = mv.preprocess
+            if pre is None or not pre.runnable:
+                raise WorkspaceError(f"the shadow model {mv.ref}'s preprocessing cannot be rebuilt from its record")
+            net = mv.load()
+            if owner.device:
+                net = _to_device(net, owner.device)
         except WorkspaceError as error:
             if strict:
                 raise
@@ -305,20 +322,34 @@ class _Shadow:
             self.close()
             self.model_version, self.net, self.disabled = None, None, str(error)
             return changed
-        self.same_preprocess = mv.preprocess_fingerprint == prod.preprocess_fingerprint
-        if self.model_version is not None and mv.version == self.model_version.version and self.net is not None:
-            return False
-        pre = mv.preprocess
-        if pre is None or not pre.runnable:
-            raise WorkspaceError(f"the shadow model {mv.ref}'s preprocessing cannot be rebuilt from its record")
-        net = mv.load()
-        if owner.device:
-            net = _to_device(net, owner.device)
         self.close()
         self.log = owner.ws.prediction_log(mv, pre, source=owner.source, role="shadow",
                                            flush_rows=owner._flush[0], flush_seconds=owner._flush[1])
         self.model_version, self.preprocess, self.net, self.disabled = mv, pre, net, None
         return True
+
+    def submit(self, owner: Predictor, items: list[Any], ids: list[str], inputs: list[tuple[list[int], np.ndarray]],
+               served: pl.DataFrame, source: str | None, when: datetime | None) -> None:
+        """:meth:`answer` now, or on the worker thread (``background``) with copies of what the caller may reuse."""
+        if self.net is None:
+            return
+        if not self.background:
+            self.answer(owner, items, ids, inputs, served, source, when)
+            return
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvops-shadow")
+        mine = [x.copy() if isinstance(x, np.ndarray) else x for x in items]  # a camera loop may reuse its buffers
+        status = served.select("status", "error").clone()
+        self.pending = [f for f in self.pending if not f.done()]
+        self.pending.append(self.pool.submit(self.answer, owner, mine, ids, inputs, status, source, when))
+
+    def wait(self) -> None:
+        """Until the shadow work handed to the worker thread is done (and logged)."""
+        for future in self.pending:
+            future.result()
+        self.pending = []
 
     def answer(self, owner: Predictor, items: list[Any], ids: list[str], inputs: list[tuple[list[int], np.ndarray]],
                served: pl.DataFrame, source: str | None, when: datetime | None) -> None:
@@ -380,9 +411,14 @@ class _Shadow:
         return _answers(items, predicted, score, scores, latency, status, error)
 
     def flush(self) -> int:
+        self.wait()
         return self.log.flush() if self.log is not None else 0
 
     def close(self) -> None:
+        self.wait()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
         if self.log is not None:
             try:
                 self.log.close()

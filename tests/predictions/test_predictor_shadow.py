@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shadow"))
 from shadow_world import ColorNet, make_world  # noqa: E402
@@ -144,3 +145,23 @@ def test_a_shadow_promoted_to_production_is_switched_off_on_refresh(world: dict[
     served, shadow = _served_and_shadow(ws)
     assert served.height == 6 and shadow.height == 4
     assert set(shadow["model_version"]) == {world["flip"].version, world["same"].version}
+
+
+def test_a_background_shadow_adds_no_work_to_the_call_and_logs_the_same(world: dict[str, Any]) -> None:
+    ws, paths = world["ws"], [str(p) for p in world["paths"]]
+    frame = np.asarray(Image.open(paths[0]).convert("RGB"))
+    buffer = frame.copy()
+    with Predictor(ws, "clf@production", shadow=world["other_pre"], shadow_background=True) as p:
+        out = p(paths)
+        assert p._shadow is not None and p._shadow.pool is not None  # handed to the worker thread
+        first = p([buffer])          # a camera loop hands over its buffer ...
+        buffer[:] = 0                # ... and reuses it right away: the shadow saw the image it was given
+        assert p.flush() >= 0        # waits for the worker
+    served, shadow = _served_and_shadow(ws)
+    assert served.height == shadow.height == 13 and set(shadow["status"]) == {"ok"}
+    assert set(shadow["shadow_of"]) == set(out["prediction_id"]) | set(first["prediction_id"])
+    with Predictor(ws, "clf@production", shadow=world["other_pre"], log=True) as sync:
+        sync([frame])
+    again = ws.predictions("clf").filter(pl.col("role") == "shadow").sort("time")
+    by_served = dict(zip(again["shadow_of"], again["scores"]))
+    assert np.allclose(by_served[first["prediction_id"][0]], again["scores"][-1])
