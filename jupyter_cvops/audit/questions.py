@@ -500,8 +500,9 @@ def _rollback(f: Facts, name: str, vid: str) -> Verdict:
         ev["last_dry_run"] = _check_brief(drills.row(drills.height - 1, named=True), f.as_of)
         return "yes", ev, None
     if ev["would_roll_back_to"]:
-        return "partial", ev, (f"a rollback of {name}@{f.alias} was never exercised: drill it, ws.rollback({name!r}, "
-                               f"{f.alias!r}, reason='rollback drill'), check serving, then promote the version back")
+        return "partial", ev, (f"a rollback of {name}@{f.alias} was never exercised: drill it with "
+                               f"ws.rollback({name!r}, {f.alias!r}, dry_run=True) (loads the previous version, "
+                               "moves nothing, records the drill)")
     return "no", ev, (f"only one version ever held {name}@{f.alias}: there is nothing to roll back to; promote the "
                       f"next version through the gate (ws.promote) and exercise ws.rollback({name!r}, {f.alias!r})")
 

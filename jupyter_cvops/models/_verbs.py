@@ -111,14 +111,18 @@ class ModelVerbs:
         return promote(self._store, name, version, to=to, reason=reason, require=require,
                        max_age_days=max_age_days, dry_run=dry_run)
 
-    def rollback(self, name: str, alias: str, *, reason: str | None = None) -> ModelVersion:
+    def rollback(self, name: str, alias: str, *, reason: str | None = None, dry_run: bool = False) -> ModelVersion:
         """Point ``name@alias`` back at the version that held it before; again steps further back.
+
+        ``dry_run=True`` is a drill: nothing moves, the previous version is loaded (hash-checked) and
+        the result recorded as a ``rollback`` check.
 
         Examples
         --------
         >>> ws.rollback("defect-clf", "production", reason="recall dropped")   # doctest: +SKIP
+        >>> ws.rollback("defect-clf", "production", dry_run=True).note       # doctest: +SKIP
         """
-        return _aliases.rollback(self._store, name, alias, reason=reason)
+        return _aliases.rollback(self._store, name, alias, reason=reason, dry_run=dry_run)
 
     def remove_alias(self, name: str, alias: str, *, reason: str | None = None) -> ModelVersion:
         """End ``name@alias`` (recorded in the history); returns the version it pointed at.

@@ -181,7 +181,7 @@ def set_alias(store: Store, name: str, alias: str, version: ModelVersion | str, 
 
 
 def rollback(store: Store, name: str, alias: str, *, reason: str | None = None,
-             author: str | None = None) -> ModelVersion:
+             author: str | None = None, dry_run: bool = False) -> ModelVersion:
     """Point ``alias`` back at the version that held it before the current one; returns that version.
 
     The alias's holders form a stack: ``set`` starts it, each ``move`` pushes, each rollback
@@ -189,9 +189,16 @@ def rollback(store: Store, name: str, alias: str, *, reason: str | None = None,
     ``rollback`` gives v2 and ``rollback`` again v1). With nothing earlier it raises. A later
     ``move`` pushes on what is left (``... rollback to v1, move v4, rollback`` gives v1).
 
+    ``dry_run=True`` is a rollback drill: nothing moves; the version it would return to is
+    loaded (artifact hashes checked, the model deserialised) and the drill is recorded as a
+    check of kind ``rollback`` (alert when that version cannot be loaded), which the audit
+    counts as an exercised rollback.
+
     Examples
     --------
     >>> ws.rollback("defect-clf", "production", reason="recall dropped on line 2")   # doctest: +SKIP
+    >>> ws.rollback("defect-clf", "production", dry_run=True).note                  # doctest: +SKIP
+    'dry run: would roll back to 3f9a0c1d2e4b, which loads'
     """
     check_model_name(name)
     check_alias(alias)
@@ -204,6 +211,8 @@ def rollback(store: Store, name: str, alias: str, *, reason: str | None = None,
         if previous is None:
             raise ModelError(f"cannot roll back {name}@{alias}: it points at {held.version_id[:12]} and no "
                              "earlier version held it (alias_history shows its moves); set it with set_alias")
+        if dry_run:
+            return _drill(store, name, alias, previous, held.version_id, reason)
         context = recipe_context()
         if context is not None:
             entry = _propose(store, context, action="rollback", name=name, alias=alias, version_id=previous,
@@ -212,6 +221,25 @@ def rollback(store: Store, name: str, alias: str, *, reason: str | None = None,
         _shared.append_alias(store, kind="model", target=name, name=alias, action="rollback", version_id=previous,
                              previous_version_id=held.version_id, author=author, message=reason)
     return _load(store, name, previous, alias, note=f"rolled back from {held.version_id[:12]}")
+
+
+def _drill(store: Store, name: str, alias: str, previous: str, current: str, reason: str | None) -> ModelVersion:
+    """A rollback dry run: load the version a rollback would return to, record the result as a check."""
+    from ..checks.results import record_check
+
+    try:
+        _load(store, name, previous, None).load()
+        error = None
+    except Exception as exc:  # noqa: BLE001 - any failure to load is what the drill is for
+        error = f"{type(exc).__name__}: {exc}"
+    sentence = (f"rollback drill of {name}@{alias}: {previous[:12]} (held it before {current[:12]}) "
+                + ("loads" if error is None else f"cannot be loaded: {error}"))
+    record_check(store, "rollback", f"{name}@{alias}",
+                 parameters={"dry_run": True, "reason": reason},
+                 result={"from": current, "to": previous, "loads": error is None, "error": error},
+                 alert=error is not None, summary=sentence)
+    return _load(store, name, previous, None, note=f"dry run: would roll back to {previous[:12]}, which " + (
+        "loads" if error is None else f"cannot be loaded ({error})"))
 
 
 def remove_alias(store: Store, name: str, alias: str, *, reason: str | None = None,

@@ -4,6 +4,7 @@ why; the move keeps its evidence in the alias history; rollback still steps back
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,3 +141,27 @@ def test_recipe_check_and_skew_evidence(ws: Workspace, versions: list[ModelVersi
     done = ws.promote("defect-clf", v2, reason="reproducible, no skew", require=require)
     assert done.requirements.select("requirement", "passed", "check_id").rows() == [
         ("recipe_check", True, rid), ("no_skew", True, kid)]
+
+
+def test_rollback_drill_moves_nothing_and_is_recorded(ws: Workspace, versions: list[ModelVersion]) -> None:
+    v1, v2, _ = versions
+    ws.set_alias("defect-clf", "production", v1)
+    with pytest.raises(ModelError, match="cannot roll back"):
+        ws.rollback("defect-clf", "production", dry_run=True)
+    ws.set_alias("defect-clf", "production", v2)
+    rows = ws.alias_history("defect-clf").height
+    drill = ws.rollback("defect-clf", "production", reason="quarterly drill", dry_run=True)
+    assert drill.version == v1.version and drill.note == f"dry run: would roll back to {v1.version[:12]}, which loads"
+    assert ws.model("defect-clf@production").version == v2.version and ws.alias_history("defect-clf").height == rows
+    check = ws.last_check("rollback")
+    assert check is not None and check["target"] == "defect-clf@production" and check["alert"] is False
+    assert check["result"]["to"] == v1.version
+    # the version a rollback would return to no longer loads: the drill says so (and still moves nothing)
+    path = v1.artifact_path / Path(v1.artifact).name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    bad = ws.rollback("defect-clf", "production", dry_run=True)
+    assert "cannot be loaded (ArtifactIntegrityError" in str(bad.note)
+    assert ws.last_check("rollback")["alert"] is True  # type: ignore[index]
+    assert ws.model("defect-clf@production").version == v2.version
