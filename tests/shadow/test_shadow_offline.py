@@ -53,7 +53,8 @@ def test_equal_weights_in_another_version_agree_fully(world: dict[str, Any]) -> 
 
 
 def test_classes_are_compared_by_name(world: dict[str, Any]) -> None:
-    rep = world["ws"].shadow("clf", candidate=world["reordered"].version, bootstrap=0, record=False)
+    rep = world["ws"].shadow("clf", candidate=world["reordered"].version, bootstrap=0, record=False, device="cpu",
+                             batch_size=7)
     assert rep.agreement == 1.0 and rep.classes == CLASSES and rep.check_id is None
 
 
