@@ -176,9 +176,10 @@ def rerun(ws: Workspace, cand: ModelVersion, served: pl.DataFrame, *, batch_size
     score: list[float | None] = [None] * len(paths)
     net = cand.load()
     if device:
-        if not callable(getattr(net, "to", None)):
+        move = getattr(net, "to", None)
+        if not callable(move):
             raise WorkspaceError(f"{cand.ref} cannot be moved to {device!r} (no .to())")
-        net = net.to(device)
+        net = move(device)
     bar = tqdm(total=len(todo), desc=f"shadow {cand.name} {cand.short_version}", unit="image",
                disable=not progress or len(todo) < 64)
     items = [paths[k] for k in todo]
