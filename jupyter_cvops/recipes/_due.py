@@ -24,8 +24,8 @@ class RetrainDue:
     """Whether ``model`` (``name@alias``) is due for a retrain, and why.
 
     ``signals`` holds one dict per signal (``signal``, ``due``, ``message``, ``evidence``):
-    ``age``, ``input_drift``, ``skew``, ``label_drift``, ``taxonomy``, ``reviews``. ``due``
-    is True when any signal is.
+    ``age``, ``input_drift``, ``skew``, ``label_drift``, ``taxonomy``, ``reviews`` and (from
+    ``ws.retrain_due``) ``production_accuracy``. ``due`` is True when any signal is.
 
     Examples
     --------
@@ -64,6 +64,68 @@ class RetrainDue:
 
 def _signal(name: str, due: bool, message: str, evidence: dict[str, Any]) -> dict[str, Any]:
     return {"signal": name, "due": bool(due), "message": message, "evidence": evidence}
+
+
+def accuracy_signal(overall: pl.DataFrame, version: str, expected: float | None, *, evaluation: str | None = None,
+                    min_reviewed: int = 20) -> dict[str, Any]:
+    """The ``production_accuracy`` signal (pure): due when the served predictions of ``version`` on
+    reviewed images are significantly less accurate than its evaluation said (the Wilson interval's
+    upper end below ``expected``), once at least ``min_reviewed`` of them were reviewed.
+
+    ``overall`` is ``ws.production_accuracy(...).overall`` (per model version and role).
+
+    Examples
+    --------
+    >>> overall = pl.DataFrame({"model_version": ["v1"], "role": ["served"], "n_reviewed": [40], "n_correct": [24],
+    ...                         "accuracy": [0.6], "ci_low": [0.446], "ci_high": [0.737]})
+    >>> sig = accuracy_signal(overall, "v1", 0.9)
+    >>> sig["due"], sig["message"]
+    (True, 'production accuracy 0.60 [0.45, 0.74] on 40 reviewed predictions, below the 0.90 its evaluation gave')
+    """
+    rows = overall.filter((pl.col("model_version") == version) & (pl.col("role") == "served")) \
+        if overall.height else overall
+    row = rows.row(0, named=True) if rows.height else None
+    n = int(row["n_reviewed"]) if row else 0
+    evidence: dict[str, Any] = {"n_reviewed": n, "expected_accuracy": expected, "evaluation_check": evidence_id(
+        evaluation), "min_reviewed": min_reviewed}
+    if row is None or n == 0 or row["accuracy"] is None:
+        return _signal("production_accuracy", False, "no served prediction of this version was reviewed yet "
+                       "(ws.review_queue(predictions='low_confidence'))", evidence)
+    acc, lo, hi = float(row["accuracy"]), float(row["ci_low"]), float(row["ci_high"])
+    evidence |= {"accuracy": acc, "ci_low": lo, "ci_high": hi}
+    head = f"production accuracy {acc:.2f} [{lo:.2f}, {hi:.2f}] on {n} reviewed predictions"
+    if expected is None:
+        return _signal("production_accuracy", False, f"{head}; no evaluation of this version to compare with", evidence)
+    worse = n >= min_reviewed and hi < expected
+    if worse:
+        return _signal("production_accuracy", True, f"{head}, below the {expected:.2f} its evaluation gave", evidence)
+    more = f" (judged from {min_reviewed})" if n < min_reviewed else ""
+    return _signal("production_accuracy", False, f"{head}, consistent with its evaluation's {expected:.2f}{more}",
+                   evidence)
+
+
+def evidence_id(value: str | None) -> str | None:
+    """A check id as evidence (None stays None)."""
+    return None if value is None else str(value)
+
+
+def expected_accuracy(store: Store, name: str, version: str) -> tuple[float | None, str | None]:
+    """The newest evaluation's accuracy of ``name``'s ``version`` and its check id (or None, None).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> expected_accuracy(Store.create(tempfile.mkdtemp() + "/ws"), "clf", "v1")
+    (None, None)
+    """
+    import json
+
+    frame = read_checks(store, kind="evaluation", target=f"{name}:{version}")
+    if frame.height == 0:
+        return None, None
+    last = frame.row(frame.height - 1, named=True)
+    acc = (json.loads(last["result"] or "{}").get("overall") or {}).get("accuracy")
+    return (float(acc) if isinstance(acc, (int, float)) else None), str(last["check_id"])
 
 
 def _alerts(store: Store, kind: str, since: datetime, what: str, target: str | None = None) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ._due import RetrainDue, retrain_due
+from ..predictions._model import quote
+from ._due import RetrainDue, accuracy_signal, expected_accuracy, retrain_due
 from ._export import DEFAULT_TOLERANCE, export_recipe
 from ._table import list_recipes
 from .recipe import Recipe
@@ -18,6 +19,7 @@ from .retrain import RetrainResult, retrain
 
 if TYPE_CHECKING:
     from .._store import Store
+    from ..workspace import Workspace
 
 
 class RecipeVerbs:
@@ -71,13 +73,25 @@ class RecipeVerbs:
         return list_recipes(self._store)
 
     def retrain_due(self, ref: str, *, max_age_days: float = 90.0, min_new_reviews: int = 1,
-                    now: datetime | None = None) -> RetrainDue:
+                    now: datetime | None = None, min_reviewed: int = 20) -> RetrainDue:
         """Whether model ``ref`` (``"name@alias"``) is due for a retrain, each signal with its evidence.
 
-        See :func:`jupyter_cvops.recipes.retrain_due`.
+        See :func:`jupyter_cvops.recipes.retrain_due`; when the version has logged predictions, a
+        ``production_accuracy`` signal too (:func:`jupyter_cvops.recipes._due.accuracy_signal`: its
+        served predictions on reviewed images against its evaluation, from ``min_reviewed`` on).
 
         Examples
         --------
         >>> ws.retrain_due("defect-clf@production").reasons   # doctest: +SKIP
         """
-        return retrain_due(self._store, ref, max_age_days=max_age_days, min_new_reviews=min_new_reviews, now=now)
+        due = retrain_due(self._store, ref, max_age_days=max_age_days, min_new_reviews=min_new_reviews, now=now)
+        name = ref.partition("@")[0]
+        if self._store.count("predictions", f"model = {quote(name)} AND model_version = {quote(due.version)}"):
+            from ..predictions.accuracy import production_accuracy
+
+            ws: Workspace = self  # type: ignore[assignment]
+            overall = production_accuracy(ws, name, version=due.version, roles=("served",), until=now).overall
+            expected, check_id = expected_accuracy(self._store, name, due.version)
+            due.signals.append(accuracy_signal(overall, due.version, expected, evaluation=check_id,
+                                               min_reviewed=min_reviewed))
+        return due

@@ -97,3 +97,30 @@ def test_retrain_due_with_evidence(small: Small) -> None:
     assert by["input_drift"]["evidence"]["summaries"] == ["2 of 5 windows drifted"]
     assert not by["label_drift"]["due"]
     assert "DUE" in repr(due) and due.to_dict()["reasons"] == due.reasons
+
+
+def test_retrain_due_reads_production_accuracy(small: Small) -> None:
+    """Served predictions of reviewed images, significantly less accurate than the version's evaluation: due."""
+    from jupyter_cvops.checks.results import record_check
+
+    ws = small.ws
+    mv = ws.register_model("clf", torch.nn.Linear(4, 2), classes=["crazing", "inclusion"],
+                           example_input=torch.zeros(2, 4), dataset_version="baseline")
+    ws.set_alias("clf", "production", mv)
+    images = ws.images()["image_id"].to_list()[:8]
+    ws.log_predictions(pl.DataFrame({"image_id": images, "predicted_class": ["crazing"] * 8}),
+                       model="clf@production", version=mv.version)
+    quiet = {s["signal"]: s for s in ws.retrain_due("clf@production").signals}["production_accuracy"]
+    assert not quiet["due"] and quiet["message"].startswith("no served prediction of this version was reviewed")
+    for i, image in enumerate(images):  # reviewers say 6 of the 8 were inclusions
+        ws.decide(image, "set", class_name="crazing" if i < 2 else "inclusion", reviewer="rita")
+    unknown = {s["signal"]: s for s in ws.retrain_due("clf@production", min_reviewed=4).signals}
+    assert not unknown["production_accuracy"]["due"] and "no evaluation" in unknown["production_accuracy"]["message"]
+    cid = record_check(ws.store, "evaluation", f"clf:{mv.version}", parameters={},
+                       result={"overall": {"accuracy": 0.95}}, alert=False, summary="accuracy 0.95")
+    due = ws.retrain_due("clf@production", min_reviewed=4)
+    sig = {s["signal"]: s for s in due.signals}["production_accuracy"]
+    assert sig["due"] and due.due and sig["evidence"]["evaluation_check"] == cid
+    assert (sig["evidence"]["n_reviewed"], sig["evidence"]["accuracy"]) == (8, 0.25)
+    assert sig["message"].startswith("production accuracy 0.25 [0.07, 0.59] on 8 reviewed predictions, below the 0.95")
+    assert not {s["signal"]: s for s in ws.retrain_due("clf@production").signals}["production_accuracy"]["due"]  # < 20
