@@ -10,7 +10,8 @@ from typing import Any
 
 import polars as pl
 
-from ._common import CliError, _frame_json, _line, _out, _report_text, _ws
+from ._common import EXIT_OK, EXIT_VERIFY_FAILED, CliError, _frame_json, _line, _out, _report_text, _ws
+from ._notify import CheckOutcome, notify
 
 
 def _add_images_failure(paths: Sequence[str], rep: Any) -> str | None:
@@ -183,13 +184,17 @@ def cmd_names(args: argparse.Namespace) -> None:
     _out(args, _ws(args).version_names(history=args.history, name=args.name))
 
 
-def cmd_verify(args: argparse.Namespace) -> None:
-    rep = _ws(args).version(args.version).verify(progress=not args.json)
+def cmd_verify(args: argparse.Namespace) -> int:
+    ws = _ws(args)
+    rep = ws.version(args.version).verify(progress=not args.json)
     data = {"ok": rep.ok, "checked": rep.n_checked, "missing": _frame_json(rep.missing),
             "changed": _frame_json(rep.changed), "moved": _frame_json(rep.moved)}
     _out(args, data, repr(rep))
-    if not rep.ok:
-        sys.exit(3)
+    counts = {"ok": rep.ok, "checked": rep.n_checked, "missing": rep.missing.height,
+              "changed": rep.changed.height, "moved": rep.moved.height}
+    outcome = CheckOutcome("verify", args.version, not rep.ok, repr(rep).splitlines()[0], counts,
+                           code=EXIT_OK if rep.ok else EXIT_VERIFY_FAILED)
+    return notify(args, outcome, ws.uri)
 
 
 def cmd_diff(args: argparse.Namespace) -> None:
@@ -267,7 +272,7 @@ def _taxonomy_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def add_data_parsers(command: Any, sub: Any, common: argparse.ArgumentParser,
-                     problems: argparse.ArgumentParser) -> None:
+                     problems: argparse.ArgumentParser, notify: argparse.ArgumentParser) -> None:
     """``cvops init``, ``add-images``, ``import``, ``export``, ``taxonomy``, ``snapshot``, ``versions``,
     ``name``, ``names``, ``verify``, ``diff`` and ``demo``."""
     s = command("init", "create a workspace", cmd_init, [common])
@@ -325,7 +330,8 @@ def add_data_parsers(command: Any, sub: Any, common: argparse.ArgumentParser,
     s.add_argument("--history", action="store_true", help="every set, move and remove, oldest first")
     s.add_argument("--name", help="only this name's rows")
 
-    s = command("verify", "re-hash a version's files (exit 3 when one is missing or changed)", cmd_verify, [common])
+    s = command("verify", "re-hash a version's files (exit 3 when one is missing or changed)", cmd_verify,
+                [common, notify])
     s.add_argument("version", help="dataset version: name, alias or id (a prefix of 6+ characters)")
 
     s = command("diff", "label-level diff of two versions", cmd_diff, [common])

@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from ._common import _line, _out, _ws
+from ._common import EXIT_ALERT, EXIT_OK, _line, _out, _ws
+from ._notify import CheckOutcome, notify
 
 
 def _tolerance(items: list[str] | None) -> Any:
@@ -39,7 +40,7 @@ def cmd_recipe(args: argparse.Namespace) -> None:
         _out(args, list_recipes(_ws(args).store))
 
 
-def cmd_retrain(args: argparse.Namespace) -> None:
+def cmd_retrain(args: argparse.Namespace) -> int:
     import warnings
 
     from ..notebook._magics import parse_assignments
@@ -58,9 +59,16 @@ def cmd_retrain(args: argparse.Namespace) -> None:
         if issubclass(w.category, RecipeEnvironmentWarning):
             print(f"cvops retrain: warning: {_line(str(w.message))}", file=sys.stderr)
     _out(args, res.to_dict(), res.summary())
-    if check_failed is not None:
-        print(f"cvops retrain: error: {_line(str(check_failed))}", file=sys.stderr)
-        sys.exit(4)
+    if check_failed is None:
+        return EXIT_OK
+    print(f"cvops retrain: error: {_line(str(check_failed))}", file=sys.stderr)
+    if args.check:
+        found = res.to_dict()
+        outcome = CheckOutcome("retrain", res.recipe, True, _line(str(check_failed)),
+                               {k: found[k] for k in ("recipe_id", "run_id", "ok", "comparison")},
+                               check_id=res.check_id, code=EXIT_ALERT)
+        return notify(args, outcome, args.workspace)
+    return EXIT_ALERT
 
 
 def cmd_retrain_due(args: argparse.Namespace) -> None:
@@ -68,7 +76,7 @@ def cmd_retrain_due(args: argparse.Namespace) -> None:
     _out(args, due.to_dict(), repr(due))
 
 
-def _recipe_parsers(command: Any, common: argparse.ArgumentParser) -> None:
+def _recipe_parsers(command: Any, common: argparse.ArgumentParser, notify: argparse.ArgumentParser) -> None:
     """``cvops recipe export|show|list`` and ``cvops retrain``, ``cvops retrain-due``."""
     s = command("recipe", "export a notebook as a retrain recipe, show one, or list them", cmd_recipe, [common])
     acts = s.add_subparsers(dest="action", metavar="ACTION", required=True, help="export | show | list")
@@ -89,7 +97,7 @@ def _recipe_parsers(command: Any, common: argparse.ArgumentParser) -> None:
     acts.add_parser("list", parents=[inner], help="the recipes exported from the workspace")
 
     s = command("retrain", "re-run a recipe (exit 4 when --check finds metrics outside tolerance)", cmd_retrain,
-                [common])
+                [common, notify])
     s.add_argument("recipe", help="recipe folder, recipe.yaml or .zip")
     s.add_argument("-p", "--param", dest="params", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                    help="set a parameter of the cell tagged 'parameters' (JSON value, else text)")
