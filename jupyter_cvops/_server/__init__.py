@@ -1,4 +1,5 @@
-"""jupyter_server extension of jupyter-cvops: workspace endpoints under ``/cvops/api`` (reads, rollback, recipe export)."""
+"""jupyter_server extension of jupyter-cvops: workspace endpoints under ``/cvops/api`` (reads, rollback, recipe export,
+recipe re-run jobs)."""
 
 from __future__ import annotations
 
@@ -19,5 +20,5 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Register the handlers; roots come from ``CvopsServerConfig.roots`` or ``root_dir``."""
     config = CvopsServerConfig(parent=serverapp)
     roots = resolve_roots(config.roots or [serverapp.root_dir], serverapp.root_dir)
-    setup_handlers(serverapp.web_app, roots, serverapp.root_dir)
+    setup_handlers(serverapp.web_app, roots, serverapp.root_dir, max_jobs=config.max_jobs)
     serverapp.log.info("jupyter_cvops: /cvops/api serving workspaces under %s", ", ".join(map(str, roots)))

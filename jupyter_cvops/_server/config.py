@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from traitlets import List, Unicode
+from traitlets import Int, List, Unicode
 from traitlets.config import Configurable
 
 
@@ -14,6 +14,7 @@ class CvopsServerConfig(Configurable):
     In ``jupyter_server_config.py``::
 
         c.CvopsServerConfig.roots = ["/data/workspaces", "projects"]
+        c.CvopsServerConfig.max_jobs = 1
     """
 
     roots = List(
@@ -23,5 +24,14 @@ class CvopsServerConfig(Configurable):
             "Folders under which workspaces may be opened through /cvops/api. "
             "Relative entries are taken relative to ServerApp.root_dir. "
             "Empty (the default) means [ServerApp.root_dir]."
+        ),
+    ).tag(config=True)
+
+    max_jobs = Int(
+        2,
+        min=1,
+        help=(
+            "Recipe re-runs (POST /cvops/api/recipes/retrain) that run at once, each in its own process "
+            "and kernel; up to 8 more wait in a queue, further ones are refused."
         ),
     ).tag(config=True)

@@ -7,8 +7,10 @@
 ``GET runs|models|aliases|checks|recipes?workspace=REL_PATH``  (see :mod:`.reads`)
 ``POST aliases/rollback``               roll a model alias back (see :mod:`.actions`)
 ``POST recipes/export``                 export a notebook as a retrain recipe
+``POST recipes/retrain``, ``GET jobs``, ``GET|DELETE jobs/<id>``  recipe re-runs as background jobs
+                                        (see :mod:`.jobs`)
 
-GET handlers open workspaces read-only; only the POST actions open one writable.
+GET handlers open workspaces read-only; only the POST actions (and the re-run jobs' processes) open one writable.
 
 Every handler is authenticated (``@tornado.web.authenticated``) and then authorized
 (jupyter_server's ``@authorized``) against the ``"cvops"`` resource, so a server's
@@ -28,7 +30,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 
 from .._version import __version__
-from . import actions, reads
+from . import actions, jobs, reads
 from ._base import AUTH_RESOURCE, CvopsHandler, _open_and_read, jsonable, one_line
 
 __all__ = ["AUTH_RESOURCE", "CvopsHandler", "StatusHandler", "TaxonomyHandler", "VersionsHandler", "_open_and_read",
@@ -69,14 +71,16 @@ class TaxonomyHandler(CvopsHandler):
 
 
 def setup_handlers(web_app: tornado.web.Application, roots: Sequence[Path],
-                   root_dir: str | Path | None = None) -> None:
+                   root_dir: str | Path | None = None, *, max_jobs: int = 2) -> None:
     """Register the ``/cvops/api/*`` routes on the server's tornado application.
 
     ``root_dir`` (``ServerApp.root_dir``) is what notebook and output paths of POST
     actions are relative to, as in ``/api/contents``; default: the first root.
+    ``max_jobs`` recipe re-runs run at once (more wait in a queue).
     """
     base = url_path_join(web_app.settings["base_url"], "cvops", "api")
-    kwargs = {"roots": list(roots), "root_dir": Path(root_dir).resolve() if root_dir else list(roots)[0]}
+    root_list, base_dir = list(roots), Path(root_dir).resolve() if root_dir else list(roots)[0]
+    kwargs = {"roots": root_list, "root_dir": base_dir}
     routes: list[tuple[str, type[CvopsHandler]]] = [
         ("status", StatusHandler),
         ("workspaces", reads.WorkspacesHandler),
@@ -90,4 +94,12 @@ def setup_handlers(web_app: tornado.web.Application, roots: Sequence[Path],
         ("aliases/rollback", actions.RollbackHandler),
         ("recipes/export", actions.ExportRecipeHandler),
     ]
-    web_app.add_handlers(".*$", [(url_path_join(base, path), handler, kwargs) for path, handler in routes])
+    manager = jobs.job_manager(root_list, base_dir, max_running=max_jobs)
+    job_routes: list[tuple[str, type[CvopsHandler]]] = [
+        ("recipes/retrain", jobs.RetrainHandler),
+        ("jobs", jobs.JobsHandler),
+        ("jobs/([0-9a-f]{32})", jobs.JobHandler),
+    ]
+    web_app.add_handlers(".*$", [(url_path_join(base, path), handler, kwargs) for path, handler in routes] +
+                         [(url_path_join(base, path), handler, {**kwargs, "jobs": manager})
+                          for path, handler in job_routes])

@@ -4,7 +4,8 @@ executed notebook written beside the recipe (also when a cell fails)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,27 @@ def write_notebook(nb: Mapping[str, Any], path: Path) -> None:
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+@dataclass(frozen=True)
+class CellProgress:
+    """Where a headless execution stands, given to ``on_cell`` before and after each code cell.
+
+    ``done`` of ``total`` code cells have run; ``cell`` is the 1-based index (among all cells) of
+    the cell starting now (``None`` once it ran) and ``source`` its first line; ``kernel_pid``
+    the kernel's process id (a caller that must stop the run interrupts it with SIGINT).
+
+    Examples
+    --------
+    >>> CellProgress(1, 3, 2, "train()", None).done
+    1
+    """
+
+    done: int
+    total: int
+    cell: int | None
+    source: str
+    kernel_pid: int | None
+
+
 def _first_line(text: Any) -> str:
     lines = str(text or "").strip().splitlines()
     return lines[0] if lines else ""
@@ -33,13 +55,16 @@ def _first_line(text: Any) -> str:
 
 def execute_notebook(nb: Mapping[str, Any], out: Path, *, cwd: Path, env: Mapping[str, str],
                      kernel_name: str | None = None, timeout: float | None = None, progress: bool = True,
-                     label: str = "retrain") -> dict[str, Any]:
+                     label: str = "retrain", on_cell: Callable[[CellProgress], None] | None = None
+                     ) -> dict[str, Any]:
     """Run every cell of ``nb`` in a fresh kernel (environment ``env``, working folder ``cwd``).
 
     The notebook as given is written to ``out`` first (a run started in it records a
     readable notebook), the executed one after, also when a cell fails; a failure raises a
     :class:`RecipeError` naming the cell, the error and ``out``. The kernel process's own
     messages (not the notebook's outputs) go to ``out`` with the suffix ``.kernel.log``.
+    ``on_cell`` (optional) is called with a :class:`CellProgress` as each code cell starts and
+    after it ran: a machine-readable twin of the progress bar.
 
     Examples
     --------
@@ -57,12 +82,23 @@ def execute_notebook(nb: Mapping[str, Any], out: Path, *, cwd: Path, env: Mappin
     kernel = kernel_name or (node.metadata.get("kernelspec") or {}).get("name") or "python3"
     bar = tqdm(total=len(code), desc=label, unit="cell", disable=not progress, leave=True)
 
+    ran = [0]  # a disabled bar does not count
+
+    def report(cell: int | None, source: str) -> None:
+        if on_cell is not None:
+            pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+            on_cell(CellProgress(ran[0], len(code), cell, source, pid if isinstance(pid, int) else None))
+
     def started(cell: Any, cell_index: int, **_: Any) -> None:
         first = _first_line(cell.source)[:50]
         bar.set_postfix_str(f"cell {cell_index + 1}: {first}", refresh=True)
+        report(cell_index + 1, first)
 
-    def done(cell: Any, cell_index: int, **_: Any) -> None:
+    def done(cell: Any, cell_index: int, execute_reply: Any = None, **_: Any) -> None:
         bar.update(1)
+        if ((execute_reply or {}).get("content") or {}).get("status", "ok") == "ok":  # a failed cell is not done
+            ran[0] += 1
+            report(None, "")
 
     client = NotebookClient(node, timeout=timeout, kernel_name=kernel, allow_errors=False,
                             resources={"metadata": {"path": str(cwd)}}, on_cell_start=started,

@@ -18,7 +18,7 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from ..models.aliases import PROPOSE_EVENT, RECIPE_ENV
 from ..runs._environment import installed_packages
 from ._compare import compare_metrics, diff_table, outside
 from ._errors import RecipeCheckError, RecipeEnvironmentWarning, RecipeError
-from ._execute import execute_notebook
+from ._execute import CellProgress, execute_notebook
 from ._export import open_store
 from ._inputs import InputCheck, resolve_inputs, verify_inputs
 from ._lock import EnvironmentDiff, environment_diff
@@ -188,7 +188,7 @@ def _proposals(store: Store, retrain_id: str) -> list[dict[str, Any]]:
 def retrain(recipe: str | Path | Recipe, *, params: Mapping[str, Any] | None = None, dataset: str | None = None,
             check: bool = False, strict: bool = False, verify: str = "fast", workspace: Any = None,
             kernel_name: str | None = None, timeout: float | None = None, cwd: str | Path | None = None,
-            progress: bool = True) -> RetrainResult:
+            progress: bool = True, on_cell: Callable[[CellProgress], None] | None = None) -> RetrainResult:
     """Re-run ``recipe`` (a folder, ``recipe.yaml`` or ``.zip``, or a :class:`Recipe`) and compare its metrics.
 
     Parameters
@@ -216,6 +216,9 @@ def retrain(recipe: str | Path | Recipe, *, params: Mapping[str, Any] | None = N
         else the recipe folder).
     progress
         A progress bar per cell.
+    on_cell
+        Called with a :class:`~jupyter_cvops.recipes._execute.CellProgress` as each code cell
+        starts and after it ran (what the server's retrain jobs report).
 
     Returns
     -------
@@ -253,7 +256,7 @@ def retrain(recipe: str | Path | Recipe, *, params: Mapping[str, Any] | None = N
     env = {**os.environ, RECIPE_ENV: json.dumps(context, default=str), "JPY_SESSION_NAME": str(out),
            "CVOPS_WORKSPACE": store.uri}
     execute_notebook(nb, out, cwd=folder, env=env, kernel_name=kernel_name, timeout=timeout, progress=progress,
-                     label=f"retrain {r.name}")
+                     label=f"retrain {r.name}", on_cell=on_cell)
     runs = _runs_of(store, retrain_id)
     if not runs:
         raise RecipeError(f"recipe {r.name!r} ran but recorded no run in workspace {store.uri} (does the notebook "

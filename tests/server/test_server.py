@@ -30,11 +30,13 @@ ENABLE = '--ServerApp.jpserver_extensions={"jupyter_cvops": True}'
 
 #: Every GET route under /cvops/api, with the query each needs to answer 200 on ``workspace``.
 ENDPOINTS = ["status", "workspaces", "versions?workspace=ws", "taxonomy?workspace=ws", "runs?workspace=ws",
-             "models?workspace=ws", "aliases?workspace=ws", "checks?workspace=ws", "recipes?workspace=ws"]
+             "models?workspace=ws", "aliases?workspace=ws", "checks?workspace=ws", "recipes?workspace=ws", "jobs"]
 #: The GET routes that open a workspace.
 WORKSPACE_ENDPOINTS = ["versions", "taxonomy", "runs", "models", "aliases", "checks", "recipes"]
 #: Every POST route under /cvops/api.
-POST_ENDPOINTS = ["aliases/rollback", "recipes/export"]
+POST_ENDPOINTS = ["aliases/rollback", "recipes/export", "recipes/retrain"]
+#: Routes with a path parameter (GET and DELETE ``jobs/<id>``: tests/server/test_server_jobs.py).
+PATTERN_ROUTES = ["jobs/([0-9a-f]{32})"]
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,8 @@ def test_every_post_needs_the_xsrf_token(server: JupyterProcess, workspace: Path
     xsrf = "5f" * 16  # JupyterLab sends back the _xsrf cookie's value; tornado accepts a hex token
     jar.set_cookie(http.cookiejar.Cookie(0, "_xsrf", xsrf, None, False, "127.0.0.1", False, False, "/", True,
                                          False, None, False, None, None, {}))
-    body = {"workspace": "ws", "model": "nope", "alias": "production", "reason": "x", "notebook": "nope.ipynb"}
+    body = {"workspace": "ws", "model": "nope", "alias": "production", "reason": "x", "notebook": "nope.ipynb",
+            "recipe": "nope"}
     refused = post(server, f"/cvops/api/{endpoint}", body, token=False, opener=opener)
     assert refused.status == 403, refused.body
     assert "_xsrf" in refused.json()["message"]
@@ -435,7 +438,7 @@ def test_endpoints_lists_every_route(tmp_path: Path) -> None:
         for rule in getattr(host.target, "rules", [])
         if isinstance(rule.matcher, tornado.routing.PathMatches)
     }
-    assert paths == {"/cvops/api/" + e.split("?")[0] for e in [*ENDPOINTS, *POST_ENDPOINTS]}
+    assert paths == {"/cvops/api/" + e.split("?")[0] for e in [*ENDPOINTS, *POST_ENDPOINTS, *PATTERN_ROUTES]}
 
 
 @pytest.fixture(scope="module")
@@ -476,7 +479,7 @@ def test_deny_all_authorizer_refuses_every_post(deny_server: JupyterProcess, wor
     before = Workspace.open(workspace).alias_history().height
     answer = post(deny_server, f"/cvops/api/{endpoint}",
                   {"workspace": "ws", "model": "clf", "alias": "production", "reason": "denied",
-                   "notebook": "nb.ipynb"})
+                   "notebook": "nb.ipynb", "recipe": "recipes/train"})
     assert answer.status == 403, answer.body
     assert "not authorized" in answer.json()["message"]
     assert Workspace.open(workspace).alias_history().height == before
