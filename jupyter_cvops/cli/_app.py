@@ -7,8 +7,8 @@ check outside tolerance: ``agreement``, ``drift``, ``skew``, ``shadow``, ``retra
 ``audit --fail-under``). Check commands record their result in the workspace's ``checks`` table
 and take ``--notify URL`` (the alert POSTed as JSON to a webhook).
 ``add-images`` fails when a path given registers nothing, ``import`` when an export with
-labels adds none (and none were already there); ``--problems`` lists every refused item. The workspace is ``-w PATH``, else ``$CVOPS_WORKSPACE``,
-else the current folder.
+labels adds none (and none were already there); ``--problems`` lists every refused item.
+The workspace is ``-w PATH``, else ``$CVOPS_WORKSPACE``, else the current folder.
 
 Examples
 --------

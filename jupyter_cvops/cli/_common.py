@@ -65,7 +65,7 @@ def local_weights(model: str | None, weights: str | None) -> tuple[str, str | No
     >>> local_weights("open_clip:ViT-B-32", "laion2b_s34b_b79k")
     Traceback (most recent call last):
     ...
-    jupyter_cvops.cli._common.CliError: --weights must be a local checkpoint file (the CLI never downloads weights), not 'laion2b_s34b_b79k'
+    jupyter_cvops.cli._common.CliError: --weights must be a local checkpoint file (the CLI never ...
     """
     if model is None:
         env = os.environ.get("CVOPS_CLIP_WEIGHTS")

@@ -21,6 +21,12 @@ def _table(title: str, frame: pl.DataFrame, columns: list[str]) -> None:
 
 
 def cmd_lineage(args: argparse.Namespace) -> None:
+    """``cvops lineage ID``: a prediction back to its data, or an image forward.
+
+    Examples
+    --------
+    $ cvops -w ws lineage 2fd4beb3242c4b38a5d4000000000042
+    """
     chain = _ws(args).lineage(args.id, k=args.k, embedding=args.embedding)
     if args.json:
         _out(args, chain.to_dict() | {"summary": chain.summary()})
@@ -36,6 +42,12 @@ def cmd_lineage(args: argparse.Namespace) -> None:
 
 
 def cmd_impact(args: argparse.Namespace) -> None:
+    """``cvops impact``: the dataset versions, model versions and predictions some labels touched.
+
+    Examples
+    --------
+    $ cvops -w ws impact --annotator eve --since 2026-11-01
+    """
     from ..checks.results import time_bound
 
     if not any(v is not None for v in (args.annotator, args.classes, args.since, args.until, args.images,

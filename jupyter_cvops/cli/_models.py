@@ -16,6 +16,12 @@ def _version_info(mv: Any) -> dict[str, Any]:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
+    """``cvops models [NAME]``: model versions and their current aliases.
+
+    Examples
+    --------
+    $ cvops -w ws models defect-clf --json
+    """
     frame = _ws(args).models()
     if args.name:
         frame = frame.filter(pl.col("model") == args.name)
@@ -34,6 +40,12 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def cmd_alias(args: argparse.Namespace) -> None:
+    """``cvops alias set|rollback|remove|history``: move a model alias (kept in its history) or list the moves.
+
+    Examples
+    --------
+    $ cvops -w ws alias rollback defect-clf production --reason 'recall dropped'
+    """
     ws = _ws(args)
     if args.action == "history":
         history = ws.alias_history(args.name, alias=args.alias)
@@ -62,6 +74,12 @@ def cmd_alias(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    """``cvops evaluate NAME@ALIAS DATA``: per-class metrics on a dataset version, recorded as a check.
+
+    Examples
+    --------
+    $ cvops -w ws evaluate defect-clf@production baseline --split test
+    """
     ws = _ws(args)
     by = tuple(args.by) if args.by else ("source", "week", "agreement")
     rep = ws.evaluate(args.model, args.data, split=args.split, version=args.version, batch_size=args.batch_size,

@@ -56,6 +56,12 @@ def _selection(ws: Any, args: argparse.Namespace, *, frame_ok: bool) -> Any:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    """``cvops embed``: embed images not embedded yet (local weights only); exit 1 when every one failed.
+
+    Examples
+    --------
+    $ cvops -w ws embed --predictions defect-clf@production --since 2026-11-30
+    """
     from ..embeddings.tables import embed
 
     ws = _ws(args)
@@ -74,6 +80,12 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_agreement(args: argparse.Namespace) -> int:
+    """``cvops agreement``: annotator agreement and label drift, recorded as a check; exit 4 on an alert.
+
+    Examples
+    --------
+    $ cvops -w ws agreement --every 1w --notify https://hooks.example/x
+    """
     from ..checks.summaries import agreement_summary, describe_selection
 
     ws = _ws(args)
@@ -90,6 +102,12 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
+    """``cvops drift REFERENCE``: input drift per window, recorded as a check; exit 4 when a window drifted.
+
+    Examples
+    --------
+    $ cvops -w ws drift baseline --source line-1 --since 2026-11-01 --by 1d
+    """
     from ..checks.summaries import describe_selection, drift_summary
 
     ws = _ws(args)
@@ -113,6 +131,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_shadow(args: argparse.Namespace) -> int:
+    """``cvops shadow NAME``: a candidate against production on served images (``ws.shadow``); exit 4 on an alert.
+
+    Examples
+    --------
+    $ cvops -w ws shadow defect-clf --candidate @candidate --since 2026-11-01
+    """
     ws = _ws(args)
     rep = ws.shadow(args.name, candidate=args.candidate, production=args.production, since=args.since,
                     until=args.until, source=args.source, sample=args.sample, seed=args.seed,
@@ -123,6 +147,12 @@ def cmd_shadow(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    """``cvops audit``: the ten questions, recorded as a check of kind ``audit``; exit 4 under ``--fail-under``.
+
+    Examples
+    --------
+    $ cvops -w ws audit --fail-under 8 --json
+    """
     from ..checks.results import record_check
 
     ws = _ws(args)

@@ -14,6 +14,12 @@ _SHOWN = ("prediction_id", "time", "source", "alias", "model_version", "predicte
 
 
 def cmd_predictions(args: argparse.Namespace) -> None:
+    """``cvops predictions [MODEL]``: the prediction log, oldest first.
+
+    Examples
+    --------
+    $ cvops -w ws predictions defect-clf@production --since 2026-11-01 --json
+    """
     frame = _ws(args).predictions(args.model, since=args.since, until=args.until, source=args.source,
                                   version=args.version)
     n = frame.height
@@ -31,6 +37,12 @@ def cmd_predictions(args: argparse.Namespace) -> None:
 
 
 def cmd_skew(args: argparse.Namespace) -> int:
+    """``cvops skew NAME@ALIAS``: training/serving skew, recorded as a check; exit 4 on skew.
+
+    Examples
+    --------
+    $ cvops -w ws skew defect-clf@production --notify https://hooks.example/x
+    """
     ws = _ws(args)
     rep = ws.skew(args.model, version=args.version, sample=args.sample, seed=args.seed,
                   input_stats=not args.no_input_stats, alpha=args.alpha)
