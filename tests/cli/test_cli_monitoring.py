@@ -35,6 +35,14 @@ def test_embed_only_new_images_from_local_weights(world: CliWorld, cvops: Cvops,
     served = cvops.json("-w", uri, "embed", "--predictions", "clf@production", "--since", "2026-11-04")
     assert served["computed"] + served["skipped"] == 15
     assert Workspace.open(uri).embeddings()["rows"].sum() == before + 12 + served["computed"]
+    make_images(tmp_path / "gone", n=3, seed=22)
+    assert cvops("-w", uri, "add-images", str(tmp_path / "gone"), "--source", "gone")[0] == 0
+    for p in (tmp_path / "gone").iterdir():
+        p.unlink()
+    code, out, err = cvops("-w", uri, "embed", "--source", "gone", "--json")  # --json: no progress bar
+    assert code == 1 and json.loads(out)["failures"][0]["reason"] == "file not found"
+    assert err.startswith("cvops embed: error: no image embedded: all 3 failed (first: ") and err.count("\n") == 1
+    assert err.rstrip().endswith("img000.png: file not found)")
     for args, needle in [(["--model", "open_clip:ViT-B-32", "--weights", "laion2b_s34b_b79k"], "never downloads"),
                          (["--model", "open_clip:ViT-B-32"], "needs --weights FILE"),
                          (["--weights", str(tmp_path / "missing.pt")], "local checkpoint file"),
