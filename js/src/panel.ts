@@ -4,10 +4,12 @@
  * notebook's folder) and see its dataset versions, taxonomy history, runs, models with
  * their aliases and alias history, alerts and recipes.
  *
- * Reads go through the read-only GET endpoints; the one write (a rollback) through
- * `POST /cvops/api/aliases/rollback` after a confirmation with a reason. Actions that
- * belong in a notebook insert a ready cell below the active cell instead of keeping
- * state in the UI. Every request can be cancelled; errors show the server's one line.
+ * Reads go through the read-only GET endpoints; a rollback through
+ * `POST /cvops/api/aliases/rollback` after a confirmation with a reason; a recipe's Check
+ * and Run start a background job on the server (`POST recipes/retrain`) shown with its
+ * progress (cells done of total), a Cancel button and its result (see recipeJobs.ts).
+ * Actions that belong in a notebook insert a ready cell below the active cell instead of
+ * keeping state in the UI. Every request can be cancelled; errors show the server's one line.
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { Dialog, showDialog } from '@jupyterlab/apputils';
@@ -17,6 +19,7 @@ import type { PartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { button, el, py, short } from './dom';
+import { cancelJob, followJob, isFinal, renderJob, startRecipeJob, type IJob } from './recipeJobs';
 import { errorMessage, postAPI, requestAPI } from './request';
 import {
   renderAlerts,
@@ -27,6 +30,7 @@ import {
   renderVersions,
   type IAliasEvent,
   type IModel,
+  type IRecipe,
   type ISectionHost,
   type IVersion,
   type IWorkspaceData
@@ -117,6 +121,7 @@ export class CvopsPanel extends Widget {
 
     tracker.currentChanged.connect(() => this._onNotebook());
     void this.loadWorkspaces().then(() => this._onNotebook());
+    void this._resumeJobs();
   }
 
   /** The workspace shown (the GET endpoints' `workspace` value), or null. */
@@ -247,7 +252,75 @@ export class CvopsPanel extends Widget {
     }
   }
 
+  /** Re-run `recipe` as a server job (`check`: same data and parameters, metrics compared) and follow it. */
+  async runRecipe(recipe: IRecipe, check: boolean): Promise<void> {
+    const where = recipe.location ?? recipe.path;
+    if (!where) {
+      this._showError(`Recipe ${recipe.name} has no folder the server can see.`);
+      return;
+    }
+    this._error.hidden = true;
+    let job: IJob;
+    try {
+      job = await startRecipeJob(where, check, this._workspace);
+    } catch (error) {
+      this._showError(errorMessage(error));
+      return;
+    }
+    await this._follow(job);
+  }
+
+  /** Ask the server to cancel job `id` (its box shows "cancelling…" until the job ends). */
+  async cancelJob(id: string): Promise<void> {
+    try {
+      this._setJob(await cancelJob(id));
+    } catch (error) {
+      this._showError(errorMessage(error));
+    }
+  }
+
   // -- internals ------------------------------------------------------------------------
+  private async _follow(job: IJob): Promise<void> {
+    this._setJob(job);
+    try {
+      const final = await followJob(job.id, j => this._setJob(j));
+      if (final.status !== 'cancelled') {
+        await this.refresh(false); // the new run and check; the job box is drawn again from _jobs
+      }
+    } catch (error) {
+      this._showError(errorMessage(error));
+    }
+  }
+
+  /** Jobs the server is still running (after a reload): show and follow them. */
+  private async _resumeJobs(): Promise<void> {
+    let jobs: IJob[];
+    try {
+      jobs = (await requestAPI<{ jobs: IJob[] }>('jobs')).jobs;
+    } catch {
+      return; // an older server without jobs: nothing to resume
+    }
+    for (const job of [...jobs].reverse()) { // oldest first: the newest per recipe wins
+      this._jobs.set(job.recipe_id, job);
+    }
+    for (const job of jobs.filter(j => !isFinal(j))) {
+      void this._follow(job);
+    }
+  }
+
+  private _setJob(job: IJob): void {
+    this._jobs.set(job.recipe_id, job);
+    const slot = [...this._sections.querySelectorAll<HTMLElement>('.cvops-panel-recipe')]
+      .find(item => item.dataset.recipe === job.recipe_id)
+      ?.querySelector('.cvops-job-slot');
+    slot?.replaceChildren(this._jobBox(job.recipe_id) ?? '');
+  }
+
+  private _jobBox(recipeId: string): HTMLElement | null {
+    const job = this._jobs.get(recipeId);
+    return job ? renderJob(job, () => void this.cancelJob(job.id)) : null;
+  }
+
   private async _task<T>(label: string, run: (signal: AbortSignal) => Promise<T>): Promise<T | null> {
     this._controller?.abort();
     const controller = new AbortController();
@@ -409,6 +482,8 @@ export class CvopsPanel extends Widget {
   private _entries: IWorkspaceEntry[] = [];
   private _workspace: string | null = null;
   private _controller: AbortController | null = null;
+  /** The last job of each recipe (by recipe id), as the server last reported it. */
+  private readonly _jobs = new Map<string, IJob>();
   private readonly _select = document.createElement('select');
   private readonly _notebookLine = document.createElement('div');
   private readonly _progress = document.createElement('div');
@@ -425,7 +500,9 @@ export class CvopsPanel extends Widget {
     insertCell: code => this.insertCell(code),
     rollback: (model, alias, current) => this.rollback(model, alias, current),
     fromNotebook: path => fromNotebook(this._tracker.currentWidget, path),
-    openFile: path => void this._app.commands.execute('docmanager:open', { path })
+    openFile: path => void this._app.commands.execute('docmanager:open', { path }),
+    runRecipe: (recipe, check) => void this.runRecipe(recipe, check),
+    jobBox: recipeId => this._jobBox(recipeId)
   };
 }
 

@@ -119,6 +119,10 @@ export interface ISectionHost {
   fromNotebook(path: string): string;
   /** Open `path` in JupyterLab. */
   openFile(path: string): void;
+  /** Re-run the recipe as a background job on the server (`check`: the reproducibility test). */
+  runRecipe(recipe: IRecipe, check: boolean): void;
+  /** The box of the recipe's last job (progress, Cancel, result), or null. */
+  jobBox(recipeId: string): HTMLElement | null;
 }
 
 /** Labels of the check kinds the alerts section shows. */
@@ -343,16 +347,23 @@ export function renderRecipes(host: ISectionHost, recipes: IWorkspaceData['recip
     const target = host.fromNotebook(where);
     host.actions(
       item,
-      button('Check', 'cvops-panel-recipe-check', () =>
+      button('Check', 'cvops-panel-recipe-check', () => host.runRecipe(r, true),
+        'Re-run the recipe on its own data with its own parameters on the server, and compare its metrics'),
+      button('Run', 'cvops-panel-recipe-run', () => host.runRecipe(r, false),
+        'Re-run the recipe on the server (records a run; alias moves only proposed)'),
+      button('Cell', 'cvops-panel-recipe-cell', () =>
         host.insertCell(`import jupyter_cvops as cv\nresult = cv.retrain(${py(target)}, check=True)\nresult`),
-        'Insert a cell that re-runs the recipe on the same data and compares its metrics'),
-      button('Run', 'cvops-panel-recipe-run', () =>
-        host.insertCell(`import jupyter_cvops as cv\nresult = cv.retrain(${py(target)})\nresult`),
-        'Insert a cell that re-runs the recipe'),
+        'Insert a cell that runs the check in this notebook instead'),
       button('Open', 'cvops-panel-recipe-open', () =>
         host.openFile(PathExt.join(where, 'recipe.yaml')),
         'Open recipe.yaml')
     );
+    const slot = el('div', 'cvops-job-slot');
+    const box = host.jobBox(r.recipe_id);
+    if (box) {
+      slot.append(box);
+    }
+    item.append(slot);
     list.append(item);
   }
   if (!recipes.recipes.length) {

@@ -3,7 +3,8 @@
 One JupyterLab serves a small workspace built here (30 real images, labels, a snapshot, a tiny torch
 model registered twice and aliased twice, an input-drift alert): the panel lists it, inserts ready
 cells, and a rollback from the panel lands in ``ws.alias_history``; then a notebook that made a run
-is exported from its toolbar and the recipe is checked on disk."""
+is exported from its toolbar and the recipe is checked on disk; the panel's Check re-runs it as a server job
+(progress per cell, then a green line), and a slow re-run is cancelled from the panel."""
 
 from __future__ import annotations
 
@@ -217,3 +218,103 @@ def test_export_from_the_toolbar_writes_the_recipe(page: Any, lab: JupyterProces
     assert str(lab_root) not in refused.inner_text()
     refused.locator(".jp-Dialog-footer button").last.click()
     expect(refused).to_have_count(0)
+
+
+def _recipe_item(page: Any, lab: JupyterProcess, name: str) -> Any:
+    """The panel's item of recipe ``name`` (the panel opened on the workspace, sections reloaded)."""
+    open_notebook(page, lab, "panel.ipynb")
+    panel = _open_panel(page)
+    panel.locator(".cvops-panel-workspace").select_option(WS)
+    panel.locator(".cvops-panel-refresh").click()
+    item = panel.locator('[data-section="recipes"] .cvops-panel-recipe').filter(
+        has=page.locator(".cvops-panel-item-title", has_text=name))
+    expect(item).to_have_count(1, timeout=SLOW_MS)
+    return item
+
+
+def test_check_from_the_panel_turns_green(page: Any, lab: JupyterProcess, lab_root: Path,
+                                          workspace: dict[str, Any]) -> None:
+    """``cvops retrain --check`` from the panel: a server job with progress per cell, then a green line."""
+    from jupyter_cvops import Workspace
+
+    assert (lab_root / "recipes" / "train" / "recipe.yaml").is_file(), "exported by the test above"
+    item = _recipe_item(page, lab, "train")
+    with page.expect_response(lambda r: "/cvops/api/recipes/retrain" in r.url) as answer:
+        item.locator(".cvops-panel-recipe-check").click()
+    assert answer.value.status == 202, answer.value.text()
+    job = answer.value.json()
+    expect(item.locator(".cvops-job-progress .cvops-job-cancel")).to_be_visible()  # a kernel takes seconds
+    expect(item.locator(".cvops-job-count")).to_contain_text(" cells", timeout=SLOW_MS)  # once the kernel runs
+    # The panel is redrawn after the job (new run and check): find the item again by its recipe id.
+    item = page.locator(f'.cvops-panel-recipe[data-recipe="{job["recipe_id"]}"]')
+    result = item.locator(".cvops-job-result")
+    expect(result).to_contain_text("check passed", timeout=180_000)
+    expect(result).to_have_class("cvops-job-result cvops-job-ok")
+    expect(item.locator(".cvops-job-notebook")).to_contain_text("recipes/train/executed/")
+    ws = Workspace.open(workspace["path"], readonly=True)
+    check = ws.last_check("recipe", "train")
+    assert check is not None and check["alert"] is False
+    expect(item).to_contain_text("last check passed")
+    ARTIFACTS.mkdir(exist_ok=True)
+    item.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "cvops-panel-recipe-check.png"), full_page=True)
+
+
+SLOW_CELLS = [
+    ("lr = 0.01", ["parameters"]),
+    (f"import os, time\nimport jupyter_cvops as cv\nws = cv.Workspace.open({WS!r})", []),
+    ("with ws.run('slow-train', params={'lr': lr}) as run:\n"
+     "    run.use('baseline')\n"
+     "    time.sleep(300 if os.path.exists('SLOW') else 0)  # only the re-run sleeps\n"
+     "    run.log_metrics({'val_accuracy': 0.8}, step=1)\n"
+     "run", []),
+]
+
+
+def test_cancel_a_run_from_the_panel(page: Any, lab: JupyterProcess, lab_root: Path,
+                                     workspace: dict[str, Any]) -> None:
+    """A re-run whose cell sleeps: Cancel interrupts it; the job ends cancelled, nothing is registered."""
+    import os
+    import subprocess
+    import time
+
+    from nbclient import NotebookClient
+
+    from jupyter_cvops import Workspace
+    from jupyter_cvops.recipes import export_recipe
+
+    cells = []
+    for source, tags in SLOW_CELLS:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = tags
+        cells.append(cell)
+    nb_path = lab_root / "slow.ipynb"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC}, cells=cells)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(lab_root)}}).execute(
+        env={**os.environ, "JPY_SESSION_NAME": str(nb_path)}, stderr=subprocess.DEVNULL)
+    nbformat.write(nb, nb_path)
+    export_recipe(nb_path, lab_root / "recipes" / "slow", workspace=Workspace.open(workspace["path"]))
+    (lab_root / "SLOW").write_text("")
+    try:
+        ws = Workspace.open(workspace["path"], readonly=True)
+        before = (ws.store.count("model_versions"), ws.checks().height)
+        item = _recipe_item(page, lab, "slow")
+        item.locator(".cvops-panel-recipe-run").click()
+        expect(item.locator(".cvops-job-progress")).to_be_visible()
+        deadline = time.monotonic() + 120
+        while not Workspace.open(workspace["path"], readonly=True).runs().filter(
+                (pl.col("name") == "slow-train") & (pl.col("status") == "running")).height:
+            assert time.monotonic() < deadline, "the re-run never reached its sleeping cell"
+            time.sleep(0.3)
+        expect(item.locator(".cvops-job-count")).to_contain_text("/ 3 cells")
+        item.locator(".cvops-job-cancel").click()
+        result = item.locator(".cvops-job-result")
+        expect(result).to_contain_text("Cancelled", timeout=30_000)
+        expect(result).to_contain_text("cell 3")
+        assert str(lab_root) not in result.inner_text()
+    finally:
+        (lab_root / "SLOW").unlink()
+    ws = Workspace.open(workspace["path"], readonly=True)
+    assert (ws.store.count("model_versions"), ws.checks().height) == before  # nothing registered, no check
+    last = ws.runs().filter(pl.col("name") == "slow-train").sort("started_at").row(-1, named=True)
+    assert last["status"] == "failed" and "KeyboardInterrupt" in (last["error"] or "")
