@@ -308,3 +308,27 @@ def test_starting_or_cancelling_a_job_needs_execute(layout: dict[str, Path]) -> 
         assert counts(layout["ws"]) == before
     finally:
         proc.stop()
+
+
+def test_cancel_from_a_browser_session_needs_the_xsrf_token(server: JupyterProcess) -> None:
+    """A login cookie alone cannot cancel a job: DELETE is XSRF-checked like every POST."""
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{server.url}/api/status?token={server.token}", timeout=60) as answer:
+        assert answer.status == 200
+    xsrf = "5f" * 16
+    jar.set_cookie(http.cookiejar.Cookie(0, "_xsrf", xsrf, None, False, "127.0.0.1", False, False, "/", True,
+                                         False, None, False, None, None, {}))
+
+    def delete(headers: dict[str, str]) -> int:
+        req = urllib.request.Request(f"{server.url}/cvops/api/jobs/{'0' * 32}", headers=headers, method="DELETE")
+        try:
+            with opener.open(req, timeout=60) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    assert delete({}) == 403
+    assert delete({"X-XSRFToken": xsrf}) == 404  # past the XSRF check: no such job
