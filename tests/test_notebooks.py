@@ -64,18 +64,29 @@ def test_04_models_and_lineage(tmp_path: Path) -> None:
     assert ws.checks(kind="skew")["alert"].to_list() == [True]
 
 
-@pytest.mark.slow
-def test_05_retrain_recipe(tmp_path: Path) -> None:
-    """Run a training notebook, export it as a recipe, re-run it with check=True, retrain on the latest data."""
-    src = NOTEBOOKS / "05_retrain_recipe.ipynb"
-    nb = nbformat.read(src, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+def _execute(name: str, folder: Path) -> str:
+    """Run example notebook ``name`` with ``folder`` as its working directory; its text outputs."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, [e.get("evalue") for e in errors]
-    texts = "\n".join(
+    return "\n".join(
         o.get("text", "") or str(o.get("data", {}).get("text/plain", ""))
         for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )
+
+
+@pytest.fixture(scope="module")
+def after_05(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Notebook 05 run once: its folder (notebook 06 continues its workspace) and its text outputs."""
+    folder = tmp_path_factory.mktemp("notebooks-05-06")
+    return folder, _execute("05_retrain_recipe.ipynb", folder)
+
+
+@pytest.mark.slow
+def test_05_retrain_recipe(after_05: tuple[Path, str]) -> None:
+    """Run a training notebook, export it as a recipe, re-run it with check=True, retrain on the latest data."""
+    tmp_path, texts = after_05
     assert "reproduced within tolerance" in texts and "same version as the recipe's" in texts  # the --check
     assert "-> demo-train-v2" in texts and "proposed, not applied: move defect-clf@production" in texts
 
@@ -86,3 +97,25 @@ def test_05_retrain_recipe(tmp_path: Path) -> None:
     assert runs.height == 3 and set(runs["status"]) == {"finished"}
     assert ws.model("defect-clf@production").version == ws.models().sort("created_at")["version"][0]
     assert ws.recipes()["check_ok"].to_list() == [True] and ws.recipes()["name"].to_list() == ["defect-clf"]
+
+
+@pytest.mark.slow
+def test_06_shadow_and_audit(after_05: tuple[Path, str]) -> None:
+    """Continue notebook 05: a candidate from the recipe, production + shadow traffic, the report, reviews, the
+    gate refusing then accepting, a rollback, the checks, and the audit from 4/10 to 10/10."""
+    folder, _ = after_05
+    texts = _execute("06_shadow_and_audit.ipynb", folder)
+    assert "empty workspace: 0/10" in texts and "before: 4/10, after: 10/10" in texts
+    assert "refused: no reviewed images in the shadow report" in texts
+    assert "Promotion promoted defect-clf@production" in texts and "model changed: True" in texts
+
+    from jupyter_cvops import Workspace
+
+    ws = Workspace.open(folder / "_work" / "05-recipe" / "ws")
+    actions = ws.alias_history("defect-clf", alias="production")["action"].to_list()
+    assert actions == ["set", "promote", "rollback", "promote"]
+    assert ws.audit().score == 10
+    kinds = set(ws.checks()["kind"])
+    assert {"shadow", "promotion", "agreement", "input_drift", "skew", "recipe"} <= kinds
+    shadow = ws.last_check("shadow")
+    assert shadow is not None and shadow["result"]["reviewed"]["n"] >= 50
