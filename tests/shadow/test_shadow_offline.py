@@ -192,3 +192,15 @@ def test_logged_answers_outside_the_model_classes_are_skipped(world: dict[str, A
     rep = ws.shadow("clf", candidate=world["same"].version, bootstrap=0)
     assert rep.n == 29 and rep.skipped["reason"].to_list() == ["production's logged class rust is not one of the "
                                                                "model's classes"]
+
+
+def test_disagreements_go_out_to_a_labeling_tool(world: dict[str, Any], tmp_path: Path) -> None:
+    """The disagreements are an image selection: ws.export writes them as a CVAT (or Label Studio) task."""
+    from jupyter_cvops.formats import read
+
+    ws = world["ws"]
+    rep = ws.shadow("clf", bootstrap=0, record=False)
+    out = ws.export(rep.disagreements, tmp_path / "to-label", format="cvat")
+    got = read(out, format="cvat")
+    names = {Path(p).name for p in rep.disagreements["path"]}
+    assert {Path(r.file_name).name for r in got.images} == names and len(names) == 10
