@@ -5,6 +5,7 @@
 ``GET versions?workspace=REL_PATH``     dataset versions of a workspace
 ``GET taxonomy?workspace=REL_PATH``     taxonomy history of a workspace
 ``GET runs|models|aliases|checks|recipes?workspace=REL_PATH``  (see :mod:`.reads`)
+``GET audit?workspace=REL_PATH``         the ten audit questions answered (see :mod:`.audit`)
 ``POST aliases/rollback``               roll a model alias back (see :mod:`.actions`)
 ``POST recipes/export``                 export a notebook as a retrain recipe
 ``POST recipes/retrain``, ``GET jobs``, ``GET|DELETE jobs/<id>``  recipe re-runs as background jobs
@@ -30,7 +31,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 
 from .._version import __version__
-from . import actions, jobs, reads
+from . import actions, audit, jobs, reads
 from ._base import AUTH_RESOURCE, CvopsHandler, _open_and_read, jsonable, one_line
 
 __all__ = ["AUTH_RESOURCE", "CvopsHandler", "StatusHandler", "TaxonomyHandler", "VersionsHandler", "_open_and_read",
@@ -91,6 +92,7 @@ def setup_handlers(web_app: tornado.web.Application, roots: Sequence[Path],
         ("aliases", reads.AliasesHandler),
         ("checks", reads.ChecksHandler),
         ("recipes", reads.RecipesHandler),
+        ("audit", audit.AuditHandler),
         ("aliases/rollback", actions.RollbackHandler),
         ("recipes/export", actions.ExportRecipeHandler),
     ]

@@ -30,9 +30,10 @@ ENABLE = '--ServerApp.jpserver_extensions={"jupyter_cvops": True}'
 
 #: Every GET route under /cvops/api, with the query each needs to answer 200 on ``workspace``.
 ENDPOINTS = ["status", "workspaces", "versions?workspace=ws", "taxonomy?workspace=ws", "runs?workspace=ws",
-             "models?workspace=ws", "aliases?workspace=ws", "checks?workspace=ws", "recipes?workspace=ws", "jobs"]
+             "models?workspace=ws", "aliases?workspace=ws", "checks?workspace=ws", "recipes?workspace=ws", "jobs",
+             "audit?workspace=ws"]
 #: The GET routes that open a workspace.
-WORKSPACE_ENDPOINTS = ["versions", "taxonomy", "runs", "models", "aliases", "checks", "recipes"]
+WORKSPACE_ENDPOINTS = ["versions", "taxonomy", "runs", "models", "aliases", "checks", "recipes", "audit"]
 #: Every POST route under /cvops/api.
 POST_ENDPOINTS = ["aliases/rollback", "recipes/export", "recipes/retrain"]
 #: Routes with a path parameter (GET and DELETE ``jobs/<id>``: tests/server/test_server_jobs.py).
