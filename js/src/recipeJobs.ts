@@ -34,7 +34,14 @@ export interface IJobResult {
   status: string | null;
   comparison: IComparison[];
   models: { name: string; version: string; note?: string }[];
-  proposals: { action: string; model: string; alias: string; version?: string | null }[];
+  proposals: {
+    action: string;
+    kind?: string;
+    model?: string;
+    alias?: string;
+    name?: string;
+    version?: string | null;
+  }[];
   executed_notebook: string;
   diff_table: string;
 }
@@ -125,7 +132,10 @@ export function resultLine(job: IJob): { text: string; ok: boolean | null } {
     return { text: `check passed: ${run}${same.length ? ' · ' + same.join(', ') : ''}`, ok: true };
   }
   const models = r.models.map(m => `${m.name}:${short(m.version)}${m.note ? ` (${m.note})` : ''}`);
-  const proposed = r.proposals.map(p => `proposed ${p.model}@${p.alias} → ${short(p.version ?? '-')}`);
+  const proposed = r.proposals.map(p => {
+    const what = p.kind === 'dataset' ? `dataset name ${p.name ?? '?'}` : `${p.model ?? '?'}@${p.alias ?? '?'}`;
+    return `proposed ${p.action} ${what} → ${short(p.version ?? '-')}`;
+  });
   const metrics = r.comparison.map(metric);
   return { text: ['retrained', run, ...models, ...proposed, ...metrics].join(' · '), ok: true };
 }

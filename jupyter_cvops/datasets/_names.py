@@ -21,11 +21,12 @@ empty), so nothing is counted twice.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import polars as pl
 
-from .._store import Store, WorkspaceError
+from .._store import Store, WorkspaceError, current_user, now_utc
 from .._store import aliases as _aliases
 
 #: Actions of a dataset name's history row.
@@ -185,6 +186,36 @@ def names_by_version(store: Store) -> dict[str, list[str]]:
     return out
 
 
+RECIPE_ENV = "CVOPS_RECIPE_CONTEXT"
+"""Set (JSON) in the kernel of a recipe re-run (``cvops retrain``); the same variable as
+:data:`jupyter_cvops.models.aliases.RECIPE_ENV`, read here because datasets sit below models."""
+
+PROPOSE_EVENT = "dataset.name.propose"
+
+
+def _recipe_context() -> dict[str, Any] | None:
+    text = os.environ.get(RECIPE_ENV)
+    if not text:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _propose(store: Store, context: dict[str, Any], *, action: str, name: str, version_id: str | None,
+             previous: str | None, author: str | None, message: str | None) -> None:
+    """Record a name move a recipe re-run asked for, without making it (one event)."""
+    who = author or current_user()
+    entry: dict[str, Any] = {
+             "kind": "dataset", "name": name, "action": action, "version": version_id, "previous_version": previous,
+             "reason": message, "author": who, "created_at": now_utc().isoformat(),
+             "recipe_id": context.get("recipe_id"), "recipe": context.get("name"),
+             "retrain_id": context.get("retrain_id"), "applied": False}
+    store.event(PROPOSE_EVENT, entry, who)
+
+
 def set_name(
     store: Store,
     name: str,
@@ -201,6 +232,8 @@ def set_name(
     ``("move", old_id)`` when ``move=True`` took it from other content, ``("kept", None)``
     when it already pointed there (nothing written). A name held by another version
     without ``move=True`` raises :class:`NameInUseError` (``hint`` replaces its advice).
+    Inside a recipe re-run (``cvops retrain``) a move is only proposed (an event
+    ``dataset.name.propose``; the name stays where it was): ``("proposed", old_id)``.
 
     Examples
     --------
@@ -221,6 +254,11 @@ def set_name(
             raise NameInUseError(name, holder=held["version_id"], wanted=version_id, hint=hint)
         previous = held["version_id"] if held is not None else None
         action = "move" if previous else "set"
+        context = _recipe_context() if previous else None
+        if context is not None:
+            _propose(store, context, action="move", name=name, version_id=version_id, previous=previous,
+                     author=author, message=message)
+            return "proposed", previous
         _aliases.append_alias(store, kind="dataset", target=None, name=name, action=action, version_id=version_id,
                               previous_version_id=previous, author=author, message=message)
         return action, previous
@@ -254,6 +292,11 @@ def remove_name(store: Store, name: str, *, author: str | None = None, message: 
         held = _fold(store)[1].get(name)
         if held is None:
             raise WorkspaceError(f"no dataset version is named {name!r}; ws.version_names() lists the names in use")
+        context = _recipe_context()
+        if context is not None:  # a recipe re-run: proposed, not applied
+            _propose(store, context, action="remove", name=name, version_id=None, previous=str(held["version_id"]),
+                     author=author, message=message)
+            return str(held["version_id"])
         _aliases.append_alias(store, kind="dataset", target=None, name=name, action="remove", version_id=None,
                               previous_version_id=held["version_id"], author=author, message=message)
         return str(held["version_id"])

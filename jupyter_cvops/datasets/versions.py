@@ -318,11 +318,13 @@ def _unchanged(store: Store, vid: str, name: str | None, move: bool, author: str
     action, previous = _names.set_name(store, name, vid, move=move, author=author, message=message)
     if action == "kept":
         note = f"already named {name!r} ({since})"
+    elif action == "proposed":
+        note = f"{_proposed_note(name, previous)} ({since})"
     elif action == "move":
         note = f"named {name!r}, moved from {str(previous)[:12]} ({since})"
     else:
         note = f"named {name!r} ({since})"
-    return DatasetVersion._from_row(store, row, name=name, note=note)
+    return DatasetVersion._from_row(store, row, name=None if action == "proposed" else name, note=note)
 
 
 def name_version(
@@ -350,8 +352,15 @@ def name_version(
     target = _get(store, version) if isinstance(version, str) else version
     action, previous = _names.set_name(store, name, target.id, move=move, author=author, message=message)
     note = {"kept": f"already named {name!r}", "set": f"named {name!r}",
-            "move": f"named {name!r}, moved from {str(previous)[:12]}"}[action]
-    return DatasetVersion._from_row(store, _row(store, target.id), name=name, note=note)
+            "move": f"named {name!r}, moved from {str(previous)[:12]}",
+            "proposed": _proposed_note(name, previous)}[action]
+    return DatasetVersion._from_row(store, _row(store, target.id), name=None if action == "proposed" else name,
+                                    note=note)
+
+
+def _proposed_note(name: str, previous: str | None) -> str:
+    return (f"proposed moving {name!r} here from {str(previous)[:12]}, not applied: a recipe re-run never moves a "
+            "dataset name (apply it with ws.name_version(..., move=True) after review)")
 
 
 def remove_version_name(
@@ -366,7 +375,10 @@ def remove_version_name(
     >>> remove_version_name(ws.store, "rc-1", message="superseded by rc-2")   # doctest: +SKIP
     """
     vid = _names.remove_name(store, name, author=author, message=message)
-    return DatasetVersion._from_row(store, _row(store, vid), note=f"name {name!r} removed")
+    still = _names.holder(store, name) == vid  # a recipe re-run only proposes the removal
+    note = (f"proposed removing name {name!r}, not applied: a recipe re-run never moves a dataset name"
+            if still else f"name {name!r} removed")
+    return DatasetVersion._from_row(store, _row(store, vid), note=note)
 
 
 def take_snapshot(
@@ -460,7 +472,10 @@ def take_snapshot(
         note = None
         if name is not None:  # after the version row: the name points at a version that is there
             action, previous = _names.set_name(store, name, vid, move=move, author=author, message=message)
-            note = f"named {name!r}, moved from {str(previous)[:12]}" if action == "move" else None
+            note = (f"named {name!r}, moved from {str(previous)[:12]}" if action == "move" else
+                    _proposed_note(name, previous) if action == "proposed" else None)
+            if action == "proposed":
+                name = None
         store.upsert("meta", "key", [{"key": cache_key, "value": vid}])
         store.event("dataset.snapshot", {"version_id": vid, "name": name, "n_images": items.height})
         return DatasetVersion._from_row(store, row, name=name, note=note)

@@ -26,6 +26,7 @@ from typing import Any
 from .._store import Store, now_utc
 from ..checks.results import record_check
 from ..datasets.versions import _get as get_version
+from ..datasets._names import PROPOSE_EVENT as NAME_PROPOSE_EVENT
 from ..models.aliases import PROPOSE_EVENT, RECIPE_ENV
 from ..runs._environment import installed_packages
 from ._compare import compare_metrics, diff_table, outside
@@ -87,8 +88,8 @@ class RetrainResult:
         for m in self.models:
             lines.append(f"model {m['name']}:{str(m['version'])[:12]} ({m.get('note') or 'registered'})")
         for p in self.proposals:
-            lines.append(f"proposed, not applied: {p['action']} {p['model']}@{p['alias']} -> "
-                         f"{str(p.get('version') or '-')[:12]}")
+            what = f"dataset name {p['name']!r}" if p.get("kind") == "dataset" else f"{p['model']}@{p['alias']}"
+            lines.append(f"proposed, not applied: {p['action']} {what} -> {str(p.get('version') or '-')[:12]}")
         verdict = ("reproduced within tolerance" if self.ok else "OUTSIDE tolerance") if self.check else (
             "metrics vs the recipe")
         lines += [f"{verdict}:", self.diff_table()]
@@ -180,7 +181,8 @@ def _runs_of(store: Store, retrain_id: str) -> list[dict[str, Any]]:
 
 
 def _proposals(store: Store, retrain_id: str) -> list[dict[str, Any]]:
-    events = store.read("events", where=f"op = '{PROPOSE_EVENT}'")
+    """Alias moves and dataset-name moves the re-run proposed (not applied), oldest first."""
+    events = store.read("events", where=f"op IN ('{PROPOSE_EVENT}', '{NAME_PROPOSE_EVENT}')")
     found = [json.loads(d or "{}") for d in events.sort("time")["details"].to_list()]
     return [p for p in found if p.get("retrain_id") == retrain_id]
 

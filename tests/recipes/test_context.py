@@ -73,6 +73,32 @@ def test_alias_moves_become_proposals(small: Small, monkeypatch: pytest.MonkeyPa
     assert ws.set_alias("m", "production", m1).alias == "production"  # outside a re-run: applied
 
 
+def test_dataset_name_moves_become_proposals(small: Small, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a re-run, moving or removing a dataset name is proposed, not applied; a new name is given."""
+    from jupyter_cvops.recipes.retrain import _proposals
+
+    ws = small.ws
+    baseline = ws.version("baseline")
+    ws.decide(ws.images()["image_id"][0], "set", class_name="inclusion")  # new content: a new version
+    names = ws.version_names(history=True)
+    _context(monkeypatch, small)
+    moved = ws.snapshot("baseline", move=True, message="the re-run says so")
+    assert moved.id != baseline.id and "proposed moving 'baseline' here" in (moved.note or "")
+    again = ws.name_version("baseline", moved.id, move=True)
+    assert "not applied" in (again.note or "")
+    kept = ws.remove_version_name("baseline", message="the re-run says so")
+    assert kept.id == baseline.id and "proposed removing" in (kept.note or "")
+    assert ws.version("baseline").id == baseline.id and ws.version_names(history=True).equals(names)
+    fresh = ws.name_version("rerun-output", moved.id)  # a new name moves nothing: given
+    assert "rerun-output" in fresh.names
+    got = _proposals(ws.store, "r" * 32)
+    assert [(p["kind"], p["name"], p["action"], p["previous_version"]) for p in got] == [
+        ("dataset", "baseline", "move", baseline.id), ("dataset", "baseline", "move", baseline.id),
+        ("dataset", "baseline", "remove", baseline.id)]
+    monkeypatch.delenv(RECIPE_ENV)
+    assert ws.name_version("baseline", moved.id, move=True).id == ws.version("baseline").id == moved.id
+
+
 def test_retrain_due_with_evidence(small: Small) -> None:
     ws = small.ws
     mv = ws.register_model("clf", torch.nn.Linear(4, 2), classes=["crazing", "inclusion"],
