@@ -20,6 +20,7 @@ store's write lock around "read the state, decide, append" so two writers never 
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,31 @@ from .store import Store, current_user, now_utc
 Kind = Literal["dataset", "model"]
 Action = Literal["set", "move", "remove", "rollback"]
 KINDS: tuple[str, ...] = ("dataset", "model")
+RECIPE_ENV = "CVOPS_RECIPE_CONTEXT"
+"""Environment variable a recipe re-run (``cvops retrain``) sets for its kernel: JSON naming the recipe,
+the retrain, the run it reproduces and the dataset versions it pins. While it is set, no model alias
+and no dataset name moves: the moves are recorded as proposals (see :func:`recipe_context`)."""
+
+
+def recipe_context() -> dict[str, Any] | None:
+    """The recipe re-run this process belongs to (``$CVOPS_RECIPE_CONTEXT`` parsed), else None.
+
+    Examples
+    --------
+    >>> os.environ.pop(RECIPE_ENV, None) and None
+    >>> recipe_context() is None
+    True
+    """
+    text = os.environ.get(RECIPE_ENV)
+    if not text:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
 ACTIONS: tuple[str, ...] = ("set", "move", "remove", "rollback", "promote")  # promote: a move through the gate
 COLUMNS: tuple[str, ...] = ("kind", "target", "name", "action", "version_id", "previous_version_id", "author",
                             "created_at", "message", "evidence")

@@ -21,7 +21,6 @@ empty), so nothing is counted twice.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import polars as pl
@@ -186,22 +185,7 @@ def names_by_version(store: Store) -> dict[str, list[str]]:
     return out
 
 
-RECIPE_ENV = "CVOPS_RECIPE_CONTEXT"
-"""Set (JSON) in the kernel of a recipe re-run (``cvops retrain``); the same variable as
-:data:`jupyter_cvops.models.aliases.RECIPE_ENV`, read here because datasets sit below models."""
-
 PROPOSE_EVENT = "dataset.name.propose"
-
-
-def _recipe_context() -> dict[str, Any] | None:
-    text = os.environ.get(RECIPE_ENV)
-    if not text:
-        return None
-    try:
-        found = json.loads(text)
-    except ValueError:
-        return None
-    return found if isinstance(found, dict) else None
 
 
 def _propose(store: Store, context: dict[str, Any], *, action: str, name: str, version_id: str | None,
@@ -254,7 +238,7 @@ def set_name(
             raise NameInUseError(name, holder=held["version_id"], wanted=version_id, hint=hint)
         previous = held["version_id"] if held is not None else None
         action = "move" if previous else "set"
-        context = _recipe_context() if previous else None
+        context = _aliases.recipe_context() if previous else None
         if context is not None:
             _propose(store, context, action="move", name=name, version_id=version_id, previous=previous,
                      author=author, message=message)
@@ -292,7 +276,7 @@ def remove_name(store: Store, name: str, *, author: str | None = None, message: 
         held = _fold(store)[1].get(name)
         if held is None:
             raise WorkspaceError(f"no dataset version is named {name!r}; ws.version_names() lists the names in use")
-        context = _recipe_context()
+        context = _aliases.recipe_context()
         if context is not None:  # a recipe re-run: proposed, not applied
             _propose(store, context, action="remove", name=name, version_id=None, previous=str(held["version_id"]),
                      author=author, message=message)

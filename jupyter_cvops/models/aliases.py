@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import threading
 from collections.abc import Mapping
 from datetime import datetime
@@ -38,33 +37,12 @@ HISTORY_SCHEMA: dict[str, Any] = {
 }
 
 
-RECIPE_ENV = "CVOPS_RECIPE_CONTEXT"
-"""Environment variable a recipe re-run sets for its kernel: JSON naming the recipe, the retrain,
-the run it reproduces and the dataset versions it pins (read by :func:`recipe_context`)."""
+RECIPE_ENV = _shared.RECIPE_ENV
+recipe_context = _shared.recipe_context
 
 PROPOSE_EVENT = "model.alias.propose"
 _proposed: list[dict[str, Any]] = []  # alias moves proposed in this process, oldest first
 _proposed_lock = threading.Lock()
-
-
-def recipe_context() -> dict[str, Any] | None:
-    """The recipe re-run this process belongs to (``$CVOPS_RECIPE_CONTEXT`` parsed), else None.
-
-    Examples
-    --------
-    >>> import os
-    >>> os.environ.pop(RECIPE_ENV, None) and None
-    >>> recipe_context() is None
-    True
-    """
-    text = os.environ.get(RECIPE_ENV)
-    if not text:
-        return None
-    try:
-        found = json.loads(text)
-    except ValueError:
-        return None
-    return found if isinstance(found, dict) else None
 
 
 def proposals(since: int = 0) -> list[dict[str, Any]]:
