@@ -82,8 +82,8 @@ export function parseAudit(value: ReadonlyPartialJSONValue | undefined): IAudit 
   };
 }
 
-/** The evidence as `key: value` lines (the `show` call apart). */
-function evidenceList(evidence: Record<string, unknown>): HTMLElement {
+/** The evidence as `key: value` lines (the `show` call apart); also the panel's Audit section. */
+export function evidenceList(evidence: Record<string, unknown>): HTMLElement {
   const list = el('dl', `${AUDIT_CARD_CLASS}-evidence`);
   for (const [key, value] of Object.entries(evidence)) {
     if (key === 'show') {
@@ -94,6 +94,23 @@ function evidenceList(evidence: Record<string, unknown>): HTMLElement {
     list.append(el('dt', '', key), dd);
   }
   return list;
+}
+
+/** The per-area summary chips (`data 1.5/2`, ...); also the panel's Audit section. */
+export function areaChips(areas: IAuditArea[]): HTMLElement {
+  const row = el('div', `${AUDIT_CARD_CLASS}-areas`);
+  for (const area of areas) {
+    const chip = el('span', `${AUDIT_CARD_CLASS}-area`, `${area.area} ${area.points}/${area.of}`);
+    chip.dataset.area = area.area;
+    chip.title = `${area.yes} yes, ${area.partial} partial, ${area.no} no`;
+    row.append(chip);
+  }
+  return row;
+}
+
+/** The coloured yes / partial / no badge of an answer; also the panel's Audit section. */
+export function answerBadge(answer: IAuditAnswer['answer'], tag: 'td' | 'span' = 'span'): HTMLElement {
+  return el(tag, `${AUDIT_CARD_CLASS}-badge ${AUDIT_CARD_CLASS}-${answer}`, answer);
 }
 
 /** Build the card for one audit. */
@@ -112,14 +129,7 @@ export function renderAuditCard(audit: IAudit): HTMLElement {
   );
   root.append(header);
 
-  const areas = el('div', `${AUDIT_CARD_CLASS}-areas`);
-  for (const area of audit.areas) {
-    const chip = el('span', `${AUDIT_CARD_CLASS}-area`, `${area.area} ${area.points}/${area.of}`);
-    chip.dataset.area = area.area;
-    chip.title = `${area.yes} yes, ${area.partial} partial, ${area.no} no`;
-    areas.append(chip);
-  }
-  root.append(areas);
+  root.append(areaChips(audit.areas));
 
   const table = el('table', `${AUDIT_CARD_CLASS}-answers`);
   for (const a of audit.answers) {
@@ -139,7 +149,7 @@ export function renderAuditCard(audit: IAudit): HTMLElement {
     detail.append(folded);
     row.append(
       el('td', `${AUDIT_CARD_CLASS}-number`, String(a.number)),
-      el('td', `${AUDIT_CARD_CLASS}-badge ${AUDIT_CARD_CLASS}-${a.answer}`, a.answer),
+      answerBadge(a.answer, 'td'),
       detail
     );
     table.append(row);

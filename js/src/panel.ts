@@ -2,7 +2,7 @@
  * The CV Ops side panel (left sidebar, like the git panel): pick a workspace under the
  * server's roots (remembered per notebook in `metadata.cvops.workspace`, relative to the
  * notebook's folder) and see its dataset versions, taxonomy history, runs, models with
- * their aliases and alias history, alerts and recipes.
+ * their aliases and alias history, alerts, recipes and the audit (ten questions, see panelAudit.ts).
  *
  * Reads go through the read-only GET endpoints; a rollback through
  * `POST /cvops/api/aliases/rollback` after a confirmation with a reason; a recipe's Check
@@ -19,6 +19,7 @@ import type { PartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { button, el, py, short } from './dom';
+import { fetchAudit, renderAudit, type AuditState, type IAuditHost } from './panelAudit';
 import { cancelJob, followJob, isFinal, renderJob, startRecipeJob, type IJob } from './recipeJobs';
 import { errorMessage, postAPI, requestAPI } from './request';
 import {
@@ -159,9 +160,10 @@ export class CvopsPanel extends Widget {
     void this.refresh(false);
   }
 
-  /** Cancel the running request (its section keeps what it showed before). */
+  /** Cancel the running request (its section keeps what it showed before) and the audit's. */
   cancel(): void {
     this._controller?.abort();
+    this._auditController?.abort();
   }
 
   /** Reload every section of the current workspace (and, by default, the workspace list). */
@@ -174,6 +176,7 @@ export class CvopsPanel extends Widget {
       this._renderEmpty('Pick a workspace under the server root.');
       return;
     }
+    void this.refreshAudit(); // beside the other reads: its section fills in when it answers
     const data = await this._task(`Loading ${workspace}…`, async signal => {
       const get = <T>(endpoint: string): Promise<T> =>
         requestAPI<T>(endpoint, { query: { workspace }, init: { signal } });
@@ -198,6 +201,33 @@ export class CvopsPanel extends Widget {
     });
     if (data !== null && workspace === this._workspace) {
       this._render(data);
+    }
+  }
+
+  /** Ask the server for the current workspace's audit again (`GET audit`); its section shows the answer. */
+  async refreshAudit(): Promise<void> {
+    const workspace = this._workspace;
+    if (workspace === null) {
+      return;
+    }
+    this._auditController?.abort();
+    const controller = new AbortController();
+    this._auditController = controller;
+    this._setAudit(workspace, { status: 'loading' });
+    let state: AuditState;
+    try {
+      state = { status: 'ready', audit: await fetchAudit(workspace, controller.signal) };
+    } catch (error) {
+      if (controller.signal.aborted && this._auditController !== controller) {
+        return; // a newer request replaced this one
+      }
+      state = { status: 'error', message: controller.signal.aborted ? 'Cancelled.' : errorMessage(error) };
+    }
+    if (this._auditController === controller) {
+      this._auditController = null;
+    }
+    if (workspace === this._workspace) {
+      this._setAudit(workspace, state);
     }
   }
 
@@ -472,8 +502,24 @@ export class CvopsPanel extends Widget {
       renderRuns(host, data.runs),
       renderModels(host, data.models, data.history),
       renderAlerts(host, data.checks),
-      renderRecipes(host, data.recipes)
+      renderRecipes(host, data.recipes),
+      this._auditSection()
     );
+  }
+
+  /** Keep `state` as the audit of `workspace` and redraw its section in place (open or closed as it was). */
+  private _setAudit(workspace: string, state: AuditState): void {
+    this._audit = { workspace, state };
+    this._sections.querySelector(':scope > [data-section="audit"]')?.replaceWith(this._auditSection());
+  }
+
+  private _auditSection(): HTMLElement {
+    const state: AuditState = this._audit?.workspace === this._workspace ? this._audit.state : { status: 'loading' };
+    const node = renderAudit(this._auditHost, state, this._auditOpen);
+    node.addEventListener('toggle', () => {
+      this._auditOpen = (node as HTMLDetailsElement).open;
+    });
+    return node;
   }
 
 
@@ -482,6 +528,10 @@ export class CvopsPanel extends Widget {
   private _entries: IWorkspaceEntry[] = [];
   private _workspace: string | null = null;
   private _controller: AbortController | null = null;
+  private _auditController: AbortController | null = null;
+  /** The last audit state and the workspace it belongs to; whether its section is expanded. */
+  private _audit: { workspace: string; state: AuditState } | null = null;
+  private _auditOpen = true;
   /** The last job of each recipe (by recipe id), as the server last reported it. */
   private readonly _jobs = new Map<string, IJob>();
   private readonly _select = document.createElement('select');
@@ -503,6 +553,11 @@ export class CvopsPanel extends Widget {
     openFile: path => void this._app.commands.execute('docmanager:open', { path }),
     runRecipe: (recipe, check) => void this.runRecipe(recipe, check),
     jobBox: recipeId => this._jobBox(recipeId)
+  };
+  private readonly _auditHost: IAuditHost = {
+    section: (key, title, count, open) => this._section(key, title, count, open),
+    insert: code => this._insert(code),
+    refreshAudit: () => void this.refreshAudit()
   };
 }
 
