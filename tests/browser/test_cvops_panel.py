@@ -318,3 +318,85 @@ def test_cancel_a_run_from_the_panel(page: Any, lab: JupyterProcess, lab_root: P
     assert (ws.store.count("model_versions"), ws.checks().height) == before  # nothing registered, no check
     last = ws.runs().filter(pl.col("name") == "slow-train").sort("started_at").row(-1, named=True)
     assert last["status"] == "failed" and "KeyboardInterrupt" in (last["error"] or "")
+
+
+def test_audit_section_shows_the_ten_answers(page: Any, lab: JupyterProcess, lab_root: Path,
+                                             workspace: dict[str, Any]) -> None:
+    """The Audit section on the panel's workspace: the score and ten rows whose answers are
+    ``ws.audit().to_dict()``'s (computed here, as of the time the server answered), evidence as text,
+    Insert cell, Refresh, and a refused request's one-line reason from the real server."""
+    from jupyter_cvops import Workspace
+
+    nb_path = lab_root / "audit.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC},
+                                            cells=[nbformat.v4.new_code_cell("1 + 1")]), nb_path)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    open_notebook(page, lab, nb_path.name)
+    panel = _open_panel(page)
+    with page.expect_response(lambda r: "/cvops/api/audit?" in r.url, timeout=SLOW_MS) as answer:
+        panel.locator(".cvops-panel-workspace").select_option(WS)
+    assert answer.value.ok, answer.value.text()
+    body = answer.value.json()
+    expected = Workspace.open(workspace["path"], readonly=True).audit(as_of=body["as_of"]).to_dict()
+    assert [a["answer"] for a in body["answers"]] == [a["answer"] for a in expected["answers"]]
+
+    section = panel.locator('[data-section="audit"]')
+    expect(section).to_have_attribute("data-state", "ready", timeout=SLOW_MS)
+    expect(section.locator(".cvops-panel-count")).to_have_text(f"{expected['score']}/10")
+    expect(section.locator(".cvops-panel-audit-score")).to_have_text(f"{expected['score']}/10")
+    chips = section.locator(".cvops-audit-card-area")
+    expect(chips).to_have_count(len(expected["areas"]))
+    for chip, area in zip(chips.all(), expected["areas"]):
+        expect(chip).to_have_text(f"{area['area']} {area['points']:g}/{area['of']}")
+    rows = section.locator(".cvops-panel-audit-row")
+    expect(rows).to_have_count(10)
+    for row, a in zip(rows.all(), expected["answers"]):
+        assert row.get_attribute("data-number") == str(a["number"])
+        assert row.get_attribute("data-answer") == a["answer"]
+        badge = row.locator(".cvops-audit-card-badge")
+        expect(badge).to_have_text(a["answer"])
+        expect(badge).to_have_class(f"cvops-audit-card-badge cvops-audit-card-{a['answer']}")
+        assert row.locator(".cvops-panel-audit-question").get_attribute("title") == a["question"]
+        next_step = row.locator(".cvops-panel-audit-next")
+        if a["answer"] == "yes":
+            expect(next_step).to_have_count(0)
+        else:
+            expect(next_step).to_have_text(f"Next: {a['next_step']}")
+        expect(row.locator(".cvops-audit-card-evidence")).to_be_hidden()  # folded until the row is clicked
+
+    # A row expands to its evidence: key and value as text (the drift check's summary holds "<b>").
+    drift = next(a for a in expected["answers"] if a["number"] == 6)
+    row = rows.nth(5)
+    row.locator(".cvops-panel-audit-summary").click()
+    evidence = row.locator(".cvops-audit-card-evidence")
+    expect(evidence).to_be_visible()
+    keys = [k for k in drift["evidence"] if k != "show"]
+    expect(evidence.locator("dt")).to_have_text(keys)
+    if "<b>mean grey level</b>" in json.dumps(drift["evidence"]):
+        expect(evidence).to_contain_text("<b>mean grey level</b>")
+    assert section.locator("b").count() == 0  # workspace text never becomes HTML
+
+    # Insert cell: ws.audit() below the active cell, after the prelude that opens the workspace.
+    section.locator(".cvops-panel-audit-cell").click()
+    expect(page.locator(".jp-NotebookPanel .jp-Cell")).to_have_count(2)
+    source = _cell_sources(page)[1]
+    assert f'ws = cv.Workspace.open("{WS}")' in source and source.rstrip().endswith("ws.audit()")
+
+    # Refresh asks again; a refused request shows the real server's one-line reason in the section.
+    with page.expect_response(lambda r: "/cvops/api/audit?" in r.url) as again:
+        section.locator(".cvops-panel-audit-refresh").click()
+    assert again.value.ok
+    expect(section).to_have_attribute("data-state", "ready")
+    page.route("**/cvops/api/audit?*", lambda route: route.continue_(url=route.request.url + "&as_of=yesterday"))
+    section.locator(".cvops-panel-audit-refresh").click()
+    refused = section.locator(".cvops-panel-audit-error")
+    expect(refused).to_have_text("as_of must be an ISO date or date-time, got 'yesterday'")
+    expect(section.locator(".cvops-panel-count")).to_have_text("!")
+    page.unroute("**/cvops/api/audit?*")
+    section.locator(".cvops-panel-audit-refresh").click()
+    expect(section.locator(".cvops-panel-audit-row")).to_have_count(10)
+    ARTIFACTS.mkdir(exist_ok=True)
+    section.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "cvops-panel-audit.png"), full_page=True)
+    assert not errors, errors
