@@ -76,6 +76,7 @@ from ._agreement_figure import (  # noqa: F401  (ALERT_*, TREND and the formatte
     _fmt,
     _nan_to_none,
 )
+from ._display import bundle_with_repr
 from ._gallery import Gallery
 
 if TYPE_CHECKING:
@@ -455,14 +456,8 @@ class AgreementView(_FigureMixin, _ClicksMixin):
         for w in (self.summary, self.pair_picker, self.figure, self.gallery, self.review_box, self.widget):
             w.close()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | dict[str, Any] | None:
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        if isinstance(bundle, tuple):
-            data, meta = bundle
-            return {**data, "text/plain": repr(self)}, meta
-        return {**bundle, "text/plain": repr(self)}
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        return bundle_with_repr(self.widget, self, **kwargs)
 
     def __repr__(self) -> str:
         r = self.report

@@ -56,6 +56,7 @@ import traitlets
 from ..embeddings._projection import Method, project
 from ..images._thumbnails import Thumbnail, make_thumbnail
 from ._bundle import _Bundle
+from ._display import bundle_with_repr
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -517,12 +518,7 @@ class DriftView:
 
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        box = ipywidgets.VBox([self.widget, self._review_out])
-        bundle = box._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
-        return {**data, "text/plain": repr(self)}, meta
+        return bundle_with_repr(ipywidgets.VBox([self.widget, self._review_out]), self, **kwargs)
 
     def __repr__(self) -> str:
         n_ref = int((self._set == 0).sum())

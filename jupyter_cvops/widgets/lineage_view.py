@@ -44,6 +44,7 @@ import traitlets
 
 from ..taxonomy._ops import safe_color
 from ._bundle import _Bundle
+from ._display import bundle_with_repr
 from ._lineage_payload import ChainPayload, ThumbPack, chain_payload
 
 if TYPE_CHECKING:
@@ -296,14 +297,8 @@ class LineageView:
             raise ValueError(f"unknown message kind {kind!r}")
 
     # -- display --------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | dict[str, Any] | None:
-        bundle = self.box._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        if isinstance(bundle, tuple):
-            data, meta = bundle
-            return {**data, "text/plain": repr(self)}, meta
-        return {**bundle, "text/plain": repr(self)}
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        return bundle_with_repr(self.box, self, **kwargs)
 
     def __repr__(self) -> str:
         return f"<LineageView {self.lineage.summary()}; {len(self.selected)} selected>"

@@ -66,6 +66,7 @@ from ..images._thumbnails import Thumbnail
 from ..reviews.decisions import DECISIONS, decide, review_queue
 from ..taxonomy._ops import safe_color
 from ._bundle import STATIC, _Bundle  # noqa: F401  (re-exported)
+from ._display import bundle_with_repr
 from ._review_items import _ItemsMixin
 from ._review_widget import (
     FALLBACK_COLORS,
@@ -353,11 +354,7 @@ class ReviewSession(_ItemsMixin):
         self.widget.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, meta = bundle
-        return {**data, "text/plain": repr(self)}, meta
+        return bundle_with_repr(self.widget, self, **kwargs)
 
     def __repr__(self) -> str:
         n = len(self._view.rows)
