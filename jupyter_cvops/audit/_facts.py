@@ -60,6 +60,10 @@ class Facts:
     recipe_files, dataset_files : dict
         Per recipe id: whether its folder, notebook and environment lock are on disk and match their
         hashes. Per dataset version id a recipe pins: whether its files verify (fast).
+    accuracy : dict
+        Per production model: its served predictions (up to ``as_of``) of images with a reviewed label
+        (the labels as they are now), how many were right, the Wilson interval, and the accuracy its
+        newest evaluation gave (see :func:`_production_accuracy`).
 
     Examples
     --------
@@ -82,6 +86,7 @@ class Facts:
     lineage: dict[str, dict[str, Any]] = field(default_factory=dict)
     recipe_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     dataset_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    accuracy: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _until(frame: pl.DataFrame, column: str, as_of: datetime) -> pl.DataFrame:
@@ -157,6 +162,7 @@ def read_facts(ws: Workspace, as_of: datetime, *, alias: str = "production", mod
                   checks=checks, recipes=recipes, aliases=aliases, predictions=predictions)
     for name, vid in production.select("model", "version_id").iter_rows():
         facts.lineage[name] = _lineage_facts(ws, facts, name, vid)
+        facts.accuracy[name] = _production_accuracy(ws, name, vid, as_of)
         for recipe in recipes_for(facts, name, vid).iter_rows(named=True):
             rid = str(recipe["recipe_id"])
             if rid not in facts.recipe_files:
@@ -165,6 +171,40 @@ def read_facts(ws: Workspace, as_of: datetime, *, alias: str = "production", mod
                 if pin and pin not in facts.dataset_files:
                     facts.dataset_files[pin] = _dataset_files(ws, pin, verify)
     return facts
+
+
+def _production_accuracy(ws: Workspace, name: str, vid: str, as_of: datetime) -> dict[str, Any]:
+    """Served predictions of ``name:vid`` on reviewed images: n, correct, accuracy, Wilson 95% interval, and the
+    accuracy of the version's newest evaluation. Only reviewed images are resolved, so a million logged
+    predictions cost one column read, not a label resolution each."""
+    from ..labels._resolution import resolve_labels
+    from ..models.evaluate import ground_truth
+    from ..predictions.accuracy import wilson_interval
+    from ..recipes._due import expected_accuracy
+
+    store = ws.store
+    expected, evaluation = expected_accuracy(store, name, vid)
+    out: dict[str, Any] = {"n_reviewed": 0, "accuracy": None, "ci_low": None, "ci_high": None,
+                           "evaluation_accuracy": expected, "evaluation_check": evaluation,
+                           "show": f"ws.production_accuracy({name!r}, version={vid[:12]!r})"}
+    reviewed = store.read("reviews", columns=["image_id", "decision", "created_at"])
+    reviewed = _until(reviewed.filter(pl.col("decision").is_in(["accept", "set"])), "created_at", as_of)
+    if reviewed.height == 0 or not ws.taxonomy.version:
+        return out
+    served = _until(store.read("predictions", where=f"model = {_quote(name)} AND model_version = {_quote(vid)}",
+                               columns=["image_id", "predicted_class", "role", "status", "time"]), "time", as_of)
+    served = served.filter((pl.col("role").fill_null("served") == "served") & (pl.col("status") == "ok")
+                           & pl.col("image_id").is_in(reviewed["image_id"].unique().implode()))
+    if served.height == 0:
+        return out
+    labels, _ = resolve_labels(store, ws.taxonomy, served["image_id"].unique(), ws.taxonomy.version)
+    truth = ground_truth(labels).filter(pl.col("agreement") == "reviewed").select("image_id", "truth")
+    judged = served.join(truth, on="image_id", how="inner")
+    n, k = judged.height, int((judged["predicted_class"] == judged["truth"]).sum())
+    if n:
+        lo, hi = wilson_interval(k, n)
+        out |= {"n_reviewed": n, "n_correct": k, "accuracy": k / n, "ci_low": float(lo), "ci_high": float(hi)}
+    return out
 
 
 def _prediction_counts(ws: Workspace, names: list[str], as_of: datetime) -> pl.DataFrame:

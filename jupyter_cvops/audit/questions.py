@@ -315,7 +315,8 @@ def q5_preprocessing(f: Facts) -> Answer:
 
 
 def q6_drift_monitoring(f: Facts) -> Answer:
-    """6: input-drift checks recorded recently (when it last ran, what it compared, the alerts)."""
+    """6: input-drift checks recorded recently (when it last ran, what it compared, the alerts); the evidence also
+    carries each production model's accuracy on reviewed production images beside its evaluation's."""
     ch = _checks(f, "input_drift")
     name = f.production["model"][0] if f.production.height else "<model>"
     ref = "'<training dataset>'"
@@ -337,6 +338,8 @@ def q6_drift_monitoring(f: Facts) -> Answer:
                           "windows": result.get("n_windows"), "drifted_windows": result.get("n_drifted"),
                           "checks_in_window": window.height, "alerts_in_window": int(window["alert"].sum()),
                           "last_alert": alerts["created_at"][-1] if alerts.height else None,
+                          "production_accuracy": {m: {k: v for k, v in a.items() if k != "evaluation_check"}
+                                                  for m, a in f.accuracy.items()},
                           "show": "ws.checks(kind='input_drift')"}
     if ev["last"]["age_days"] > f.max_age_days:
         return _ask(6, "partial", ev, f"drift last ran {ev['last']['age_days']:g} days ago (max "

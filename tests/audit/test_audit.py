@@ -121,6 +121,25 @@ def test_5_other_preprocessing_in_serving_then_a_skew_check(world: World, tmp_pa
     assert a.answer == "yes" and a.evidence["skew_checks"] == 2
 
 
+def test_6_carries_production_accuracy_on_reviewed_images(world: World, tmp_path: Path) -> None:
+    """Reviewed production images give the production model's accuracy (what ws.production_accuracy says),
+    beside its evaluation's, in question 6's evidence; reviews after as_of do not count."""
+    ws = world.fork(tmp_path)
+    assert ws.audit().answer(6).evidence["production_accuracy"]["clf"]["n_reviewed"] == 0
+    served = ws.predictions(model="clf").sort("path")
+    before = now_utc()
+    for image_id, said in served.select("image_id", "predicted_class").head(4).iter_rows():
+        ws.decide(image_id, "set", class_name=said if image_id != served["image_id"][0] else
+                  ("ok" if said == "dent" else "dent"), reviewer="rita")  # 3 of 4 right
+    record_check(ws.store, "evaluation", f"clf:{world.mv1}", parameters={}, result={"overall": {"accuracy": 0.9}},
+                 alert=False, summary="accuracy 0.9")
+    acc = ws.audit().answer(6).evidence["production_accuracy"]["clf"]
+    assert (acc["n_reviewed"], acc["n_correct"], acc["accuracy"], acc["evaluation_accuracy"]) == (4, 3, 0.75, 0.9)
+    want = ws.production_accuracy("clf", roles=("served",), version=world.mv1).overall.row(0, named=True)
+    assert (acc["ci_low"], acc["ci_high"]) == pytest.approx((want["ci_low"], want["ci_high"]))
+    assert ws.audit(as_of=before).answer(6).evidence["production_accuracy"]["clf"]["n_reviewed"] == 0
+
+
 def test_6_drift_monitoring_missing_or_stale(world: World) -> None:
     a = world.ws.audit(as_of=world.marks["drift"]).answer(6)
     assert a.answer == "no" and "ws.drift('baseline'" in a.next_step
