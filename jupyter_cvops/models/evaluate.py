@@ -189,6 +189,8 @@ def evaluate(ws: Workspace, model: str | ModelVersion, data: str | DatasetVersio
         raise ValueError(f"no image of dataset version {dv.id[:12]}{f' ({split})' if split else ''} has a "
                          f"usable label of the model's classes ({', '.join(classes)})")
     net = mv.load()
+    if device is not None and hasattr(net, "to"):  # the inputs go to the device: the model with them
+        net = net.to(device)
     pre = mv.preprocess
     paths = frame["path"].to_list()
     predicted: list[str | None] = [None] * len(paths)
