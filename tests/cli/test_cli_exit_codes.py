@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import CliWorld, Cvops
+from conftest import CliWorld, Cvops, Hook
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,8 +48,6 @@ def test_usage_mistakes_are_one_line_and_exit_2(cvops: Cvops, args: list[str], n
 
 
 def test_verify_exits_3_and_notifies(tmp_path: Path, cvops: Cvops, shared_data: Path) -> None:
-    from conftest import Hook
-
     imgs = tmp_path / "imgs"
     imgs.mkdir()
     for p in sorted((shared_data / "images" / "neu-surface-defects").rglob("*.jpg"))[:3]:
