@@ -109,17 +109,14 @@ def test_read_only_drift_uses_what_is_stored_and_writes_nothing(demo: tuple[Work
     """A read-only open computes the same windows from stored embeddings (the novelty reference in
     memory), records nothing, and says what to do when embeddings are missing."""
     ws, _ = demo
-    ws.drift("demo-train", by="2d", progress=False, seed=0)  # embeds (writable)
-    ro = Workspace.open(ws.uri, readonly=True)
-    before = {t: ws.store.version(t) for t in ws.store.table_names()}
+    want = ws.drift("demo-train", by="2d", progress=False, seed=0)  # embeds and caches the reference (writable)
     from jupyter_cvops.drift import _novelty
 
     for t in [t for t in ws.store.table_names() if t.startswith(_novelty.PREFIX)]:
         ws.store.drop_table(t)  # a reference table no writable open made yet: built in memory
     before = {t: ws.store.version(t) for t in ws.store.table_names()}
-    got = ro.drift("demo-train", by="2d", progress=False, seed=0)
+    got = Workspace.open(ws.uri, readonly=True).drift("demo-train", by="2d", progress=False, seed=0)
     assert {t: ws.store.version(t) for t in ws.store.table_names()} == before
-    want = ws.drift("demo-train", by="2d", progress=False, seed=0)
     assert got.select("window", "n", "statistic", "p_value", "drifted", "novel_frac").equals(
         want.select("window", "n", "statistic", "p_value", "drifted", "novel_frac"))
     import numpy as np
