@@ -60,6 +60,7 @@ bench: setup
 	$(PY) bench/bench_agreement.py
 	$(PY) bench/bench_drift.py
 	$(PY) bench/bench_embed.py
+	$(PY) bench/bench_imgstats.py   # imgstats images/s per core beside the decode-only floor (target >= 30%)
 	$(PY) bench/bench_predictions.py
 	$(PY) bench/bench_models.py
 	$(PIP) install -q papermill

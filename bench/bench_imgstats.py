@@ -1,0 +1,114 @@
+"""Benchmark: the default ``imgstats`` embedding at production rates (issue 13, section 4).
+
+On ``--n`` (default 2,000) seeded synthetic 200x200 PNGs (smooth texture + sensor-like
+noise, registered in a fresh workspace), images per CPU-second, i.e. per core:
+
+(a) decode only, the floor: ``read_image(path, image_id)`` -- read the file, check its
+    content hash, decode the PNG to RGB -- exactly the decode that ``embed`` does;
+(b) imgstats per image: the same plus ``ImageStatsBackend.load`` (all 33 statistics) --
+    what an ``embed`` worker does for each image (``pipeline.load_one``);
+(c) ``ws.embed("imgstats")`` end to end (worker threads, batching, the LanceDB commit),
+    CPU seconds of the whole process over all its threads.
+
+(a) and (b) run on one thread, interleaved, best of ``--repeats``; OpenCV keeps its default
+threading (as in production). Target: (b) and (c) >= 30% of (a).
+
+Run: ``python bench/bench_imgstats.py`` (``--n 500`` for a quick run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+FLOOR = 0.30
+
+
+def make_pngs(folder: Path, n: int, seed: int = 0, size: int = 200) -> None:
+    """``n`` distinct ``size x size`` RGB PNGs: smooth coloured texture + Gaussian noise (seeded)."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    for i in range(n):
+        f = rng.uniform(5, 40, 3)
+        img = np.stack([127 + 100 * np.sin(xx / f[c] + i) * np.cos(yy / f[(c + 1) % 3]) for c in range(3)], axis=2)
+        img += rng.normal(0, 8, img.shape)
+        cv2.imwrite(str(folder / f"im_{i:05d}.png"), np.clip(img, 0, 255).astype(np.uint8))
+
+
+def cpu_rate(fn, items: list) -> float:  # type: ignore[no-untyped-def, type-arg]
+    """Items per CPU-second of ``fn`` over ``items`` (process CPU time, all threads)."""
+    c0 = time.process_time()
+    for it in items:
+        fn(it)
+    return len(items) / (time.process_time() - c0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+
+    import cv2
+
+    from jupyter_cvops import Workspace
+    from jupyter_cvops.embeddings import _backends as eb
+    from jupyter_cvops.embeddings import _pipeline as pipeline
+
+    work = Path(tempfile.mkdtemp(prefix="cvops-bench-imgstats-"))
+    try:
+        make_pngs(work / "imgs", args.n)
+        ws = Workspace.create(work / "ws")
+        ws.add_images(work / "imgs", progress=False)
+        pairs = list(ws.images().select("image_id", "path").iter_rows())
+        assert len(pairs) == args.n
+        backend = eb.ImageStatsBackend()
+
+        def decode(pair: tuple[str, str]) -> object:
+            return eb.read_image(pair[1], pair[0])
+
+        def stats(pair: tuple[str, str]) -> object:
+            out = pipeline.load_one(backend, pair)
+            assert out[2] is None, out
+            return out
+
+        for pair in pairs[:50]:  # warm caches: files, imports, buffers
+            stats(pair)
+        dec, full = [], []
+        for _ in range(args.repeats):
+            dec.append(cpu_rate(decode, pairs))
+            full.append(cpu_rate(stats, pairs))
+        r_dec, r_full = max(dec), max(full)
+
+        c0, w0 = time.process_time(), time.perf_counter()
+        rep = ws.embed("imgstats", progress=False)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        assert rep.n_computed == args.n, rep
+        r_embed = args.n / cpu
+
+        print(f"imgstats at production rates: {args.n} seeded 200x200 PNGs, {platform.processor() or platform.machine()}, "
+              f"{eb.cpu_count()} CPUs, OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads)")
+        print(f"  {'':44s} {'images/s per core':>18s} {'vs decode':>10s} {'floor':>6s}")
+        print(f"  {'(a) decode only (read + hash + PNG decode)':44s} {r_dec:18.0f} {1.0:10.2f}")
+        for label, r in (("(b) decode + imgstats, one thread", r_full),
+                         ("(c) ws.embed('imgstats') end to end", r_embed)):
+            ok = "PASS" if r >= FLOOR * r_dec else "FAIL"
+            print(f"  {label:44s} {r:18.0f} {r / r_dec:10.2f} {FLOOR:6.2f}  {ok}")
+        print(f"  statistics alone: {1e3 / r_full - 1e3 / r_dec:.2f} ms per image (CPU); "
+              f"embed wall {wall:.1f} s = {args.n / wall:.0f} images/s on {eb.cpu_count()} CPUs; "
+              f"repeats (a) {[round(x) for x in dec]}, (b) {[round(x) for x in full]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
