@@ -32,6 +32,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ from . import _pipeline as pipeline
 from ._backends import EmbeddingBackend, EmbeddingError
 from ._index import quote as _quote
 from ..images._hashing import hash_file
-from ._image_stats import feature_names
+from ._image_stats import feature_names, opencv_single_threaded
 from .._store import now_utc
 
 if TYPE_CHECKING:
@@ -340,9 +341,10 @@ def embed(
     old = ix.records(ws).get(table)
     if todo.height or old is None or {k: old.get(k) for k in record} != record:
         ix.put_record(ws, record | {"updated_at": now_utc().isoformat(), "index": (old or {}).get("index")})
-    if todo.height:
-        _compute(ws, backend, table, fp, todo, report, batch_size=batch_size, num_workers=num_workers,
-                 progress=progress)
+    if todo.height:  # imgstats workers spread images over the cores: OpenCV's own threads would only spin
+        with opencv_single_threaded() if isinstance(backend, eb.ImageStatsBackend) else nullcontext():
+            _compute(ws, backend, table, fp, todo, report, batch_size=batch_size, num_workers=num_workers,
+                     progress=progress)
     report.index = ix.maintain_index(ws, table, index_threshold)
     report.seconds = time.perf_counter() - t0
     if report.n_computed or report.failures:
