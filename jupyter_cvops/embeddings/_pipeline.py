@@ -41,7 +41,7 @@ def _lower_priority(nice: int) -> None:
 
 
 def prefetch(items: Sequence[T], load: Callable[[T], R], *, batch_size: int, num_workers: int,
-             depth: int | None = None, nice: int = 0) -> Iterator[list[R]]:
+             depth: int | None = None, nice: int = 0, wait_running: bool = False) -> Iterator[list[R]]:
     """``[load(x) for x in batch]`` for consecutive batches of ``items``, loaded ahead.
 
     ``num_workers`` threads load items in order, at most ``depth`` batches (default 2)
@@ -49,7 +49,9 @@ def prefetch(items: Sequence[T], load: Callable[[T], R], *, batch_size: int, num
     yet itself, so it never waits on a worker. An exception from ``load`` is raised in
     the consumer when its batch is reached. ``nice > 0`` lowers the workers' priority:
     when the model keeps every core busy, they then use idle time only. ``num_workers=0``
-    loads everything inline.
+    loads everything inline. ``wait_running=True``: the consumer waits for an item a worker
+    is already loading instead of loading it again (for a model that needs no CPU of its
+    own, e.g. ``imgstats``, where the consumer would otherwise redo running items: ~2x CPU).
 
     Examples
     --------
@@ -90,6 +92,8 @@ def prefetch(items: Sequence[T], load: Callable[[T], R], *, batch_size: int, num
             with cond:
                 if state[i] == _WORKER:  # the consumer has not taken it over
                     results[i], state[i] = value, _DONE
+                    if wait_running:
+                        cond.notify_all()
 
     threads = [threading.Thread(target=worker, name=f"cvops-embed-{k}", daemon=True) for k in range(num_workers)]
     for t in threads:
@@ -103,6 +107,8 @@ def prefetch(items: Sequence[T], load: Callable[[T], R], *, batch_size: int, num
             out: list[R] = []
             for i in range(start, end):
                 with cond:
+                    while wait_running and state[i] == _WORKER:
+                        cond.wait()
                     ready = state[i] == _DONE
                     value: Any = results[i] if ready else None
                     results[i], state[i] = None, _CONSUMER
@@ -181,7 +187,8 @@ def load_batch(backend: EmbeddingBackend, chunk: Sequence[tuple[str, str]]
 
 
 def batches(backend: EmbeddingBackend, pairs: Sequence[tuple[str, str]], *, batch_size: int,
-            num_workers: int, nice: int = 0) -> Iterator[tuple[list[str], Any, list[tuple[str, str, str]]]]:
+            num_workers: int, nice: int = 0, wait_running: bool = False
+            ) -> Iterator[tuple[list[str], Any, list[tuple[str, str, str]]]]:
     """:func:`load_batch` of consecutive chunks of ``pairs``, loaded ahead by :func:`prefetch`.
 
     Examples
@@ -191,6 +198,6 @@ def batches(backend: EmbeddingBackend, pairs: Sequence[tuple[str, str]], *, batc
     [[('x', '/no.png', 'file not found')]]
     """
     loaded = prefetch(pairs, lambda p: load_one(backend, p), batch_size=batch_size, num_workers=num_workers,
-                      nice=nice)
+                      nice=nice, wait_running=wait_running)
     for start, got in zip(range(0, len(pairs), batch_size), loaded, strict=False):
         yield collate(backend, pairs[start:start + batch_size], got)

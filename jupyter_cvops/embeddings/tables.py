@@ -388,7 +388,8 @@ def _compute(ws: Workspace, backend: EmbeddingBackend, table: str, fp: str, todo
     try:
         cpu_model = backend.device.startswith("cpu") and not isinstance(backend, eb.ImageStatsBackend)
         for ids, batch, failures in pipeline.batches(backend, pairs, batch_size=batch_size,
-                                                     num_workers=workers, nice=19 if cpu_model else 0):
+                                                     num_workers=workers, nice=19 if cpu_model else 0,
+                                                     wait_running=isinstance(backend, eb.ImageStatsBackend)):
             report.failures += failures
             if ids:
                 vecs = np.asarray(backend.forward(batch), dtype=np.float32)
