@@ -105,10 +105,13 @@ def prefetch(items: Sequence[T], load: Callable[[T], R], *, batch_size: int, num
                 shared["limit"] = min(n, end + ahead * batch_size)
                 cond.notify_all()
             out: list[R] = []
+            running: list[int] = []
             for i in range(start, end):
                 with cond:
-                    while wait_running and state[i] == _WORKER:
-                        cond.wait()
+                    if wait_running and state[i] == _WORKER:
+                        running.append(i)  # collected below, once this batch's other items are loaded
+                        out.append(None)  # type: ignore[arg-type]
+                        continue
                     ready = state[i] == _DONE
                     value: Any = results[i] if ready else None
                     results[i], state[i] = None, _CONSUMER
@@ -117,6 +120,15 @@ def prefetch(items: Sequence[T], load: Callable[[T], R], *, batch_size: int, num
                 if isinstance(value, _Raised):
                     raise value.exc
                 out.append(value)
+            for i in running:
+                with cond:
+                    while state[i] == _WORKER:
+                        cond.wait()
+                    value = results[i]
+                    results[i], state[i] = None, _CONSUMER
+                if isinstance(value, _Raised):
+                    raise value.exc
+                out[i - start] = value
             yield out
     finally:
         with cond:

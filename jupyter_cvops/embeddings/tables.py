@@ -284,8 +284,8 @@ def embed(
     device
         ``"cuda"``, ``"cpu"``, ...; default: CUDA when available, else CPU.
     num_workers
-        Loader threads (decode + preprocess), ``0`` to load inline. Default: all CPUs for
-        ``imgstats``; up to 8 on a GPU; half the CPUs at the lowest scheduling priority
+        Loader threads (decode + preprocess), ``0`` to load inline. Default: one per CPU but one for
+        ``imgstats`` (the calling thread loads too); up to 8 on a GPU; half the CPUs at the lowest scheduling priority
         when the model runs on the CPU (it keeps every core busy already, so loading
         fills idle time instead of preempting the model's threads).
     progress
@@ -355,7 +355,7 @@ def embed(
 def _default_workers(backend: EmbeddingBackend) -> int:
     n = eb.cpu_count()
     if isinstance(backend, eb.ImageStatsBackend):
-        return n
+        return max(1, n - 1)  # the calling thread loads too: one loader per CPU
     if backend.device.startswith("cpu"):
         return max(1, n // 2)
     return min(8, n)
