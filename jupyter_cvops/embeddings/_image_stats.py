@@ -278,10 +278,10 @@ def _luma(rgb: np.ndarray, ws: _Fresh) -> np.ndarray:
     return y.reshape(h, w)
 
 
-def _mean_var(a: np.ndarray, ws: _Fresh) -> tuple[float, float]:
-    """Mean and (population) variance of a float64 array, two-pass."""
+def _mean_var(a: np.ndarray, ws: _Fresh, *, in_place: bool = False) -> tuple[float, float]:
+    """Mean and (population) variance of a float64 array, two-pass (``in_place``: overwrites ``a``)."""
     m = cv2.sumElems(a)[0] / a.size
-    d = np.subtract(a, m, out=ws.get("tmp", a.shape, np.float64))
+    d = np.subtract(a, m, out=a if in_place else ws.get("tmp", a.shape, np.float64))
     return m, cv2.norm(d, cv2.NORM_L2SQR) / a.size
 
 
@@ -299,7 +299,7 @@ def laplacian_variance(y: np.ndarray) -> float:
 def _laplacian_variance(y: np.ndarray, ws: _Fresh) -> float:
     lap = cv2.Laplacian(y, cv2.CV_64F, dst=ws.get("lap", y.shape, np.float64), ksize=1,
                         borderType=cv2.BORDER_REFLECT_101)
-    return _mean_var(lap, ws)[1]
+    return _mean_var(lap, ws, in_place=True)[1]
 
 
 def colorfulness(rgb: np.ndarray) -> float:

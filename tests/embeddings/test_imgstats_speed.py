@@ -317,3 +317,31 @@ def test_several_times_faster_than_the_reference() -> None:
 
     ref, fast = cpu(Reference.image_stats), cpu(st.image_stats)
     assert fast * 2.5 < ref, f"fast {fast:.3f} s vs reference {ref:.3f} s (CPU) for {len(imgs)} images"
+
+
+# --------------------------------------------------------------------------- embed's loading for imgstats
+def test_wait_running_loads_every_item_once_in_order() -> None:
+    from collections import Counter
+
+    from jupyter_cvops.embeddings._pipeline import prefetch
+
+    calls: Counter[int] = Counter()
+
+    def load(x: int) -> int:
+        calls[x] += 1
+        time.sleep(0.0005 * (x % 4))  # uneven work, so the consumer meets running items
+        return x * 10
+
+    got = [v for batch in prefetch(list(range(120)), load, batch_size=8, num_workers=2, wait_running=True)
+           for v in batch]
+    assert got == [x * 10 for x in range(120)]
+    assert set(calls.values()) == {1}  # nothing loaded twice
+
+
+def test_opencv_single_threaded_nests_and_restores() -> None:
+    before = cv2.getNumThreads()
+    with st.opencv_single_threaded():
+        with st.opencv_single_threaded():
+            assert cv2.getNumThreads() == 1
+        assert cv2.getNumThreads() == 1
+    assert cv2.getNumThreads() == before
