@@ -102,15 +102,16 @@ def main() -> None:
         assert rep.n_computed == args.n, rep
         r_embed = args.n / cpu
 
-        print(f"imgstats at production rates: {args.n} seeded 200x200 PNGs, {platform.processor() or platform.machine()}, "
+        cpu_name = platform.processor() or platform.machine()
+        print(f"imgstats at production rates: {args.n} seeded 200x200 PNGs, {cpu_name}, "
               f"{eb.cpu_count()} CPUs, OpenCV {cv2.__version__} "
               f"({'its default ' + str(cv2.getNumThreads()) if args.opencv_threads else 'one'} thread(s) in (b))")
         print(f"  {'':44s} {'images/s per core':>18s} {'vs decode':>10s} {'floor':>6s}")
-        print(f"  {'(a) decode only (read + hash + PNG decode)':44s} {r_dec:18.0f} {1.0:10.2f}")
+        print(f"  {'(a) decode only (read + hash + PNG decode)':44s} {r_dec:18.0f} {1.0:10.3f}")
         for label, r in (("(b) decode + imgstats, one thread", r_full),
                          ("(c) ws.embed('imgstats') end to end", r_embed)):
             ok = "PASS" if r >= FLOOR * r_dec else "FAIL"
-            print(f"  {label:44s} {r:18.0f} {r / r_dec:10.2f} {FLOOR:6.2f}  {ok}")
+            print(f"  {label:44s} {r:18.0f} {r / r_dec:10.3f} {FLOOR:6.2f}  {ok}")
         print(f"  statistics alone: {1e3 / r_full - 1e3 / r_dec:.2f} ms per image (CPU); "
               f"embed wall {wall:.1f} s = {args.n / wall:.0f} images/s on {eb.cpu_count()} CPUs; "
               f"repeats (a) {[round(x) for x in dec]}, (b) {[round(x) for x in full]}")
