@@ -27,3 +27,24 @@ def _shared_data() -> Path:
 def shared_data() -> Path:
     """Read-only folder of real exports and images (see its PROVENANCE.md). Never write there."""
     return _shared_data()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API (moto's standalone server) on a local port, one per test session."""
+    from _s3 import start_server
+
+    server = start_server()
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch):
+    """A fresh bucket on the local S3 server, with the AWS_* environment pointing at it.
+
+    ``s3_bucket.uri("ws")`` is ``s3://<bucket>/ws``; ``s3_bucket.storage_options`` are the
+    LanceDB options; ``s3_bucket.put(key, bytes)`` uploads; ``s3_bucket.keys()`` lists."""
+    for k, v in s3_server.env().items():
+        monkeypatch.setenv(k, v)
+    return s3_server.new_bucket()
