@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,21 +65,28 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs,
 
     # -- life cycle ------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, *, exist_ok: bool = False) -> Workspace:
+    def create(
+        cls, path: str | Path, *, exist_ok: bool = False, storage_options: Mapping[str, str] | None = None
+    ) -> Workspace:
         """Create a new workspace at ``path`` (folder, or any URI LanceDB accepts).
 
         A missing or empty folder becomes a workspace; a folder holding other files is
         refused (:class:`WorkspaceError`) unless ``exist_ok=True``, and so is an existing
-        workspace (use :meth:`open`).
+        workspace (use :meth:`open`). ``storage_options`` (``endpoint``, ``region``,
+        ``aws_access_key_id``, ``allow_http``, ...) reach an object store such as
+        ``s3://bucket/team-ws``; without them LanceDB reads the environment (``AWS_*``).
 
         Examples
         --------
         >>> ws = Workspace.create("inspection-ws")     # doctest: +SKIP
+        >>> ws = Workspace.create("s3://bucket/team-ws", storage_options={"region": "eu-west-1"})  # doctest: +SKIP
         """
-        return cls(Store.create(path, exist_ok=exist_ok))
+        return cls(Store.create(path, exist_ok=exist_ok, storage_options=storage_options))
 
     @classmethod
-    def open(cls, path: str | Path, *, readonly: bool = False) -> Workspace:
+    def open(
+        cls, path: str | Path, *, readonly: bool = False, storage_options: Mapping[str, str] | None = None
+    ) -> Workspace:
         """Open an existing workspace; a clear error if ``path`` holds none.
 
         Parameters
@@ -91,13 +98,15 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs,
             workspace, no ``.cvops/`` lock or stat-cache file) and every write
             (``add_images``, ``snapshot``, taxonomy commits, ...) raises
             :class:`WorkspaceError` before touching disk.
+        storage_options
+            Object-store options of a remote workspace (see :meth:`create`).
 
         Examples
         --------
         >>> ws = Workspace.open("inspection-ws")                  # doctest: +SKIP
         >>> viewer = Workspace.open("inspection-ws", readonly=True)  # doctest: +SKIP
         """
-        return cls(Store.open(path, readonly=readonly))
+        return cls(Store.open(path, readonly=readonly, storage_options=storage_options))
 
     @property
     def uri(self) -> str:

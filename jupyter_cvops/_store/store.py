@@ -152,10 +152,15 @@ class Store:
     ['hello']
     """
 
-    def __init__(self, uri: str, *, _db: Any, readonly: bool = False) -> None:
+    def __init__(
+        self, uri: str, *, _db: Any, readonly: bool = False, storage_options: Mapping[str, str] | None = None
+    ) -> None:
         self.uri = uri
         self._db = _db
         self.readonly = readonly
+        # LanceDB / object_store options of a remote workspace (endpoint, keys, region, ...), kept so
+        # other code (image reads from buckets, artifacts, the lease) reaches the same storage.
+        self.storage_options: dict[str, str] = {str(k): str(v) for k, v in (storage_options or {}).items()}
         self.local_root: Path | None = _local_path(uri) if _is_local(uri) else None
         if self.local_root is not None:
             self.meta_dir = self.local_root / ".cvops"
@@ -180,12 +185,19 @@ class Store:
 
     # -- opening -------------------------------------------------------------
     @staticmethod
-    def _connect(uri: str) -> Any:
-        return lancedb.connect(uri, read_consistency_interval=timedelta(0))
+    def _connect(uri: str, storage_options: Mapping[str, str] | None = None) -> Any:
+        opts = {str(k): str(v) for k, v in (storage_options or {}).items()}
+        return lancedb.connect(uri, read_consistency_interval=timedelta(0), storage_options=opts or None)
 
     @classmethod
-    def create(cls, uri: str | Path, *, exist_ok: bool = False) -> Store:
-        """Create a workspace database at ``uri`` (a folder or a LanceDB URI).
+    def create(
+        cls, uri: str | Path, *, exist_ok: bool = False, storage_options: Mapping[str, str] | None = None
+    ) -> Store:
+        """Create a workspace database at ``uri`` (a folder or a LanceDB URI such as ``s3://bucket/ws``).
+
+        ``storage_options`` are LanceDB's object-store options for a remote ``uri``
+        (``endpoint``, ``region``, ``aws_access_key_id``, ``allow_http``, ...); without them the
+        environment LanceDB reads (``AWS_ENDPOINT``, ``AWS_REGION``, ...) applies.
 
         A missing or empty folder becomes a workspace. A folder that already holds
         something else (a user's files) is refused unless ``exist_ok=True``, and so is
@@ -217,7 +229,7 @@ class Store:
                 )
             root.mkdir(parents=True, exist_ok=True)
             uri = str(root)
-        store = cls(uri, _db=cls._connect(uri))
+        store = cls(uri, _db=cls._connect(uri, storage_options), storage_options=storage_options)
         with store.lock:
             existing = store._table_names()
             if "meta" in existing and not exist_ok:
@@ -240,7 +252,9 @@ class Store:
         return store
 
     @classmethod
-    def open(cls, uri: str | Path, *, readonly: bool = False) -> Store:
+    def open(
+        cls, uri: str | Path, *, readonly: bool = False, storage_options: Mapping[str, str] | None = None
+    ) -> Store:
         """Open an existing workspace; a clear error when ``uri`` holds none.
 
         Parameters
@@ -252,6 +266,9 @@ class Store:
             empty, its missing columns as nulls), no ``.cvops/`` folder, lock or cache
             file; every write raises :class:`WorkspaceError`. Servers and viewers open
             workspaces this way.
+        storage_options
+            LanceDB's object-store options for a remote ``uri`` (see :meth:`create`); kept as
+            ``store.storage_options``.
 
         A writable open of a workspace written by an older release migrates it in place
         (``store.migration`` says what changed; a ``workspace.migrate`` event records it);
@@ -274,7 +291,7 @@ class Store:
                     f"no workspace at {root}: create one with Workspace.create() or `cvops init`"
                 )
             uri = str(root)
-        db = cls._connect(uri)
+        db = cls._connect(uri, storage_options)
         names = set(db.list_tables().tables)
         if "meta" not in names:
             raise WorkspaceError(
@@ -292,7 +309,7 @@ class Store:
             found = _migrations.parse_format(cls._format_row(db), uri)
             if found > FORMAT_VERSION:  # refuse before anything (the .cvops/ folder, the lock) is written
                 raise _migrations.newer_error(uri, found)
-        store = cls(uri, _db=db, readonly=readonly)
+        store = cls(uri, _db=db, readonly=readonly, storage_options=storage_options)
         store._check_format_and_migrate()
         return store
 
