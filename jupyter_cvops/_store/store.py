@@ -532,6 +532,28 @@ class Store:
                 )
             return int(tbl.version)
 
+    def delete(self, name: str, where: str) -> int:
+        """Delete the rows of table ``name`` matching ``where`` in one commit; returns how many went.
+
+        Like every commit this makes a new version: older versions still hold the rows until
+        they are cleaned up (see :mod:`jupyter_cvops._store.compaction`).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> st = Store.create(tempfile.mkdtemp() + "/ws")
+        >>> _ = st.append("events", [{"event_id": "e1", "op": "a"}, {"event_id": "e2", "op": "b"}])
+        >>> st.delete("events", "op = 'a'"), st.count("events")
+        (1, 1)
+        """
+        self._check_writable(f"deleting from {name!r}")
+        with self.lock:
+            tbl = self.table(name)
+            n = int(tbl.count_rows(where))
+            if n:
+                tbl.delete(where)
+            return n
+
     def tag(self, name: str, tag: str, version: int | None = None) -> None:
         """Tag a table version so it survives cleanup (idempotent for the same version)."""
         self._check_writable(f"tagging {name!r}")
