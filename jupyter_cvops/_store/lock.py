@@ -1,9 +1,18 @@
-"""The write lock: re-entrant within a process, exclusive across processes.
+"""The write lock: re-entrant within a process, exclusive across processes and machines.
 
 Every mutation of a workspace runs under this lock, so the kernel, the CLI and the
 Jupyter server extension can all write to one workspace without losing updates.
-Across processes it is an ``fcntl.flock`` on a lock file; within a process a
-re-entrant thread lock, so a store method may call another store method.
+Three layers, taken in this order and released in reverse:
+
+1. within a process, a re-entrant thread lock, so a store method may call another;
+2. across processes of one machine, an ``fcntl.flock`` on a lock file (for a remote
+   workspace, in ``~/.cache/jupyter-cvops/``): cheap, and it keeps one machine's
+   writers from racing each other for the lease;
+3. across machines, for an ``s3://`` workspace only, a :class:`~.lease.Lease` object in
+   the bucket taken with a conditional write, renewed while held, expiring if its
+   holder dies. A single Lance commit is safe without it (Lance's own conditional
+   commit makes a concurrent writer retry); the lease keeps the several commits of
+   one operation from interleaving with another machine's.
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ import os
 import threading
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from types import TracebackType
 
+from .lease import Lease, LockTimeout, supports_lease
 
-class LockTimeout(TimeoutError):
-    """Another process held the workspace write lock for longer than the timeout."""
+__all__ = ["LockTimeout", "WriteLock"]
 
 
 class WriteLock:
@@ -29,6 +39,10 @@ class WriteLock:
         Lock file; created (with its folder) on first use.
     timeout
         Seconds to wait for another process before raising :class:`LockTimeout`.
+    uri
+        The workspace URI: an ``s3://`` one adds the cross-machine :class:`~.lease.Lease`
+        (with ``storage_options`` and ``lease_expiry`` seconds, default ``$CVOPS_LEASE_EXPIRY``
+        or 30 s).
 
     Examples
     --------
@@ -40,12 +54,24 @@ class WriteLock:
     True
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 120.0,
+        uri: str | None = None,
+        storage_options: Mapping[str, str] | None = None,
+        lease_expiry: float | None = None,
+    ) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
+        self.lease: Lease | None = (
+            Lease(uri, storage_options, expiry=lease_expiry, timeout=timeout)
+            if uri is not None and supports_lease(uri) else None
+        )
 
     @property
     def held(self) -> bool:
@@ -62,7 +88,21 @@ class WriteLock:
             except BaseException:
                 self._thread_lock.release()
                 raise
+            if self.lease is not None:
+                try:
+                    self.lease.timeout = self.timeout
+                    self.lease.acquire()
+                except BaseException:
+                    self._release_file()
+                    self._thread_lock.release()
+                    raise
         self._depth += 1
+
+    def check(self) -> None:
+        """Raise :class:`~._errors.WorkspaceError` if the cross-machine lease was lost
+        (the store calls this before each commit); a no-op for local workspaces."""
+        if self.lease is not None:
+            self.lease.check()
 
     def _acquire_file(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,11 +129,19 @@ class WriteLock:
         if self._depth <= 0:
             raise RuntimeError("release of an unheld workspace lock")
         self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
+        try:
+            if self._depth == 0 and self.lease is not None:
+                self.lease.release()
+        finally:
+            if self._depth == 0:
+                self._release_file()
+            self._thread_lock.release()
+
+    def _release_file(self) -> None:
+        if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-        self._thread_lock.release()
 
     def __enter__(self) -> WriteLock:
         self.acquire()

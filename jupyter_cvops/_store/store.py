@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Callable, TypeAlias, TypeVar
 
 import lancedb
 import polars as pl
@@ -29,6 +29,7 @@ from ._migrations import FORMAT_VERSION, Migration
 from .lock import WriteLock
 from .schemas import TABLES
 Rows: TypeAlias = "pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]"
+T = TypeVar("T")
 
 MAX_INDEX_SEGMENTS = 16
 """Delta segments an incrementally kept BTREE index (``index_column(..., incremental=True)``) may
@@ -53,6 +54,18 @@ def current_user() -> str:
 
 def _is_local(uri: str) -> bool:
     return "://" not in uri or uri.startswith("file://")
+
+
+def _reach(uri: str, call: Callable[[], T]) -> T:
+    """Run the first read of a remote workspace; object-store failures become one line."""
+    if _is_local(uri):
+        return call()
+    try:
+        return call()
+    except Exception as error:  # LanceDB raises ValueError/OSError with the whole retry chain
+        from .lease import describe_storage_error
+
+        raise WorkspaceError(describe_storage_error(uri, error)) from None
 
 
 def _local_path(uri: str) -> Path:
@@ -172,7 +185,8 @@ class Store:
             self.lock = _ReadOnlyLock(self.meta_dir / "write.lock", uri)
         else:
             self.meta_dir.mkdir(parents=True, exist_ok=True)
-            self.lock = WriteLock(self.meta_dir / "write.lock")
+            # a remote (s3://) workspace adds the cross-machine lease in its bucket (lease.py)
+            self.lock = WriteLock(self.meta_dir / "write.lock", uri=uri, storage_options=self.storage_options)
         self._tables: dict[str, Any] = {}
         self._schemas: dict[str, pa.Schema] = dict(TABLES)
         self._empty_db: Any = None  # read-only: in-memory stand-ins for tables an old release lacks
@@ -187,7 +201,9 @@ class Store:
     @staticmethod
     def _connect(uri: str, storage_options: Mapping[str, str] | None = None) -> Any:
         opts = {str(k): str(v) for k, v in (storage_options or {}).items()}
-        return lancedb.connect(uri, read_consistency_interval=timedelta(0), storage_options=opts or None)
+        return _reach(
+            uri, lambda: lancedb.connect(uri, read_consistency_interval=timedelta(0), storage_options=opts or None)
+        )
 
     @classmethod
     def create(
@@ -231,7 +247,7 @@ class Store:
             uri = str(root)
         store = cls(uri, _db=cls._connect(uri, storage_options), storage_options=storage_options)
         with store.lock:
-            existing = store._table_names()
+            existing = _reach(uri, store._table_names)
             if "meta" in existing and not exist_ok:
                 raise WorkspaceError(f"a workspace already exists at {uri} (use Workspace.open)")
             if "meta" in existing:  # exist_ok on a workspace: open it the way a writable open would
@@ -292,7 +308,7 @@ class Store:
                 )
             uri = str(root)
         db = cls._connect(uri, storage_options)
-        names = set(db.list_tables().tables)
+        names = _reach(uri, lambda: set(db.list_tables().tables))
         if "meta" not in names:
             raise WorkspaceError(
                 f"{uri} is not a jupyter-cvops workspace (no 'meta' table); "
@@ -513,6 +529,7 @@ class Store:
         with self.lock:
             tbl = self.table(name)
             if data.num_rows:
+                self.lock.check()
                 tbl.add(data)
             return int(tbl.version)
 
@@ -524,6 +541,7 @@ class Store:
         with self.lock:
             tbl = self.table(name)
             if data.num_rows:
+                self.lock.check()
                 (
                     tbl.merge_insert(on)
                     .when_matched_update_all()
@@ -565,6 +583,7 @@ class Store:
                 if int(tags[tag]["version"]) != v:
                     raise WorkspaceError(f"tag {tag!r} on {name} already points to another version")
                 return
+            self.lock.check()
             tbl.tags.create(tag, v)
 
     def event(self, op: str, details: Mapping[str, Any] | None = None, actor: str | None = None) -> None:
