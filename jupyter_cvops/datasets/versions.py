@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -161,13 +161,24 @@ class DatasetVersion:
     def verify(self, *, progress: bool = True) -> VerifyReport:
         """Re-hash every file where it is now and report the missing and changed ones (and the moved ones).
 
+        Images removed by ``ws.forget`` are reported missing with the reason
+        ``"image forgotten on <date>: <reason>"``.
+
         Examples
         --------
         >>> rep = ws.version("demo-train").verify()   # doctest: +SKIP
         >>> rep.ok                                     # doctest: +SKIP
         True
         """
-        return verify_items(self.items(), progress=progress)
+        from .._store.forgotten import in_version
+
+        rep = verify_items(self.items(), progress=progress)
+        gone = in_version(self.store, self.id)
+        if gone.height == 0:
+            return rep
+        extra = gone.select("image_id", pl.lit(None, pl.String).alias("path"), pl.col("note").alias("reason"))
+        return replace(rep, n_checked=rep.n_checked + gone.height,
+                       missing=pl.concat([rep.missing, extra.cast(rep.missing.schema)]))
 
     def diff(self, other: DatasetVersion | str) -> pl.DataFrame:
         """Label-level diff from ``other`` (the older version) to this one.
