@@ -255,6 +255,9 @@ def embed(
     pretrained: str | None = None,
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto",
     index_threshold: int = INDEX_THRESHOLD,
+    engine: Literal["local", "ray"] = "local",
+    ray_address: str | None = None,
+    ray_options: dict[str, Any] | None = None,
 ) -> EmbedReport:
     """Compute image embeddings into the workspace, incrementally (``ws.embed``).
 
@@ -299,6 +302,16 @@ def embed(
         ``"fp16"`` or ``"fp32"``. The CPU always computes in fp32.
     index_threshold
         Build or refresh the ANN index once the table holds this many rows.
+    engine
+        ``"local"`` (this process) or ``"ray"``: the same loading and model code in Ray Data actors
+        (``num_workers`` actors; one GPU each for open_clip when the cluster has GPUs), all vectors
+        committed once at the end, so a failed job writes nothing (``pip install jupyter-cvops[ray]``).
+    ray_address
+        With ``engine="ray"``: None (an existing ``ray.init`` connection, else a local Ray), ``"auto"``
+        or ``"ray://head:10001"``.
+    ray_options
+        With ``engine="ray"``: ``max_retries`` (restarts of a killed actor, default 3), ``num_cpus`` /
+        ``num_gpus`` per actor.
 
     Returns
     -------
@@ -309,8 +322,11 @@ def embed(
     >>> rep = ws.embed(model="imgstats")                                   # doctest: +SKIP
     >>> rep.n_computed, rep.failures_frame()                               # doctest: +SKIP
     >>> ws.embed(model="open_clip:ViT-B-32", pretrained="/models/vit_b_32.pt")  # doctest: +SKIP
+    >>> ws.embed(model="imgstats", engine="ray", ray_address="auto")      # doctest: +SKIP
     """
     t0 = time.perf_counter()
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     backend, notice = eb.backend_from_spec(model, pretrained, device=device, precision=precision)
     if notice and progress:
         print(f"jupyter-cvops: {notice}", file=sys.stderr)
@@ -341,7 +357,15 @@ def embed(
     old = ix.records(ws).get(table)
     if todo.height or old is None or {k: old.get(k) for k in record} != record:
         ix.put_record(ws, record | {"updated_at": now_utc().isoformat(), "index": (old or {}).get("index")})
-    if todo.height:  # imgstats workers spread images over the cores: OpenCV's own threads would only spin
+    if todo.height and engine == "ray":  # computed on Ray, committed here once: a failed job writes nothing
+        from ._ray import compute as compute_on_ray
+
+        ids, vecs = compute_on_ray(backend, fp, todo, report, batch_size=batch_size, num_workers=num_workers,
+                                   device=device, precision=precision, progress=progress, address=ray_address,
+                                   options=ray_options)
+        if ids:
+            store.upsert(table, "image_id", _rows(ids, vecs, fp, backend.dim))
+    elif todo.height:  # imgstats workers spread images over the cores: OpenCV's own threads would only spin
         with opencv_single_threaded() if isinstance(backend, eb.ImageStatsBackend) else nullcontext():
             _compute(ws, backend, table, fp, todo, report, batch_size=batch_size, num_workers=num_workers,
                      progress=progress)

@@ -1,0 +1,114 @@
+"""Ray, the optional engine for bulk jobs (``engine="ray"``): import, connect, quiet settings.
+
+Shared by ``ws.embed(..., engine="ray")`` (:mod:`jupyter_cvops.embeddings._ray`). Ray is an optional
+dependency (``pip install jupyter-cvops[ray]``); nothing here imports it at module level.
+
+Worker processes are started by Ray's raylet, never forked from the notebook's process, and they
+open no LanceDB handle (they only read image files and compute); the driver alone writes, through
+the store. The local daemons that ``ray.init()`` launches are forked and immediately exec'ed, so
+LanceDB's "fork support is experimental" warning does not apply to them and is silenced for that
+call only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+INSTALL_HINT = "pip install jupyter-cvops[ray]"
+"""How to get the optional Ray dependency."""
+
+FORWARDED_ENV = ("AWS_", "GOOGLE_", "AZURE_", "HF_HUB_OFFLINE", "CVOPS_")
+"""Prefixes of driver environment variables handed to Ray workers (object-store credentials, offline flags)."""
+
+
+class RayUnavailable(ImportError):
+    """``engine="ray"`` was asked for but Ray (``ray[data]``) is not installed."""
+
+
+def require_ray() -> Any:
+    """Import and return ``ray`` (with ``ray.data``), or raise :class:`RayUnavailable` naming the extra.
+
+    Examples
+    --------
+    >>> ray = require_ray()           # doctest: +SKIP
+    """
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the Data library is what the engine uses
+    except ImportError as exc:
+        raise RayUnavailable(f"engine='ray' needs Ray Data, which is not installed: {INSTALL_HINT} "
+                             f"({exc})") from None
+    return ray
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
+    """Make sure this process is connected to a Ray cluster; return the ``ray`` module.
+
+    An existing connection (``ray.init`` called before, e.g. by the notebook) is reused. Otherwise
+    ``address=None`` starts a local Ray instance (``num_cpus``, default all CPUs; no dashboard, worker
+    logs not copied to the notebook); ``"auto"`` joins the cluster this machine belongs to (``ray start``);
+    ``"ray://head:10001"`` connects a Ray client to a remote head.
+
+    Examples
+    --------
+    >>> ray = connect()                          # doctest: +SKIP
+    >>> ray = connect("ray://head-node:10001")   # doctest: +SKIP
+    """
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                              "logging_level": logging.WARNING, "ignore_reinit_error": True}
+    if address is None:
+        kwargs["num_cpus"] = num_cpus or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                             else (os.cpu_count() or 1))
+    with warnings.catch_warnings():  # the daemons exec right after the fork (see the module docstring)
+        warnings.filterwarnings("ignore", message=".*fork support is experimental.*", category=RuntimeWarning)
+        ray.init(address=address, **kwargs)
+    return ray
+
+
+def worker_env() -> dict[str, str]:
+    """Driver environment variables workers need (credentials, endpoints, offline flags).
+
+    Examples
+    --------
+    >>> isinstance(worker_env(), dict)
+    True
+    """
+    return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+
+
+@contextmanager
+def quiet_data() -> Iterator[Any]:
+    """Ray Data's context with its own progress bars and INFO logs off (the caller shows one bar).
+
+    Examples
+    --------
+    >>> with quiet_data() as ctx:   # doctest: +SKIP
+    ...     ds.materialize()
+    """
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    saved = (ctx.enable_progress_bars, getattr(ctx, "print_on_execution_start", None))
+    loggers = [logging.getLogger(n) for n in ("ray.data", "ray")]
+    levels = [lg.level for lg in loggers]
+    ctx.enable_progress_bars = False
+    if saved[1] is not None:
+        ctx.print_on_execution_start = False
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield ctx
+    finally:
+        ctx.enable_progress_bars = saved[0]
+        if saved[1] is not None:
+            ctx.print_on_execution_start = saved[1]
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
