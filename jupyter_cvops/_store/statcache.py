@@ -6,6 +6,11 @@ information as JSON. A scan that finds a file with the same (size, mtime_ns, ino
 the hash and info without opening the file, so re-scanning 100k unchanged images costs one
 ``stat`` per file. This is DVC's state database; ``StatCache(None)`` is the no-op variant.
 
+Objects in a bucket have no inode or trustworthy mtime: a second table maps an object URI
+to (size, ETag) when it was read, its hash and info, so re-listing an unchanged bucket reads
+no object bodies. Schema 2 added that table; a schema-1 file is migrated in place (its
+entries kept).
+
 Safety between processes: SQLite's file locking with a busy timeout, WAL journaling
 (readers never block the writer), every write one ``BEGIN IMMEDIATE`` transaction. The
 cache is disposable: an unreadable file is replaced, and a cache that cannot be written
@@ -24,7 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RACY_WINDOW_NS = 50_000_000
 """How long after its mtime a file may still change without the mtime moving (the kernel
 stamps times from a clock that ticks every few ms); whole-second mtimes use 2.5 s."""
@@ -32,6 +37,8 @@ stamps times from a clock that ticks every few ms); whole-second mtimes use 2.5 
 _INO_WRAP = 1 << 64  # st_ino is unsigned 64-bit; SQLite integers are signed
 _COLUMNS = "path, size, mtime_ns, inode, hash, info"
 Row = tuple[str, int, int, int, str, str]
+_OBJECTS_DDL = ("CREATE TABLE IF NOT EXISTS objects (uri TEXT PRIMARY KEY, size INTEGER NOT NULL, etag TEXT NOT"
+                " NULL, hash TEXT NOT NULL, info TEXT NOT NULL) WITHOUT ROWID")
 
 
 class StatCacheWarning(RuntimeWarning):
@@ -150,13 +157,14 @@ class StatCache:
             if conn.execute(version).fetchone()[0] == SCHEMA_VERSION:
                 return conn  # the common case: no write lock needed to open
             with _transaction(conn):
-                if conn.execute(version).fetchone()[0] != SCHEMA_VERSION:
+                if conn.execute(version).fetchone()[0] not in (1, SCHEMA_VERSION):  # 1 -> 2: objects added
                     conn.execute("DROP TABLE IF EXISTS stat")
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER NOT"
                     " NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, hash TEXT NOT"
                     " NULL, info TEXT NOT NULL) WITHOUT ROWID"
                 )
+                conn.execute(_OBJECTS_DDL)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except BaseException:
             conn.close()
@@ -395,6 +403,92 @@ class StatCache:
                 self._rows.pop(p, None)
             self._rows.update((r[0], r) for r in rows)
             return len(rows)
+
+    # -- objects in buckets ------------------------------------------------------------
+    def lookup_objects(self, items: Iterable[tuple[str, int, str]]) -> list[CachedObject | None]:
+        """Cached entries of ``(uri, size, etag)`` objects whose size and ETag are unchanged.
+
+        One query per 500 URIs; an object is unknown (None) after any change of its ETag.
+
+        Examples
+        --------
+        >>> StatCache(None).lookup_objects([("s3://b/a.png", 3, '"e"')])
+        [None]
+        """
+        items = list(items)
+        if self._conn is None:
+            return [None] * len(items)
+        found: dict[str, tuple[str, int, str, str, str]] = {}
+        uris = [u for u, _, _ in items]
+        with self._lock:
+            if self._conn is None:
+                return [None] * len(items)
+            for k in range(0, len(uris), 500):
+                part = uris[k:k + 500]
+                sql = f"SELECT uri, size, etag, hash, info FROM objects WHERE uri IN ({','.join('?' * len(part))})"
+                found.update((r[0], r) for r in self._conn.execute(sql, part))
+        out: list[CachedObject | None] = []
+        for uri, size, etag in items:
+            row = found.get(uri)
+            out.append(CachedObject(*row) if row is not None and row[1] == size and row[2] == etag else None)
+        return out
+
+    def object_uris(self, under: str) -> list[str]:
+        """URIs with an entry that start with ``under`` (a bucket prefix), sorted.
+
+        Examples
+        --------
+        >>> StatCache(None).object_uris("s3://b/line-1/")
+        []
+        """
+        with self._lock:
+            if self._conn is None:
+                return []
+            end = under[:-1] + chr(ord(under[-1]) + 1)
+            sql = "SELECT uri FROM objects WHERE uri >= ? AND uri < ? ORDER BY uri"
+            return [r[0] for r in self._conn.execute(sql, (under, end))]
+
+    def put_objects(self, entries: Iterable[CachedObject], *, remove: Iterable[str] = ()) -> int:
+        """Insert or replace object entries and drop the ``remove`` URIs, in one transaction.
+
+        Returns the entries written (0 for the no-op cache or a failed write, which warns).
+
+        Examples
+        --------
+        >>> StatCache(None).put_objects([CachedObject("s3://b/a.png", 3, '"e"', "ab" * 16, "{}")])
+        0
+        """
+        rows = [tuple(e) for e in entries]
+        gone = [(u,) for u in remove]
+        with self._lock:
+            if self._conn is None or not (rows or gone):
+                return 0
+            try:
+                with _transaction(self._conn):
+                    self._conn.executemany("DELETE FROM objects WHERE uri = ?", gone)
+                    self._conn.executemany(
+                        "INSERT OR REPLACE INTO objects (uri, size, etag, hash, info) VALUES (?, ?, ?, ?, ?)", rows)
+            except sqlite3.Error as err:
+                self._warn(f"was not updated ({err}); the next scan re-reads {len(rows)} objects")
+                return 0
+            return len(rows)
+
+
+class CachedObject(NamedTuple):
+    """An object as it was when read: ``uri`` (the key), ``size``, ``etag``, its content
+    ``hash`` and the probed information as JSON (``info_json``).
+
+    Examples
+    --------
+    >>> CachedObject("s3://b/a.png", 3, '"e"', "ab" * 16, "{}").etag
+    '"e"'
+    """
+
+    uri: str
+    size: int
+    etag: str
+    hash: str
+    info_json: str
 
 
 class _transaction:

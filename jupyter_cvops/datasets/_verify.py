@@ -10,7 +10,7 @@ from stat import S_ISREG
 import polars as pl
 
 from .._store import WorkspaceError
-from ..images._hashing import read_and_hash
+from ..images._objects import read_and_hash_any
 from ..images._probe import READ_WHOLE_LIMIT
 from ..images.scan import map_files
 
@@ -131,7 +131,7 @@ def _check(path: str | None, image_id: str) -> tuple[str, str | None, int]:
     if path is None:
         return "missing", "no known location", 0
     try:
-        got = read_and_hash(path, keep_limit=READ_WHOLE_LIMIT)
+        got = read_and_hash_any(path, keep_limit=READ_WHOLE_LIMIT)  # a file or an s3:// object
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return "missing", None, 0
     except OSError as exc:

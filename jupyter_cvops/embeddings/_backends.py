@@ -29,6 +29,7 @@ import xxhash
 
 from . import _image_stats
 from ..images._hashing import hash_bytes
+from ..images._objects import read_bytes
 
 Metric = Literal["cosine", "l2"]
 
@@ -68,7 +69,7 @@ def read_image(path: str, image_id: str | None = None, min_side: int | None = No
     from PIL import Image, ImageOps
 
     try:
-        data = Path(path).read_bytes()
+        data = read_bytes(path)  # a file or an s3:// object
     except FileNotFoundError:
         raise ImageReadError("file not found") from None
     except OSError as exc:

@@ -183,6 +183,23 @@ def _fast_header(data: bytes) -> dict[str, Any] | None:
     return None
 
 
+def probe_bytes(data: bytes, check: str, max_pixels: int | None) -> dict[str, Any]:
+    """Probe an image held in memory: the info a scan records, or ``{"kind", "reason"}``.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np
+    >>> ok, buf = cv2.imencode(".png", np.zeros((3, 5, 3), np.uint8))
+    >>> probe_bytes(buf.tobytes(), "header", None)["width"]
+    5
+    """
+    fast = _fast_header(data) if check == "header" else None
+    if fast is not None and (max_pixels is None or fast["width"] * fast["height"] <= max_pixels):
+        fast["captured_at"], fast["check"] = None, check
+        return fast
+    return _probe(io.BytesIO(data), check, max_pixels)
+
+
 def _read_and_probe(path: str, check: str, max_pixels: int | None) -> Fresh:
     """Hash and probe one file: (hash or None, info or problem, fstat, read-done time)."""
     try:
@@ -191,11 +208,7 @@ def _read_and_probe(path: str, check: str, max_pixels: int | None) -> Fresh:
             why = "zero-byte file" if stat.S_ISREG(st.st_mode) else "not a regular file"
             return None, {"reason": why}, None, 0
         if data is not None:
-            fast = _fast_header(data) if check == "header" else None
-            if fast is not None and (max_pixels is None or fast["width"] * fast["height"] <= max_pixels):
-                fast["captured_at"], fast["check"] = None, check
-                return digest, fast, st, done
-            return digest, _probe(io.BytesIO(data), check, max_pixels), st, done
+            return digest, probe_bytes(data, check, max_pixels), st, done
         with open(path, "rb") as f:
             return digest, _probe(f, check, max_pixels), st, done
     except OSError as err:

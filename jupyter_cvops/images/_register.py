@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -13,6 +12,7 @@ import polars as pl
 
 from .._report import ProblemReport
 from .._store import Store, now_utc
+from ._objects import exists, is_uri
 from .scan import FileProblem, ImageInfo, ScanResult
 
 CapturedAt = Union[Mapping[str, datetime], Callable[[Path], "datetime | None"], datetime, None]
@@ -80,7 +80,7 @@ def _capture_time(captured_at: CapturedAt, path: str, exif: datetime | None) -> 
     elif isinstance(captured_at, Mapping):
         t = captured_at.get(path)
     else:
-        t = captured_at(Path(path))
+        t = captured_at(path if is_uri(path) else Path(path))  # type: ignore[arg-type]
     if t is None:
         return exif
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
@@ -122,7 +122,7 @@ def register_scan(
     """Write new, moved and re-tagged images of ``scan`` in one commit; report the rest."""
     report = RegisterReport(problems=list(scan.problems), n_hashed=scan.n_hashed, n_cached=scan.n_cached)
     if isinstance(captured_at, Mapping):
-        captured_at = {str(Path(k).resolve()): v for k, v in captured_at.items()}
+        captured_at = {k if is_uri(k) else str(Path(k).resolve()): v for k, v in captured_at.items()}
     with store.lock:
         cols = ["image_id", "path", "source", "captured_at", "registered_at"]
         existing = store.read("images", columns=cols)
@@ -178,7 +178,7 @@ def register_scan(
                 continue
             keep = {k: old[k] for k in ("registered_at",)}
             if old["path"] != info.path:
-                if os.path.exists(old["path"]):
+                if exists(old["path"]):  # a file, or an object in a bucket
                     report.problems.append(
                         FileProblem(info.path, f"duplicate content of already registered {old['path']}")
                     )

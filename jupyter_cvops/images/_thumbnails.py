@@ -8,7 +8,6 @@ the width/height the workspace registered and the box coordinates annotators mad
 from __future__ import annotations
 
 import io
-import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -21,7 +20,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ._hashing import FileChangedError, read_and_hash
+from ._hashing import FileChangedError
+from ._objects import is_uri, open_any, read_and_hash_any, stat_any
 from ._probe import _PNG_SIG, _open_lazy
 from .scan import DEFAULT_MAX_PIXELS
 
@@ -371,14 +371,15 @@ def make_thumbnail(
     >>> make_thumbnail(p, max_pixels=1000).placeholder
     'too large to preview (600 x 300)'
     """
-    p = Path(path)
+    remote = is_uri(path)  # an s3:// object: read through the bucket (one GET, ranged reads when huge)
+    p: Any = path if remote else Path(path)
     tile = partial(_placeholder, max_side=max_side, format=format, quality=quality)
-    if not p.is_file():
+    if not remote and not p.is_file():
         if image_id is None:
             raise FileNotFoundError(f"image file not found: {p}")
         return tile(PLACEHOLDER_MISSING)
     try:
-        data, digest, st, _ = read_and_hash(p)
+        data, digest, st, _ = read_and_hash_any(p)
     except FileNotFoundError:
         if image_id is None:
             raise
@@ -389,7 +390,7 @@ def make_thumbnail(
         return tile(PLACEHOLDER_CHANGED)
     if not st.st_size:
         raise ValueError(f"OpenCV cannot decode {p}")
-    with (io.BytesIO(data) if data is not None else open(p, "rb")) as fp:
+    with (io.BytesIO(data) if data is not None else open_any(p, st if remote else None)) as fp:
         try:
             fmt, w, h, bands, depth, info = _header(fp)
         except ValueError as err:
@@ -403,7 +404,8 @@ def make_thumbnail(
             large = _decode_large(fp, fmt, w, h, info, max_side)
             if isinstance(large, str):
                 return tile(large, source=(w, h))
-            if data is None and (os.stat(p).st_mtime_ns, os.stat(p).st_size) != (st.st_mtime_ns, st.st_size):
+            now = stat_any(p) if data is None else st
+            if (now.st_mtime_ns, now.st_size) != (st.st_mtime_ns, st.st_size):
                 return tile(PLACEHOLDER_CHANGED)
             t = encode_array(large, max_side=max_side, format=format, quality=quality)
             return replace(t, source_width=w, source_height=h)

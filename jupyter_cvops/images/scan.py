@@ -481,6 +481,34 @@ def scan_images(
             gc.enable()
 
 
+def collect(slots: Sequence[ImageInfo | FileProblem | None], result: ScanResult) -> ScanResult:
+    """Put scanned ``slots`` into ``result`` in order; repeated content becomes a problem naming the first path.
+
+    Examples
+    --------
+    >>> a, b = ImageInfo("f" * 32, "/a.png", 1, 1, 3, "png", 9, 0), ImageInfo("f" * 32, "/b.png", 1, 1, 3, "png", 9, 0)
+    >>> str(collect([a, b], ScanResult()).problems[0])
+    '/b.png: duplicate content of /a.png'
+    """
+    images = [item for item in slots if type(item) is ImageInfo]
+    if len({item.image_id for item in images}) == len(images):  # no duplicate content: keep all
+        result.images += images
+        if len(images) < len(slots):
+            result.problems += [item for item in slots if type(item) is FileProblem]
+        return result
+    first: dict[str, str] = {}
+    for item in slots:
+        if isinstance(item, ImageInfo):
+            owner = first.setdefault(item.image_id, item.path)
+            if owner == item.path:
+                result.images.append(item)
+                continue
+            item = FileProblem(item.path, f"duplicate content of {owner}")
+        if item is not None:
+            result.problems.append(item)
+    return result
+
+
 def _scan(
     paths_or_glob: PathLike | Iterable[PathLike], cache: StatCache | None, source: str | None,
     max_pixels: int | None, check: str, workers: int | None, progress: bool,
@@ -548,23 +576,7 @@ def _scan(
         slots[i] = _item(path, st, digest, view, source, max_pixels)
         if saver is None or k not in saver.saved:
             rows.append((path, st, digest, info, done))
-    result = ScanResult([], problems, sum(f[0] is not None for f in fresh), n_cached)
-    images = [item for item in slots if type(item) is ImageInfo]
-    if len({item.image_id for item in images}) == len(images):  # no duplicate content: keep all
-        result.images = images
-        if len(images) < len(slots):
-            result.problems += [item for item in slots if type(item) is FileProblem]
-        slots = []
-    first: dict[str, str] = {}
-    for item in slots:
-        if isinstance(item, ImageInfo):
-            owner = first.setdefault(item.image_id, item.path)
-            if owner == item.path:
-                result.images.append(item)
-                continue
-            item = FileProblem(item.path, f"duplicate content of {owner}")
-        if item is not None:
-            result.problems.append(item)
+    result = collect(slots, ScanResult([], problems, sum(f[0] is not None for f in fresh), n_cached))
     if cache is not None:
         new = _cache_entries(rows)
         gone: list[str] = []
