@@ -20,6 +20,7 @@ from .labels._importing import ImportReport, import_result, store_labels
 from .images._register import CapturedAt, RegisterReport, register_scan
 from ._store import Store, WorkspaceError
 from ._store.statcache import StatCache
+from .images._objects import use_storage_options
 from ._store.store import read_only_error
 from .labels.annotations import records_from_frame
 from .audit._verbs import AuditVerbs
@@ -32,7 +33,7 @@ from .predictions._verbs import PredictionVerbs
 from .recipes._verbs import RecipeVerbs
 from .shadow._verbs import ShadowVerbs
 from .runs._verbs import RunVerbs
-from .images.scan import scan_images
+from .images._bucket import scan_any
 from .taxonomy.facade import Taxonomy
 
 PathsOrGlob = str | Path | Iterable[str | Path]
@@ -62,6 +63,8 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs,
         self.taxonomy = Taxonomy(store)
         self._cache: StatCache | None = None
         self._cache_pid = 0  # an SQLite connection must not be used across fork()
+        if store.storage_options:  # reads of s3:// images (thumbnails, embed, verify) use the same credentials
+            use_storage_options(store.storage_options)
 
     # -- life cycle ------------------------------------------------------------
     @classmethod
@@ -169,13 +172,14 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs,
         >>> rep = ws.add_images("images/**/*.jpg", source="line-1")   # doctest: +SKIP
         >>> rep.added, rep.problems                                    # doctest: +SKIP
         """
-        scan = scan_images(
+        scan = scan_any(  # files, folders, globs, and s3:// prefixes or globs
             paths_or_glob,
             cache=self._statcache(),
             source=source,
             max_pixels=max_pixels,
             check=check,
             progress=progress,
+            storage_options=self._store.storage_options or None,  # s3:// images: the workspace's credentials
         )
         return register_scan(self._store, scan, source=source, captured_at=captured_at)
 
