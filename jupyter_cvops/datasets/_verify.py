@@ -118,11 +118,15 @@ class VerifyReport:
     def __repr__(self) -> str:
         state = "OK" if self.ok else "PROBLEMS"
         moved = f", {self.moved.height} moved (content ok at their registered location)" if self.moved.height else ""
+        reasons = (self.missing["reason"].fill_null("") if "reason" in self.missing.columns
+                   else pl.Series([], dtype=pl.String))
+        forgotten = reasons.filter(reasons.str.starts_with("image forgotten on "))  # by ws.forget: not a file problem
+        gone = f" ({forgotten.len()} forgotten: {forgotten[0]})" if forgotten.len() else ""
         hint = ("; if files moved, ws.add_images(new_folder) records where they are"
-                if self.missing.height else "")
+                if self.missing.height > forgotten.len() else "")
         return (
             f"<VerifyReport {state}: {self.n_checked} checked, "
-            f"{self.missing.height} missing, {self.changed.height} changed{moved}{hint}>"
+            f"{self.missing.height} missing{gone}, {self.changed.height} changed{moved}{hint}>"
         )
 
 
