@@ -67,6 +67,7 @@ bench: setup
 	$(PY) bench/bench_recipes.py   # cvops retrain vs papermill, same notebook; fast verify at 10k images
 	$(PY) bench/bench_audit.py   # ws.audit() at 1M images + 1M predictions (generated once, cached in ~/.cache)
 	$(PY) bench/bench_shadow.py   # ws.shadow(logged=True) over 100k logged pairs (target <= 5 s)
+	$(PY) bench/bench_s3.py   # register + snapshot 10k images in a bucket (local S3 server) vs raw parallel GETs (target <= 1.5x); unchanged re-add reads 0 bodies
 
 clean:
 	rm -rf $(VENV) node_modules jupyter_cvops/labextension jupyter_cvops/static $(DEMO_WS)
