@@ -102,6 +102,41 @@ def _option(options: Mapping[str, str], *names: str) -> str | None:
     return None
 
 
+#: object_store's spellings of one setting. The environment LanceDB merges in (``AWS_ENDPOINT``,
+#: ``AWS_REGION``, ...) arrives under the ``aws_`` names, and when both spellings are present which
+#: one wins is not defined: an ``endpoint`` option could silently lose to ``$AWS_ENDPOINT``.
+_ALIASES = (
+    ("aws_endpoint", "aws_endpoint_url", "endpoint", "endpoint_url"),
+    ("aws_region", "region"),
+    ("aws_default_region", "default_region"),
+    ("aws_access_key_id", "access_key_id"),
+    ("aws_secret_access_key", "secret_access_key"),
+    ("aws_session_token", "aws_token", "session_token", "token"),
+    ("aws_allow_http", "allow_http"),
+)
+
+
+def normalize_storage_options(options: Mapping[str, str] | None) -> dict[str, str]:
+    """``options`` with each given setting written under all of its spellings.
+
+    So an explicit option always beats the environment LanceDB reads (which uses the
+    ``aws_`` names), whatever order the two are applied in.
+
+    Examples
+    --------
+    >>> normalize_storage_options({"endpoint": "http://127.0.0.1:9000"})["aws_endpoint"]
+    'http://127.0.0.1:9000'
+    """
+    out = {str(k): str(v) for k, v in (options or {}).items()}
+    lowered = {k.lower(): v for k, v in out.items()}
+    for group in _ALIASES:
+        value = next((lowered[name] for name in group if lowered.get(name)), None)
+        if value is not None:
+            for name in group:
+                out.setdefault(name, value)
+    return out
+
+
 def s3_client(storage_options: Mapping[str, str] | None = None) -> Any:
     """A boto3 S3 client for the same storage LanceDB reaches with ``storage_options``.
 
@@ -187,7 +222,7 @@ def describe_storage_error(uri: str, error: BaseException) -> str:
         if code in text:
             return (f"object storage refused the credentials for {uri} ({code}); check "
                     "aws_access_key_id / aws_secret_access_key in storage_options or AWS_* in the environment")
-    if re.search(r"Connect|connection|dns error|timed out|Timeout|EndpointConnectionError", text):
+    if re.search(r"Connect|connection|dns error|timed out|Timeout|error sending request|HTTP error", text):
         return f"cannot reach the object store for {uri} (connection failed or timed out; check the endpoint)"
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"object storage error for {uri}: {first[:300]}"

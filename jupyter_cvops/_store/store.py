@@ -9,11 +9,12 @@ several tables order their commits so the one that makes the result visible
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeAlias, TypeVar
@@ -26,6 +27,7 @@ import xxhash
 from . import _migrations
 from ._errors import WorkspaceError
 from ._migrations import FORMAT_VERSION, Migration
+from .lease import normalize_storage_options
 from .lock import WriteLock
 from .schemas import TABLES
 Rows: TypeAlias = "pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]"
@@ -173,7 +175,7 @@ class Store:
         self.readonly = readonly
         # LanceDB / object_store options of a remote workspace (endpoint, keys, region, ...), kept so
         # other code (image reads from buckets, artifacts, the lease) reaches the same storage.
-        self.storage_options: dict[str, str] = {str(k): str(v) for k, v in (storage_options or {}).items()}
+        self.storage_options: dict[str, str] = normalize_storage_options(storage_options)
         self.local_root: Path | None = _local_path(uri) if _is_local(uri) else None
         if self.local_root is not None:
             self.meta_dir = self.local_root / ".cvops"
@@ -200,7 +202,7 @@ class Store:
     # -- opening -------------------------------------------------------------
     @staticmethod
     def _connect(uri: str, storage_options: Mapping[str, str] | None = None) -> Any:
-        opts = {str(k): str(v) for k, v in (storage_options or {}).items()}
+        opts = normalize_storage_options(storage_options)
         return _reach(
             uri, lambda: lancedb.connect(uri, read_consistency_interval=timedelta(0), storage_options=opts or None)
         )
@@ -521,6 +523,29 @@ class Store:
         return {r["key"]: r["value"] for r in self.read("meta").to_dicts()}
 
     # -- writes (each: lock + one commit) ------------------------------------
+    @contextlib.contextmanager
+    def _committing(self, name: str, tbl: Any) -> Iterator[None]:
+        """A remote commit that fails (endpoint gone, credentials refused) raises one line.
+
+        The table keeps its last committed version: Lance makes a version visible only by
+        writing its manifest, the last step of a commit."""
+        if self.local_root is not None:
+            yield
+            return
+        before = int(tbl.version)
+        try:
+            yield
+        except (OSError, RuntimeError, ValueError) as error:
+            from .lease import describe_storage_error
+
+            why = describe_storage_error(self.uri, error)
+            if not isinstance(error, OSError) and why.startswith("object storage error"):
+                raise  # not the store's fault (e.g. bad input): the original error
+            raise WorkspaceError(
+                f"writing {name!r} failed: {why}; "
+                f"the table stays at its last committed version (v{before})"
+            ) from None
+
     def append(self, name: str, rows: Rows) -> int:
         """Append ``rows`` to table ``name`` in one commit; returns the new version."""
         self._check_writable(f"appending to {name!r}")
@@ -530,7 +555,8 @@ class Store:
             tbl = self.table(name)
             if data.num_rows:
                 self.lock.check()
-                tbl.add(data)
+                with self._committing(name, tbl):
+                    tbl.add(data)
             return int(tbl.version)
 
     def upsert(self, name: str, on: str, rows: Rows) -> int:
@@ -542,12 +568,13 @@ class Store:
             tbl = self.table(name)
             if data.num_rows:
                 self.lock.check()
-                (
-                    tbl.merge_insert(on)
-                    .when_matched_update_all()
-                    .when_not_matched_insert_all()
-                    .execute(data)
-                )
+                with self._committing(name, tbl):
+                    (
+                        tbl.merge_insert(on)
+                        .when_matched_update_all()
+                        .when_not_matched_insert_all()
+                        .execute(data)
+                    )
             return int(tbl.version)
 
     def delete(self, name: str, where: str) -> int:
@@ -584,7 +611,8 @@ class Store:
                     raise WorkspaceError(f"tag {tag!r} on {name} already points to another version")
                 return
             self.lock.check()
-            tbl.tags.create(tag, v)
+            with self._committing(name, tbl):
+                tbl.tags.create(tag, v)
 
     def event(self, op: str, details: Mapping[str, Any] | None = None, actor: str | None = None) -> None:
         """Record an operation in the ``events`` audit log (one commit)."""
