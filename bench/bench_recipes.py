@@ -100,7 +100,7 @@ def overhead_parts(recipe_dir: Path) -> dict[str, float]:
     from jupyter_cvops.recipes import Recipe
     from jupyter_cvops.recipes._export import open_store
     from jupyter_cvops.recipes._inputs import resolve_inputs, verify_inputs
-    from jupyter_cvops.recipes.retrain import check_environment
+    from jupyter_cvops.recipes.rerun import check_environment
 
     out: dict[str, float] = {}
     t0 = time.perf_counter()

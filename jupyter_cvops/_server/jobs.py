@@ -120,7 +120,7 @@ class RetrainHandler(_JobHandler, _ActionHandler):
               verify: str, params: dict[str, Any]) -> Job:
         """Everything that can be refused before a process starts (runs in a worker thread)."""
         from ..recipes import Recipe, RecipeError
-        from ..recipes.retrain import check_params
+        from ..recipes.rerun import check_params
 
         hide = [self.root_dir, *self.roots]
         shown = display_path(path, self.root_dir, self.roots)

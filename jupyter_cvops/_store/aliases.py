@@ -37,8 +37,10 @@ Action = Literal["set", "move", "remove", "rollback"]
 KINDS: tuple[str, ...] = ("dataset", "model")
 RECIPE_ENV = "CVOPS_RECIPE_CONTEXT"
 """Environment variable a recipe re-run (``cvops retrain``) sets for its kernel: JSON naming the recipe,
-the retrain, the run it reproduces and the dataset versions it pins. While it is set, no model alias
-and no dataset name moves: the moves are recorded as proposals (see :func:`recipe_context`)."""
+the retrain, the run it reproduces and the dataset versions it pins, or ``@<path>`` of a file holding
+that JSON (the re-run starts its kernel before it has resolved the inputs, then writes the file before
+the first cell runs). While it is set, no model alias and no dataset name moves: the moves are
+recorded as proposals (see :func:`recipe_context`)."""
 
 
 def recipe_context() -> dict[str, Any] | None:
@@ -49,10 +51,24 @@ def recipe_context() -> dict[str, Any] | None:
     >>> os.environ.pop(RECIPE_ENV, None) and None
     >>> recipe_context() is None
     True
+    >>> import tempfile
+    >>> path = tempfile.mkdtemp() + "/context.json"
+    >>> _ = open(path, "w").write('{"recipe_id": "r1"}')
+    >>> os.environ[RECIPE_ENV] = "@" + path
+    >>> recipe_context()["recipe_id"]
+    'r1'
+    >>> del os.environ[RECIPE_ENV]
     """
     text = os.environ.get(RECIPE_ENV)
     if not text:
         return None
+    if text.startswith("@"):  # a file written by the re-run before the first cell ran
+        try:
+            with open(text[1:], encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            raise WorkspaceError(f"${RECIPE_ENV} names {text[1:]}, which cannot be read ({exc.strerror}): this "
+                                 "process was started by a recipe re-run that did not write its context") from None
     try:
         found = json.loads(text)
     except ValueError:

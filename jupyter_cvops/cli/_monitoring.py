@@ -9,7 +9,6 @@ from typing import Any
 
 import polars as pl
 
-from .._store import now_utc
 from ._common import EXIT_ALERT, EXIT_OK, CliError, _frame_json, _line, _out, _ws, local_weights, time_arg
 from ._notify import CheckOutcome, finish
 
@@ -90,6 +89,8 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
     ws = _ws(args)
     images = _selection(ws, args, frame_ok=False)
+    from .._store import now_utc
+
     t0 = now_utc()
     rep = ws.agreement(kind=args.kind, images=images, consensus=args.consensus, bootstrap=args.bootstrap,
                        every=args.every, seed=args.seed)
@@ -118,6 +119,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
         options["pretrained"] = weights
     if args.permutations:
         options["n_permutations"] = args.permutations
+    from .._store import now_utc
+
     t0 = now_utc()
     frame = ws.drift(args.reference, current, by=args.by, **options)
     target = describe_selection(args.reference)

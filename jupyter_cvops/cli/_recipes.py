@@ -43,18 +43,28 @@ def cmd_recipe(args: argparse.Namespace) -> None:
 def cmd_retrain(args: argparse.Namespace) -> int:
     import warnings
 
-    from ..notebook._magics import parse_assignments
-    from ..recipes import RecipeCheckError, RecipeEnvironmentWarning, retrain
+    from ..recipes._launch import launch_kernel, workspace_uri
+    from ..recipes.recipe import Recipe
 
-    check_failed: RecipeCheckError | None = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RecipeEnvironmentWarning)
-        try:
-            res = retrain(args.recipe, params=parse_assignments(args.params), dataset=args.dataset, check=args.check,
-                          strict=args.strict, verify=args.verify, workspace=args.workspace,
-                          kernel_name=args.kernel, timeout=args.timeout, progress=not args.json)
-        except RecipeCheckError as exc:
-            res, check_failed = exc.result, exc
+    # The kernel starts first and boots while the rest (LanceDB, the store, verify) loads.
+    recipe = Recipe.load(args.recipe)
+    launch = launch_kernel(recipe, workspace_uri=workspace_uri(args.workspace or recipe.workspace),
+                           kernel_name=args.kernel, start=not args.dataset and not args.params or not args.check)
+    try:
+        from ..notebook._magics import parse_assignments
+        from ..recipes import RecipeCheckError, RecipeEnvironmentWarning, retrain
+
+        check_failed: RecipeCheckError | None = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RecipeEnvironmentWarning)
+            try:
+                res = retrain(recipe, params=parse_assignments(args.params), dataset=args.dataset, check=args.check,
+                              strict=args.strict, verify=args.verify, workspace=args.workspace,
+                              kernel_name=args.kernel, timeout=args.timeout, progress=not args.json, launch=launch)
+            except RecipeCheckError as exc:
+                res, check_failed = exc.result, exc
+    finally:
+        launch.shutdown()  # retrain shut it down already, unless it failed before it began
     for w in caught:
         if issubclass(w.category, RecipeEnvironmentWarning):
             print(f"cvops retrain: warning: {_line(str(w.message))}", file=sys.stderr)

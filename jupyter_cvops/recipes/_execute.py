@@ -55,8 +55,8 @@ def _first_line(text: Any) -> str:
 
 def execute_notebook(nb: Mapping[str, Any], out: Path, *, cwd: Path, env: Mapping[str, str],
                      kernel_name: str | None = None, timeout: float | None = None, progress: bool = True,
-                     label: str = "retrain", on_cell: Callable[[CellProgress], None] | None = None
-                     ) -> dict[str, Any]:
+                     label: str = "retrain", on_cell: Callable[[CellProgress], None] | None = None,
+                     km: Any = None) -> dict[str, Any]:
     """Run every cell of ``nb`` in a fresh kernel (environment ``env``, working folder ``cwd``).
 
     The notebook as given is written to ``out`` first (a run started in it records a
@@ -64,7 +64,9 @@ def execute_notebook(nb: Mapping[str, Any], out: Path, *, cwd: Path, env: Mappin
     :class:`RecipeError` naming the cell, the error and ``out``. The kernel process's own
     messages (not the notebook's outputs) go to ``out`` with the suffix ``.kernel.log``.
     ``on_cell`` (optional) is called with a :class:`CellProgress` as each code cell starts and
-    after it ran: a machine-readable twin of the progress bar.
+    after it ran: a machine-readable twin of the progress bar. ``km`` (optional) is a kernel
+    manager whose kernel was started already (see :mod:`._launch`; ``env``, ``cwd`` and the
+    kernel log are then the ones it was started with); it is shut down after the last cell.
 
     Examples
     --------
@@ -100,14 +102,17 @@ def execute_notebook(nb: Mapping[str, Any], out: Path, *, cwd: Path, env: Mappin
             ran[0] += 1
             report(None, "")
 
-    client = NotebookClient(node, timeout=timeout, kernel_name=kernel, allow_errors=False,
+    client = NotebookClient(node, km=km, timeout=timeout, kernel_name=kernel, allow_errors=False,
                             resources={"metadata": {"path": str(cwd)}}, on_cell_start=started,
                             on_cell_executed=done)
     failure: str | None = None
     log = out.with_suffix(".kernel.log")  # the kernel process's own messages, not the notebook's outputs
     try:
-        with open(log, "w", encoding="utf-8") as stderr:
-            client.execute(env=dict(env), stderr=stderr)
+        if km is not None:  # started (and logging) already; shut it down after the last cell as nbclient would
+            client.execute(cleanup_kc=True)
+        else:
+            with open(log, "w", encoding="utf-8") as stderr:
+                client.execute(env=dict(env), stderr=stderr)
     except NoSuchKernel:
         failure = f"no Jupyter kernel named {kernel!r} is installed here; pass kernel_name= (--kernel NAME)"
     except CellExecutionError as exc:

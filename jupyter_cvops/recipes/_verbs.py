@@ -15,7 +15,7 @@ from ._due import RetrainDue, accuracy_signal, expected_accuracy, retrain_due
 from ._export import DEFAULT_TOLERANCE, export_recipe
 from ._table import list_recipes
 from .recipe import Recipe
-from .retrain import RetrainResult, retrain
+from .rerun import RetrainResult, retrain
 
 if TYPE_CHECKING:
     from .._store import Store

@@ -75,7 +75,7 @@ def test_alias_moves_become_proposals(small: Small, monkeypatch: pytest.MonkeyPa
 
 def test_dataset_name_moves_become_proposals(small: Small, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inside a re-run, moving or removing a dataset name is proposed, not applied; a new name is given."""
-    from jupyter_cvops.recipes.retrain import _proposals
+    from jupyter_cvops.recipes.rerun import _proposals
 
     ws = small.ws
     baseline = ws.version("baseline")

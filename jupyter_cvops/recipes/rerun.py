@@ -1,4 +1,6 @@
-"""``retrain``: re-run a recipe with one command, check it reproduces, or retrain it on newer data.
+"""``retrain``: re-run a recipe with one command, check it reproduces, or retrain it on newer data
+(the module is ``rerun`` so that ``recipes.retrain`` stays the function).
+
 
 In order: the recipe's hashes (a hand edit is refused), ``-p`` parameters (only names of the
 cell tagged ``parameters``), the environment against the lock (a warning, or refused with
@@ -14,9 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,11 +27,12 @@ from .._store import Store, now_utc
 from ..checks.results import record_check
 from ..datasets.versions import _get as get_version
 from ..datasets._names import PROPOSE_EVENT as NAME_PROPOSE_EVENT
-from ..models.aliases import PROPOSE_EVENT, RECIPE_ENV
+from ..models.aliases import PROPOSE_EVENT
 from ..runs._environment import installed_packages
 from ._compare import compare_metrics, diff_table, outside
 from ._errors import RecipeCheckError, RecipeEnvironmentWarning, RecipeError
 from ._execute import CellProgress, execute_notebook
+from ._launch import Launch, launch_kernel, raise_if_failed, workspace_uri
 from ._export import open_store
 from ._inputs import InputCheck, resolve_inputs, verify_inputs
 from ._lock import EnvironmentDiff, environment_diff
@@ -190,7 +191,8 @@ def _proposals(store: Store, retrain_id: str) -> list[dict[str, Any]]:
 def retrain(recipe: str | Path | Recipe, *, params: Mapping[str, Any] | None = None, dataset: str | None = None,
             check: bool = False, strict: bool = False, verify: str = "fast", workspace: Any = None,
             kernel_name: str | None = None, timeout: float | None = None, cwd: str | Path | None = None,
-            progress: bool = True, on_cell: Callable[[CellProgress], None] | None = None) -> RetrainResult:
+            progress: bool = True, on_cell: Callable[[CellProgress], None] | None = None,
+            launch: Launch | None = None) -> RetrainResult:
     """Re-run ``recipe`` (a folder, ``recipe.yaml`` or ``.zip``, or a :class:`Recipe`) and compare its metrics.
 
     Parameters
@@ -221,6 +223,10 @@ def retrain(recipe: str | Path | Recipe, *, params: Mapping[str, Any] | None = N
     on_cell
         Called with a :class:`~jupyter_cvops.recipes._execute.CellProgress` as each code cell
         starts and after it ran (what the server's retrain jobs report).
+    launch
+        A kernel started already for this recipe (:func:`~jupyter_cvops.recipes._launch.launch_kernel`;
+        ``cvops retrain`` starts it before importing the rest of the package). Default: the
+        re-run starts its kernel before it opens the store, so the kernel boots meanwhile.
 
     Returns
     -------
@@ -235,30 +241,40 @@ def retrain(recipe: str | Path | Recipe, *, params: Mapping[str, Any] | None = N
     >>> print(res.summary())                                      # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    r = Recipe.load(recipe)
+    if launch is not None:
+        r = launch.recipe
+    else:
+        r = recipe if isinstance(recipe, Recipe) else Recipe.load(recipe)
     given = check_params(r, params)
     if check and (given or dataset is not None):
+        if launch is not None:
+            launch.shutdown()
         raise RecipeError("--check re-runs the recipe on its own data with its own parameters: drop -p/--dataset, "
                           "or drop --check to retrain and report the change")
-    store = open_store(workspace if workspace is not None else r.workspace, where=f"recipe {r.name!r}")
-    if store.readonly:
-        raise RecipeError(f"workspace {store.uri} is open read-only: a re-run records a run and a model")
-    env_diff = check_environment(r, strict=strict)
-    inputs = resolve_inputs(store, r, dataset)
-    verified = verify_inputs(store, inputs, verify)
-    nb = inject_parameters(r.notebook(), given) if given else r.notebook()
-    retrain_id = uuid.uuid4().hex
-    stamp = now_utc().strftime("%Y%m%dT%H%M%SZ")
-    out = r.path / "executed" / f"{Path(r.notebook_path).stem}-{stamp}-{retrain_id[:8]}.ipynb"
-    source = Path(str(r.spec["notebook"].get("source") or "")).parent
-    folder = Path(cwd) if cwd is not None else source if str(source) not in ("", ".") and source.is_dir() else r.path
-    context = {"recipe_id": r.id, "name": r.name, "path": str(r.archive or r.path), "retrain_id": retrain_id,
-               "workspace": store.uri, "source_run": r.spec.get("source_run") or {}, "inputs": inputs,
-               "params": given}
-    env = {**os.environ, RECIPE_ENV: json.dumps(context, default=str), "JPY_SESSION_NAME": str(out),
-           "CVOPS_WORKSPACE": store.uri}
-    execute_notebook(nb, out, cwd=folder, env=env, kernel_name=kernel_name, timeout=timeout, progress=progress,
-                     label=f"retrain {r.name}", on_cell=on_cell)
+    if launch is None:  # the kernel boots while the store opens and the inputs are checked
+        launch = launch_kernel(r, workspace_uri=workspace_uri(workspace if workspace is not None else r.workspace),
+                               kernel_name=kernel_name, cwd=cwd)
+    try:
+        store = open_store(workspace if workspace is not None else r.workspace, where=f"recipe {r.name!r}")
+        if store.readonly:
+            raise RecipeError(f"workspace {store.uri} is open read-only: a re-run records a run and a model")
+        if launch.workspace != store.uri:  # the kernel was told another workspace: start it again, told this one
+            launch.shutdown()
+            launch = launch_kernel(r, workspace_uri=store.uri, kernel_name=kernel_name, cwd=cwd)
+        env_diff = check_environment(r, strict=strict)
+        inputs = resolve_inputs(store, r, dataset)
+        verified = verify_inputs(store, inputs, verify)
+        nb = inject_parameters(r.notebook(), given) if given else r.notebook()
+        retrain_id, out = launch.retrain_id, launch.out
+        launch.write_context({"recipe_id": r.id, "name": r.name, "path": str(r.archive or r.path),
+                              "retrain_id": retrain_id, "workspace": store.uri,
+                              "source_run": r.spec.get("source_run") or {}, "inputs": inputs, "params": given})
+        raise_if_failed(launch)
+        launch.executed = True
+        execute_notebook(nb, out, cwd=launch.cwd, env=launch.env, kernel_name=launch.kernel_name, timeout=timeout,
+                         progress=progress, label=f"retrain {r.name}", on_cell=on_cell, km=launch.km)
+    finally:
+        launch.shutdown()
     runs = _runs_of(store, retrain_id)
     if not runs:
         raise RecipeError(f"recipe {r.name!r} ran but recorded no run in workspace {store.uri} (does the notebook "
