@@ -24,6 +24,10 @@ An artifact is a folder of files (usually one). Its hash is the SHA-256 of the s
 
 Loading reads the files into memory, checks them against the recorded hash, and only then
 deserializes those same bytes: a changed artifact is refused before anything is loaded.
+
+A workspace in a bucket keeps its artifacts there, under ``<workspace URI>/.cvops/artifacts/<hash>/``
+(:func:`~jupyter_cvops.models._artifact_store.mirror`): :func:`write` uploads them, and :func:`read_checked` fetches a missing (or
+damaged) local copy from the bucket into the machine's cache before the same hash check.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._artifact_store import download, remote_of, upload
 from ._errors import ArtifactIntegrityError, ModelError
 
 FORMATS: tuple[str, ...] = ("torch.export", "torchscript", "torch-state-dict", "skops", "adapter")
@@ -375,12 +380,19 @@ def write(folder: Path, files: Mapping[str, bytes]) -> None:
     >>> write(f, {"m.bin": b"1"}); write(f, {"m.bin": b"1"}); sorted(p.name for p in f.iterdir())
     ['m.bin']
     """
+    remote = remote_of(folder)
+    if remote is not None:
+        upload(remote, files)  # the bucket holds the artifact; the local folder is this machine's cache
     if folder.is_dir():
         try:
-            read_checked(folder, artifact_hash(files), set(files))
+            _read_local(folder, artifact_hash(files), set(files))
             return
         except ArtifactIntegrityError:
             shutil.rmtree(folder)  # a damaged copy of this content: write it again
+    _write_local(folder, files)
+
+
+def _write_local(folder: Path, files: Mapping[str, bytes]) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     try:
@@ -407,6 +419,26 @@ def read_checked(folder: Path, expected: str, names: set[str] | None = None) -> 
     >>> list(read_checked(f, artifact_hash({"m.bin": b"1"})))
     ['m.bin']
     """
+    remote = remote_of(folder)
+    if remote is None:
+        return _read_local(folder, expected, names)
+    try:
+        return _read_local(folder, expected, names)
+    except ArtifactIntegrityError:  # not cached on this machine yet, or damaged here: the bucket's copy
+        fetched = download(remote)
+        if not fetched:
+            raise ArtifactIntegrityError(f"the model artifact {remote} is missing") from None
+        if folder.exists():
+            shutil.rmtree(folder)
+        _write_local(folder, fetched)
+    try:
+        return _read_local(folder, expected, names)
+    except ArtifactIntegrityError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ArtifactIntegrityError(str(error).replace(str(folder), remote)) from None
+
+
+def _read_local(folder: Path, expected: str, names: set[str] | None = None) -> dict[str, bytes]:
     if not folder.is_dir():
         raise ArtifactIntegrityError(f"the model artifact {folder} is missing")
     files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -31,7 +31,8 @@ def check_model_name(name: object) -> str:
 
 
 def artifact_root(store: Store) -> Path:
-    """Where a workspace keeps model artifacts: ``<workspace>/.cvops/artifacts`` (local workspaces).
+    """Where a workspace keeps model artifacts: ``<workspace>/.cvops/artifacts`` (local workspaces);
+    for an ``s3://`` workspace, ``<workspace URI>/.cvops/artifacts`` in the bucket, through a local cache.
 
     Examples
     --------
@@ -39,8 +40,12 @@ def artifact_root(store: Store) -> Path:
     >>> artifact_root(Store.create(tempfile.mkdtemp() + "/ws")).name
     'artifacts'
     """
+    if store.local_root is None and store.uri.startswith("s3://"):
+        from ._artifact_store import mirror
+
+        return mirror(store.meta_dir / "artifacts", f"{store.uri.rstrip('/')}/.cvops/artifacts")
     if store.local_root is None:
-        raise ModelError(f"model artifacts are kept in local workspaces only for now; {store.uri} is remote")
+        raise ModelError(f"model artifacts are kept in local or s3:// workspaces only for now; {store.uri} is remote")
     return store.local_root / ".cvops" / "artifacts"
 
 
