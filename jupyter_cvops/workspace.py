@@ -33,6 +33,7 @@ from .predictions._verbs import PredictionVerbs
 from .recipes._verbs import RecipeVerbs
 from .shadow._verbs import ShadowVerbs
 from .runs._verbs import RunVerbs
+from .retention._verbs import RetentionVerbs
 from .images._bucket import scan_any
 from .taxonomy.facade import Taxonomy
 
@@ -42,7 +43,7 @@ MAX_PIXELS = 178_956_970
 
 
 class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs, LineageVerbs, RecipeVerbs,
-                AuditVerbs, ShadowVerbs):
+                AuditVerbs, ShadowVerbs, RetentionVerbs):
     """A versioned store of images, labels, taxonomy and dataset versions.
 
     Verbs of a domain with many of them live beside it and are mixed in here (each

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,19 @@ APPEND_HEAVY = ("predictions", "events", "checks")
 """Tables that grow by many small commits: what :func:`compact` treats when no table is named."""
 
 DEFAULT_OLDER_THAN = timedelta(days=7)
+
+
+def guard(store: Store) -> AbstractContextManager[Any]:
+    """The write lock, or (a read-only store, where only dry runs get this far) nothing to hold.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> st = Store.create(tempfile.mkdtemp() + "/ws")
+    >>> guard(st) is st.lock
+    True
+    """
+    return nullcontext() if store.readonly else store.lock
 
 
 def kept_versions(store: Store, names: Iterable[str] | None = None) -> dict[str, dict[int, str]]:
@@ -189,7 +203,9 @@ def cleanup(store: Store, name: str, *, older_than: timedelta = DEFAULT_OLDER_TH
     """
     if kept is None:
         kept = kept_versions(store, [name])[name]
-    with store.lock:
+    if not dry_run:
+        store._check_writable("removing old versions")
+    with guard(store):
         ds = store.table(name).to_lance()
         removable, spared = _old_versions(ds, older_than, kept)
         if not removable:
@@ -245,7 +261,7 @@ def compact(store: Store, tables: Iterable[str] | str | None = None, *,
     if not dry_run:
         store._check_writable("compacting")
     out: list[TableCompaction] = []
-    with store.lock:
+    with guard(store):
         kept_all = kept_versions(store, names)
         for name in names:
             tbl = store.table(name)

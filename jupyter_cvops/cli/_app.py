@@ -43,6 +43,7 @@ from ._monitoring import add_monitoring_parsers
 from ._notify import notify_options
 from ._predictions import add_prediction_parsers
 from ._recipes import _recipe_parsers
+from ._retention import add_retention_parsers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_prediction_parsers(command, common, notify)
     add_lineage_parsers(command, common)
     add_monitoring_parsers(command, common, notify)
+    add_retention_parsers(command, common)
     return p
 
 
