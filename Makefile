@@ -48,7 +48,7 @@ lab: setup
 	$(VENV)/bin/jupyter lab example_notebooks
 
 test: setup browser-deps
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=25
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not browser and not slow"
