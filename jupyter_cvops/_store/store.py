@@ -631,8 +631,10 @@ class Store:
         )
 
     def compact(self, names: Iterable[str] | None = None) -> None:
-        """Compact small fragments of the given tables (all by default)."""
+        """Compact small fragments of the given tables (all by default) and remove versions older
+        than 7 days, never a tagged or recorded one (see :func:`._store.compaction.compact`;
+        LanceDB's own ``optimize`` refuses to run once a tagged version is that old)."""
+        from .compaction import compact
+
         self._check_writable("compacting")
-        with self.lock:
-            for name in names or TABLES:
-                self.table(name).optimize()
+        compact(self, list(names or TABLES))

@@ -125,3 +125,11 @@ def test_compaction_on_object_storage(s3_bucket) -> None:  # noqa: ANN001
     assert (t.rows, t.fragments_before, t.fragments_after) == (4, 4, 1) and t.versions_kept == {tagged: "tag keep-me"}
     assert t.versions_removed and t.bytes_freed > 0
     assert ws.store.count("events") == 5 and _rows_at(ws, "events", "keep-me") == 3
+
+
+def test_store_compact_covers_every_built_in_table(ws: Workspace) -> None:
+    counts = {t: ws.store.count(t) for t in ("images", "annotations", "predictions", "dataset_items")}
+    ws.store.compact()
+    assert {t: ws.store.count(t) for t in counts} == counts
+    assert len(ws.store.table("predictions").to_lance().get_fragments()) == 1
+    assert ws.version("base").verify(progress=False).ok
