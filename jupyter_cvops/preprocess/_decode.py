@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..images import DEFAULT_MAX_PIXELS
+from ..images._objects import read_bytes
 from ._errors import ImageDecodeError, PreprocessError
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def _from_array(arr: np.ndarray, color: str) -> np.ndarray:
 
 def _read(x: str | os.PathLike[str]) -> bytes:
     try:
-        return Path(x).read_bytes()
+        return read_bytes(x)  # a file or an s3:// object
     except FileNotFoundError:
         raise ImageDecodeError(f"file not found: {os.fspath(x)}") from None
     except IsADirectoryError:

@@ -146,7 +146,7 @@ def test_missing_and_denied_objects_get_a_reason_and_nothing_is_half_written(
     assert after.height == before.height + 1
 
 
-def test_thumbnails_embeddings_and_verify_read_from_the_bucket(tmp_path: Path, s3_bucket: Any,
+def test_thumbnails_preprocess_embeddings_and_verify_read_from_the_bucket(tmp_path: Path, s3_bucket: Any,
                                                                filled: dict[str, bytes]) -> None:
     ws = cv.Workspace.create(tmp_path / "ws")
     ws.add_images(s3_bucket.uri("line-1/"), progress=False)
@@ -160,6 +160,8 @@ def test_thumbnails_embeddings_and_verify_read_from_the_bucket(tmp_path: Path, s
     assert t.placeholder is None and t.data == make_thumbnail(local / "line-1/d.png", max_side=16).data
     assert make_thumbnail(s3_bucket.uri("line-1/gone.png"), image_id=iid).placeholder == "file missing"
     assert make_thumbnail(s3_bucket.uri("line-1/a.jpg"), image_id=iid).placeholder == "file changed since registration"
+    pre = cv.Preprocess(16)  # what evaluate and shadow re-runs feed a model
+    np.testing.assert_array_equal(pre(s3_bucket.uri("line-1/d.png")), pre(local / "line-1/d.png"))
     ws.embed("imgstats", progress=False)
     ref = cv.Workspace.create(tmp_path / "ref")
     ref.add_images(local, progress=False)
