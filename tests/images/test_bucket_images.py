@@ -227,3 +227,14 @@ def test_stat_cache_schema_1_file_is_migrated_keeping_its_entries(tmp_path: Path
         assert cache.lookup_objects([("s3://b/a.png", 3, '"e"')])[0].hash == "cd" * 16
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
     assert CachedEntry  # the file entries' type is unchanged
+
+
+def test_files_and_objects_in_one_call_share_duplicate_detection(tmp_path: Path, s3_bucket: Any) -> None:
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.png").write_bytes(image(30))
+    s3_bucket.put("mix/b.png", image(31))
+    s3_bucket.put("mix/copy-of-a.png", image(30))
+    res = _bucket.scan_any([str(tmp_path / "imgs"), s3_bucket.uri("mix/")], progress=False)
+    assert [i.path for i in res.images] == [str(tmp_path / "imgs" / "a.png"), s3_bucket.uri("mix/b.png")]
+    assert [str(p) for p in res.problems] == [
+        f"{s3_bucket.uri('mix/copy-of-a.png')}: duplicate content of {tmp_path / 'imgs' / 'a.png'}"]
