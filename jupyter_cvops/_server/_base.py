@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from jupyter_server.base.handlers import APIHandler
 
 from .paths import WorkspaceRefused, check_workspace_contents, resolve_workspace
+from .uris import is_uri, resolve_uri_workspace
 
 T = TypeVar("T")
 
@@ -96,6 +97,10 @@ class CvopsHandler(APIHandler):
         from .._store import WorkspaceError
 
         try:
+            if value is not None and is_uri(value):  # a workspace in object storage, under a URI root
+                uri = resolve_uri_workspace(value, self.settings.get("cvops_uri_roots", []))
+                options = self.settings.get("cvops_storage_options") or None
+                return await asyncio.to_thread(_open_uri_and_read, uri, value, read, writable, options)
             path = resolve_workspace(value, self.roots)
             return await asyncio.to_thread(_open_and_read, path, value or "", self.roots, read, writable)
         except WorkspaceRefused as error:
@@ -119,6 +124,20 @@ def one_line(error: BaseException, hide: Sequence[Path] = ()) -> str:
     for folder in sorted(hide, key=lambda p: len(str(p)), reverse=True):
         line = line.replace(str(folder) + "/", "").replace(str(folder), ".")
     return line
+
+
+def _open_uri_and_read(uri: str, value: str, read: Callable[[Any], T], writable: bool,
+                       storage_options: dict[str, str] | None) -> T:
+    from .._store import WorkspaceError
+    from ..workspace import Workspace
+
+    try:
+        ws = Workspace.open(uri, readonly=not writable, storage_options=storage_options)
+    except WorkspaceError as error:
+        if "not a jupyter-cvops workspace" in str(error):
+            raise WorkspaceRefused(404, "not_a_workspace", f"{value!r} is not a jupyter-cvops workspace") from None
+        raise WorkspaceRefused(409, "unreachable", one_line(error)) from None
+    return read(ws)
 
 
 def _open_and_read(path: Path, value: str, roots: Sequence[Path], read: Callable[[Any], T],

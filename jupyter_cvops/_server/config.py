@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from traitlets import Int, List, Unicode
+from traitlets import Dict, Int, List, Unicode
 from traitlets.config import Configurable
 
 
@@ -13,7 +13,7 @@ class CvopsServerConfig(Configurable):
     --------
     In ``jupyter_server_config.py``::
 
-        c.CvopsServerConfig.roots = ["/data/workspaces", "projects"]
+        c.CvopsServerConfig.roots = ["/data/workspaces", "projects", "s3://team-bucket/cvops"]
         c.CvopsServerConfig.max_jobs = 1
     """
 
@@ -23,7 +23,17 @@ class CvopsServerConfig(Configurable):
         help=(
             "Folders under which workspaces may be opened through /cvops/api. "
             "Relative entries are taken relative to ServerApp.root_dir. "
-            "Empty (the default) means [ServerApp.root_dir]."
+            "URI entries (s3://bucket/prefix) serve the workspaces in object storage under them. "
+            "Empty, or URIs only, means [ServerApp.root_dir] for folders."
+        ),
+    ).tag(config=True)
+
+    storage_options = Dict(
+        value_trait=Unicode(),
+        default_value={},
+        help=(
+            "LanceDB storage options (endpoint, region, keys, allow_http, ...) for workspaces under URI roots; "
+            "empty: the server's environment (AWS_*)."
         ),
     ).tag(config=True)
 

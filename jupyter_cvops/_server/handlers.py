@@ -32,6 +32,7 @@ from jupyter_server.utils import url_path_join
 
 from .._version import __version__
 from . import actions, audit, jobs, reads
+from .uris import normalize_uri_root
 from ._base import AUTH_RESOURCE, CvopsHandler, _open_and_read, jsonable, one_line
 
 __all__ = ["AUTH_RESOURCE", "CvopsHandler", "StatusHandler", "TaxonomyHandler", "VersionsHandler", "_open_and_read",
@@ -44,7 +45,8 @@ class StatusHandler(CvopsHandler):
     @tornado.web.authenticated
     @authorized
     def get(self) -> None:
-        self.reply({"version": __version__, "roots": [str(r) for r in self.roots]})
+        self.reply({"version": __version__,
+                    "roots": [str(r) for r in self.roots] + list(self.settings.get("cvops_uri_roots", []))})
 
 
 class VersionsHandler(CvopsHandler):
@@ -72,13 +74,18 @@ class TaxonomyHandler(CvopsHandler):
 
 
 def setup_handlers(web_app: tornado.web.Application, roots: Sequence[Path],
-                   root_dir: str | Path | None = None, *, max_jobs: int = 2) -> None:
+                   root_dir: str | Path | None = None, *, max_jobs: int = 2,
+                   uri_roots: Sequence[str] = (), storage_options: dict[str, str] | None = None) -> None:
     """Register the ``/cvops/api/*`` routes on the server's tornado application.
 
     ``root_dir`` (``ServerApp.root_dir``) is what notebook and output paths of POST
     actions are relative to, as in ``/api/contents``; default: the first root.
-    ``max_jobs`` recipe re-runs run at once (more wait in a queue).
+    ``max_jobs`` recipe re-runs run at once (more wait in a queue). ``uri_roots``
+    (``s3://bucket/prefix``) serve workspaces in object storage, opened with ``storage_options``
+    (else the server's environment).
     """
+    web_app.settings["cvops_uri_roots"] = [normalize_uri_root(u) for u in uri_roots]
+    web_app.settings["cvops_storage_options"] = dict(storage_options or {})
     base = url_path_join(web_app.settings["base_url"], "cvops", "api")
     root_list, base_dir = list(roots), Path(root_dir).resolve() if root_dir else list(roots)[0]
     kwargs = {"roots": root_list, "root_dir": base_dir}

@@ -23,6 +23,7 @@ from jupyter_server.auth.decorator import authorized
 
 from ._base import CvopsHandler, one_line
 from .paths import display_path, find_workspaces
+from .uris import find_uri_workspaces
 
 #: At most this many runs / checks are sent (newest first); the answer says how many there are.
 LIMIT = 500
@@ -40,6 +41,10 @@ class WorkspacesHandler(CvopsHandler):
             rel = folder.relative_to(root).as_posix() if folder != root else "."
             value = rel if root == self.roots[0] else folder.as_posix()
             out.append({"workspace": value, "path": display_path(folder.resolve(), self.root_dir, self.roots)})
+        uri_roots = self.settings.get("cvops_uri_roots", [])
+        if uri_roots:  # workspaces in object storage: the URI is both the value and what is shown
+            uris = await asyncio.to_thread(find_uri_workspaces, uri_roots, self.settings.get("cvops_storage_options"))
+            out += [{"workspace": uri, "path": uri} for uri in uris]
         self.reply({"workspaces": out})
 
 
