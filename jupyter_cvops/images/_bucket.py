@@ -111,7 +111,7 @@ def scan_objects(
             if o.uri not in seen:
                 seen.add(o.uri)
                 entries.append(o)
-    keys = [(o.uri, o.size, o.etag) for o in entries]
+    keys = [(o.uri, o.size, o.etag or "\0no etag") for o in entries]  # a store without ETags: never cached
     hits = cache.lookup_objects(keys) if cache is not None else [None] * len(entries)
     slots: list[ImageInfo | FileProblem | None] = [None] * len(entries)
     todo: list[int] = []
@@ -185,7 +185,7 @@ def _cached(fresh: Sequence[Read | None]) -> list[CachedObject]:
     dumped: dict[tuple[Any, ...], str] = {}  # images from one camera share their info text
     out = []
     for res in fresh:
-        if res is None or res[0] is None or res[2] is None:
+        if res is None or res[0] is None or res[2] is None or not res[2].etag:
             continue
         digest, info, st = res
         assert digest is not None and st is not None
