@@ -150,11 +150,12 @@ class CompactionReport:
     def __repr__(self) -> str:
         would = "would remove" if self.dry_run else "removed"
         n = len(self.tables)
-        age = (f"{self.older_than.days} days" if self.older_than.total_seconds() % 86400 == 0
-               else f"{self.older_than.total_seconds():g} s")
+        seconds = self.older_than.total_seconds()
+        age = ("versions of any age" if seconds == 0 else f"versions older than {self.older_than.days} days"
+               if seconds % 86400 == 0 else f"versions older than {seconds:g} s")
         head = (f"<CompactionReport{' (dry run)' if self.dry_run else ''}: {n} table{'s' if n != 1 else ''}, "
                 f"{self.versions_removed} versions {'would be ' if self.dry_run else ''}removed, "
-                f"{_size(self.bytes_freed)} {'would be ' if self.dry_run else ''}freed (versions older than {age})>")
+                f"{_size(self.bytes_freed)} {'would be ' if self.dry_run else ''}freed ({age})>")
         lines = [head]
         for t in self.tables:
             after = "?" if t.fragments_after is None else str(t.fragments_after)
@@ -162,7 +163,7 @@ class CompactionReport:
                     + ", ".join(f"v{v}: {why}" for v, why in sorted(t.versions_kept.items())[:3])
                     + (", ..." if len(t.versions_kept) > 3 else "") + ")") if t.versions_kept else ""
             lines.append(f"  {t.table}: {t.rows} rows, fragments {t.fragments_before} -> {after}, "
-                         f"{would} {len(t.versions_removed)} of {t.versions_before} versions, "
+                         f"{would} {len(t.versions_removed)} old versions, "
                          f"{_size(t.bytes_freed)}{kept}")
         return "\n".join(lines)
 
