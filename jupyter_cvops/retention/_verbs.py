@@ -104,7 +104,8 @@ class RetentionVerbs:
         reason
             Why (required; kept in the audit record).
         purge
-            Also compact the touched tables and remove all their untagged old versions now.
+            Also compact the touched tables and remove all their untagged old versions now (a process
+            reading one of them at that moment may then fail).
         dry_run
             Change nothing; the report lists what would be removed, per table.
         actor

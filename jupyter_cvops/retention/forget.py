@@ -232,7 +232,8 @@ def forget(ws: Workspace, image_ids: str | Iterable[str], *, reason: str, purge:
         Why (kept in the ``forgotten`` record and shown by ``verify``); required.
     purge
         Also compact the touched tables and remove all their old versions now, except tagged
-        and recorded ones (dataset versions' history), so the removed rows' bytes are gone.
+        and recorded ones (dataset versions' history), so the removed rows' bytes are gone. A process
+        reading one of those old versions at that moment may then fail.
     dry_run
         Change nothing; the report says what would go, per table.
     actor
