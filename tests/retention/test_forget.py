@@ -139,3 +139,17 @@ def test_cli_forget(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-w", ws.uri, "verify", "base", "--json"]) == 3
     missing = json.loads(capsys.readouterr().out)["missing"]
     assert [m["image_id"] for m in missing] == [gone] and missing[0]["reason"].endswith(": asked")
+
+
+def test_forget_on_object_storage(s3_bucket, template) -> None:  # noqa: ANN001
+    ws = Workspace.create(s3_bucket.uri("ws"), storage_options=s3_bucket.storage_options)
+    ws.add_images(str(template.parent / "images" / "*.png"), progress=False)
+    ids = sorted(ws.images()["image_id"].to_list())
+    ws.add_annotations(pl.DataFrame({"image_id": ids[:2], "annotator": ["ana"] * 2, "class_name": ["dent"] * 2,
+                                     "kind": ["image"] * 2}))
+    vid = ws.snapshot(name="base").id
+    rep = ws.forget(ids[0], reason="asked", purge=True)
+    assert rep.purged and ws.store.count("images") == 5 and ws.store.count("annotations", _where(ids[0])) == 0
+    assert ws.forgotten()["dataset_versions"].to_list() == [[vid]]
+    assert ws.version("base").verify(progress=False).missing["reason"].to_list()[0].endswith(": asked")
+    assert {h["table"] for h in rep.held} == {"images", "annotations"}
