@@ -22,10 +22,12 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import WorkspaceError
-from .store import Store
+
+if TYPE_CHECKING:
+    from .store import Store
 
 APPEND_HEAVY = ("predictions", "events", "checks")
 """Tables that grow by many small commits: what :func:`compact` treats when no table is named."""
@@ -39,6 +41,7 @@ def guard(store: Store) -> AbstractContextManager[Any]:
     Examples
     --------
     >>> import tempfile
+    >>> from jupyter_cvops._store.store import Store
     >>> st = Store.create(tempfile.mkdtemp() + "/ws")
     >>> guard(st) is st.lock
     True
@@ -52,6 +55,7 @@ def kept_versions(store: Store, names: Iterable[str] | None = None) -> dict[str,
     Examples
     --------
     >>> import tempfile
+    >>> from jupyter_cvops._store.store import Store
     >>> st = Store.create(tempfile.mkdtemp() + "/ws")
     >>> v = st.append("images", [{"image_id": "a", "path": "/a.png"}])
     >>> st.tag("images", "ds-0123")
@@ -195,6 +199,7 @@ def cleanup(store: Store, name: str, *, older_than: timedelta = DEFAULT_OLDER_TH
     Examples
     --------
     >>> import tempfile
+    >>> from jupyter_cvops._store.store import Store
     >>> st = Store.create(tempfile.mkdtemp() + "/ws")
     >>> for k in range(3):
     ...     _ = st.event("demo")
@@ -243,6 +248,7 @@ def compact(store: Store, tables: Iterable[str] | str | None = None, *,
     Examples
     --------
     >>> import tempfile
+    >>> from jupyter_cvops._store.store import Store
     >>> st = Store.create(tempfile.mkdtemp() + "/ws")
     >>> for k in range(4):
     ...     _ = st.event("demo")
