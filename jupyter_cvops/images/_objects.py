@@ -23,12 +23,14 @@ import re
 import stat as _stat
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 import xxhash
 
+from .._store._s3 import READ_POOL
+from .._store._s3 import s3_client as _s3_client
 from ._hashing import FileChangedError, HashedFile, read_and_hash
 
 SCHEMES = ("s3://",)
@@ -37,7 +39,6 @@ SCHEMES = ("s3://",)
 CHUNK = 1 << 20
 _LOCK = threading.Lock()
 _OPTIONS: dict[str | None, dict[str, str]] = {}  # bucket (None: any bucket) -> LanceDB-style options
-_CLIENTS: dict[tuple[tuple[str, str], ...], Any] = {}
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -117,38 +118,9 @@ def use_storage_options(options: Mapping[str, Any] | None, bucket: str | None = 
             _OPTIONS.pop(bucket, None)
 
 
-def _client_kwargs(options: Mapping[str, str]) -> dict[str, str]:
-    """boto3 client arguments from LanceDB-style options, the environment filling gaps."""
-    env = os.environ
-
-    def pick(*names: str, envs: tuple[str, ...] = ()) -> str | None:
-        for n in names:
-            if options.get(n):
-                return options[n]
-        for n in envs:
-            if env.get(n):
-                return env[n]
-        return None
-
-    out: dict[str, str] = {}
-    endpoint = pick("endpoint", "aws_endpoint", "endpoint_url", "aws_endpoint_url",
-                    envs=("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"))
-    if endpoint:
-        out["endpoint_url"] = endpoint
-    key = pick("aws_access_key_id", "access_key_id")
-    secret = pick("aws_secret_access_key", "secret_access_key")
-    if key and secret:  # else boto3's chain (environment, profile, instance role)
-        out["aws_access_key_id"], out["aws_secret_access_key"] = key, secret
-        token = pick("aws_session_token", "session_token", "token")
-        if token:
-            out["aws_session_token"] = token
-    region = pick("region", "aws_region", "aws_default_region", envs=("AWS_REGION", "AWS_DEFAULT_REGION"))
-    out["region_name"] = region or "us-east-1"
-    return out
-
-
 def s3_client(bucket: str | None = None, storage_options: Mapping[str, Any] | None = None) -> Any:
-    """The boto3 S3 client for ``bucket`` (one per set of options, shared by threads).
+    """The boto3 S3 client for ``bucket`` (one per set of options, shared by threads; made by
+    :func:`jupyter_cvops._store._s3.s3_client` with ``READ_POOL`` connections).
 
     Parameters
     ----------
@@ -162,21 +134,9 @@ def s3_client(bucket: str | None = None, storage_options: Mapping[str, Any] | No
     >>> s3 = s3_client("my-bucket")                              # doctest: +SKIP
     >>> s3.list_objects_v2(Bucket="my-bucket")["KeyCount"]       # doctest: +SKIP
     """
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError:
-        raise ImportError("reading s3:// images needs boto3: pip install jupyter-cvops[s3]") from None
     with _LOCK:
         opts = dict(storage_options) if storage_options else _OPTIONS.get(bucket) or _OPTIONS.get(None) or {}
-        kwargs = _client_kwargs({str(k).lower(): str(v) for k, v in opts.items()})
-        key = tuple(sorted(kwargs.items()))
-        client = _CLIENTS.get(key)
-        if client is None:  # boto3 sessions are not thread-safe to create; clients are to use
-            config = Config(max_pool_connections=64, retries={"max_attempts": 4, "mode": "standard"},
-                            connect_timeout=10, read_timeout=60)
-            client = _CLIENTS[key] = boto3.session.Session().client("s3", config=config, **kwargs)
-    return client
+    return _s3_client(opts, max_pool_connections=READ_POOL, need="reading s3:// images")
 
 
 def _os_error(err: Exception, uri: str) -> OSError:
@@ -476,3 +436,59 @@ def _visible(key: str, prefix: str, exts: tuple[str, ...]) -> bool:
 def _entry(root: str, o: Mapping[str, Any]) -> ObjectStat:
     etag, ns = _etag_ns(o)
     return ObjectStat(root + o["Key"], int(o["Size"]), etag, ns)
+
+
+def stat_many(uris: Sequence[str], *, workers: int = 16, list_from: int = 8) -> list[ObjectStat | OSError]:
+    """Size, ETag and time of many objects, reading no body: one slot per URI, an
+    :class:`ObjectStat` or the ``OSError`` a read would raise (``FileNotFoundError``: gone).
+
+    A folder (bucket and key up to its last ``/``) that holds at least ``list_from`` of the
+    URIs is listed once (ListObjectsV2 with ``Delimiter="/"``, 1,000 keys a request); the
+    other objects, and those of a folder whose listing is refused, get one HEAD each,
+    ``workers`` at a time.
+
+    Examples
+    --------
+    >>> [s.etag for s in stat_many(["s3://bucket/a.png", "s3://bucket/b.png"])]   # doctest: +SKIP
+    ['"9b2c..."', '"51a0..."']
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    out: list[ObjectStat | OSError | None] = [None] * len(uris)
+    folders: dict[str, list[int]] = {}
+    for i, uri in enumerate(uris):
+        try:
+            split_uri(uri)
+        except ValueError as err:
+            out[i] = OSError(errno.EINVAL, str(err), uri)
+            continue
+        folders.setdefault(uri[: uri.rfind("/") + 1], []).append(i)
+    heads: list[int] = []
+    for folder, idx in folders.items():
+        if len(idx) < list_from:
+            heads += idx
+            continue
+        bucket, prefix = split_uri(folder)
+        try:
+            pager = s3_client(bucket).get_paginator("list_objects_v2")
+            listed = {f"s3://{bucket}/{o['Key']}": o for page in pager.paginate(
+                Bucket=bucket, Prefix=prefix, Delimiter="/") for o in page.get("Contents", [])}
+        except Exception:  # listing refused (a read-only policy): ask for each object
+            heads += idx
+            continue
+        for i in idx:
+            o = listed.get(uris[i])
+            out[i] = _entry(f"s3://{bucket}/", o) if o is not None else FileNotFoundError(
+                errno.ENOENT, "no such object", uris[i])
+
+    def head(i: int) -> ObjectStat | OSError:
+        try:
+            return stat_object(uris[i])
+        except OSError as err:
+            return err
+
+    if heads:
+        with ThreadPoolExecutor(max(1, min(workers, len(heads)))) as pool:
+            for i, res in zip(heads, pool.map(head, heads)):
+                out[i] = res
+    return out  # type: ignore[return-value]
