@@ -117,6 +117,36 @@ def _records(store: Any, prefix: str) -> set[str]:
     return out
 
 
+def _bucket_folders(root: Path) -> tuple[str, str, dict[str, dict[str, Any]]] | None:
+    """An ``s3://`` workspace's artifact folders in its bucket: (bucket, prefix, name -> bytes, age, keys);
+    None for a local workspace (its artifacts are the folders under ``root``)."""
+    from ..images._objects import s3_client, split_uri
+    from ..models._artifact_store import remote_of
+
+    remote = remote_of(root / "_")
+    if remote is None:
+        return None
+    bucket, prefix = split_uri(remote.rsplit("/", 1)[0])
+    folders: dict[str, dict[str, Any]] = {}
+    now = time.time()
+    for page in s3_client(bucket).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for obj in page.get("Contents", []):
+            name = str(obj["Key"])[len(prefix) + 1:].split("/", 1)[0]
+            f = folders.setdefault(name, {"bytes": 0, "age": float("inf"), "keys": []})
+            f["bytes"] += int(obj["Size"])
+            f["age"] = min(f["age"], now - obj["LastModified"].timestamp())
+            f["keys"].append(str(obj["Key"]))
+    return bucket, prefix, folders
+
+
+def _delete_keys(bucket: str, keys: list[str]) -> None:
+    from ..images._objects import s3_client
+
+    client = s3_client(bucket)
+    for k in range(0, len(keys), 1000):
+        client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys[k:k + 1000]]})
+
+
 def gc_artifacts(ws: Workspace, *, dry_run: bool = True, min_age: timedelta = DEFAULT_MIN_AGE) -> GcReport:
     """Remove unreferenced artifacts and tables (see the module doc); a dry run by default.
 
@@ -165,6 +195,20 @@ def gc_artifacts(ws: Workspace, *, dry_run: bool = True, min_age: timedelta = DE
                 why = ("left by an interrupted write" if kind == "temporary"
                        else "no model version records this artifact hash")
                 items.append({"kind": kind, "what": str(folder), "bytes": _folder_bytes(folder), "why": why})
+        bucket_keys: dict[str, list[str]] = {}
+        bucket = _bucket_folders(root) if root is not None else None
+        if bucket is not None:  # an s3:// workspace: the artifacts live in its bucket, root is this machine's cache
+            name_of_bucket, prefix, folders = bucket
+            for name, f in sorted(folders.items()):
+                if name in recorded:
+                    kept += 1
+                elif f["age"] < age:
+                    notes.append(f"s3://{name_of_bucket}/{prefix}/{name} is younger than {min_age}: left for now")
+                else:
+                    what = f"s3://{name_of_bucket}/{prefix}/{name}"
+                    bucket_keys[what] = f["keys"]
+                    items.append({"kind": "artifact", "what": what, "bytes": f["bytes"],
+                                  "why": "no model version records this artifact hash"})
         names = store.table_names()
         for prefix, meta_prefix, kind in (("emb_", EMBEDDING_META, "embedding table"),
                                           ("knnref_", CACHE_META, "cache table")):
@@ -180,7 +224,9 @@ def gc_artifacts(ws: Workspace, *, dry_run: bool = True, min_age: timedelta = DE
                               "why": "no record in meta (an interrupted first run, or a removed model's)"})
         if not dry_run and items:
             for item in items:
-                if item["kind"] in ("artifact", "temporary"):
+                if str(item["what"]).startswith("s3://"):
+                    _delete_keys(str(item["what"])[len("s3://"):].split("/", 1)[0], bucket_keys[item["what"]])
+                elif item["kind"] in ("artifact", "temporary"):
                     shutil.rmtree(item["what"], ignore_errors=True)
                 else:
                     store.drop_table(item["what"])

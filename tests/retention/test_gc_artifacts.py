@@ -84,3 +84,16 @@ def test_read_only_and_cli(ws: Workspace, capsys: pytest.CaptureFixture[str]) ->
     assert len(json.loads(capsys.readouterr().out)["items"]) == 2
     assert main(["-w", ws.uri, "gc", "--apply", "--min-age-hours", "0"]) == 0
     assert capsys.readouterr().out.startswith("<GcReport: 3 items removed")
+
+
+def test_gc_in_a_bucket(s3_bucket, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("HOME", str(tmp_path / "machine"))  # this "machine"'s artifact cache
+    ws = Workspace.create(s3_bucket.uri("ws"), storage_options=s3_bucket.storage_options)
+    mv = _model(ws)
+    s3_bucket.put("ws/.cvops/artifacts/" + "e" * 64 + "/model.ts", b"z" * 500)  # an orphan in the bucket
+    dry = ws.gc_artifacts(min_age=timedelta(0))
+    assert [(i["what"], i["bytes"]) for i in dry.items] == [(s3_bucket.uri("ws/.cvops/artifacts/" + "e" * 64), 500)]
+    ws.gc_artifacts(dry_run=False, min_age=timedelta(0))
+    left = s3_bucket.keys("ws/.cvops/artifacts/")
+    assert left and all(mv.artifact_hash in k for k in left)  # type: ignore[attr-defined]
+    assert Workspace.open(s3_bucket.uri("ws")).model("clf").load()(torch.zeros(1, 3, 2, 2)).shape == (1, 2)
