@@ -4,7 +4,8 @@ Candidates (all under the workspace write lock, so no registration is half-way m
 
 - model artifact folders in ``<workspace>/.cvops/artifacts/`` whose content hash no
   ``model_versions`` row records (left by a registration that crashed before its row landed),
-  and temporary ``.tmp-*`` folders of interrupted writes;
+  and temporary ``.tmp-*`` folders of interrupted writes; for an ``s3://`` workspace the same in
+  its bucket (``<workspace URI>/.cvops/artifacts/<hash>/``) and in this machine's cache of it;
 - embedding tables (``emb_*``) with no embedding record in ``meta`` (an interrupted first
   ``ws.embed`` of a model), and drift reference caches (``knnref_*``) with none;
 - each only when untouched for ``min_age`` (default one day), so a job still writing in
