@@ -37,7 +37,7 @@ for _ in range(n):
     with st.lock:
         k = st.count("events", "op = 'step'")
         st.append("meta", [{"key": f"seq-{k}", "value": name}])
-        time.sleep(0.05)  # widen the window another writer would need
+        time.sleep(0.2)  # widen the window another writer would need
         st.append("events", [{"event_id": f"{name}-{k}", "op": "step", "details": str(k)}])
 print("done", name)
 """
