@@ -223,6 +223,22 @@ def cleanup(store: Store, name: str, *, older_than: timedelta = DEFAULT_OLDER_TH
         return removable, spared, int(stats.bytes_removed)
 
 
+def _merge_index_segments(tbl: Any) -> bool:
+    """Merge each index's delta segments into one (True if any had several).
+
+    Lance compacts only fragments covered by the same index segment, so a table indexed
+    incrementally (``Store.index_column(..., incremental=True)``, e.g. the prediction log past
+    50k rows) keeps its small fragments until its segments are merged.
+    """
+    merged = False
+    for index in tbl.list_indices():
+        stats = tbl.index_stats(index.name)
+        if stats is not None and int(getattr(stats, "num_indices", 1) or 1) > 1:
+            tbl.to_lance().optimize.optimize_indices(index_names=[index.name], num_indices_to_merge=1_000_000)
+            merged = True
+    return merged
+
+
 def compact(store: Store, tables: Iterable[str] | str | None = None, *,
             older_than: timedelta = DEFAULT_OLDER_THAN, dry_run: bool = False,
             materialize_deletions_threshold: float = 0.1) -> CompactionReport:
@@ -276,6 +292,8 @@ def compact(store: Store, tables: Iterable[str] | str | None = None, *,
             rows, fragments, n_versions = int(ds.count_rows()), len(ds.get_fragments()), len(ds.versions())
             after: int | None = None
             if not dry_run:
+                if fragments > 1 and _merge_index_segments(tbl):
+                    ds = store.table(name).to_lance()
                 if fragments > 1 or int(ds.stats.dataset_stats().get("num_deleted_rows", 0)):
                     ds.optimize.compact_files(materialize_deletions_threshold=materialize_deletions_threshold)
                 ds = store.table(name).to_lance()

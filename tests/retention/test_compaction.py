@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import polars as pl
 import pytest
 
 from jupyter_cvops import Workspace, WorkspaceError
@@ -133,3 +134,18 @@ def test_store_compact_covers_every_built_in_table(ws: Workspace) -> None:
     assert {t: ws.store.count(t) for t in counts} == counts
     assert len(ws.store.table("predictions").to_lance().get_fragments()) == 1
     assert ws.version("base").verify(progress=False).ok
+
+
+def test_an_incrementally_indexed_log_is_compacted_too(ws: Workspace) -> None:
+    store = ws.store
+    ids = sorted(ws.images()["image_id"].to_list())
+    for k in range(3):  # an index segment per batch, as ws.lineage keeps a large log indexed
+        ws.log_predictions(pl.DataFrame({"image_id": ids, "predicted_class": ["dent"] * 6}), model="clf")
+        store.index_column("predictions", "image_id", incremental=True)
+    tbl = store.table("predictions")
+    name = tbl.list_indices()[0].name
+    assert tbl.index_stats(name).num_indices > 1
+    rep = ws.compact(["predictions"], older_than=timedelta(0))
+    assert (rep.tables[0].fragments_before, rep.tables[0].fragments_after) == (7, 1)
+    assert tbl.index_stats(name).num_indices == 1 and tbl.index_stats(name).num_unindexed_rows == 0
+    assert store.count("predictions", f"image_id = '{ids[2]}'") == 7 and store.count("predictions") == 42
