@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +15,7 @@ import polars as pl
 from ..formats import coco, cvat, labelstudio, yolo
 from ..formats._types import AnnotationRecord, ExportImage
 from ..formats._writing import CopyImages, check_copy_images
+from ..images._objects import is_uri, read_bytes
 from ._verify import MissingImagesError, require_files
 
 if TYPE_CHECKING:
@@ -49,6 +53,9 @@ def export_version(
     (``../../imgs/a.jpg``): a workspace that registered those images re-imports it as
     it is; any other import needs ``data_root`` set to a folder holding both the export
     and the images (readers never follow paths out of their data root).
+    Images that live in a bucket (``s3://``) are downloaded into the export (parallel
+    GETs; with either ``"link"`` or ``True`` the export holds its own copy of the bytes);
+    ``False`` is refused for them (a file export cannot point into a bucket).
 
     Labels needing review (``status == "needs_review"``, e.g. of a class that was
     split) are left out unless ``include_needs_review=True`` (then written under their
@@ -76,6 +83,11 @@ def export_version(
     check_copy_images(copy_images)
 
     items = version.items().sort("split", "path", nulls_last=True)
+    in_bucket = [p for p in items["path"].to_list() if is_uri(p)]
+    if in_bucket and not copy_images:
+        raise ValueError(
+            f"{len(in_bucket)} of the version's images live in a bucket (e.g. {in_bucket[0]}), which an export "
+            "cannot point at; export with copy_images='link' (the default) or True to download them into it")
     if copy_images:  # copying or linking needs every file: say which are missing before writing anything
         require_files(items, version.id)
     else:
@@ -103,13 +115,7 @@ def export_version(
     for n in labels["class_name"].unique().drop_nulls().sort().to_list():
         if n not in categories:
             categories.append(n)
-    images = [
-        ExportImage(
-            key=r["image_id"], path=Path(r["path"]), file_name=Path(r["path"]).name,
-            width=int(r["width"]), height=int(r["height"]), split=r["split"],
-        )
-        for r in items.iter_rows(named=True)
-    ]
+    rows = list(items.iter_rows(named=True))
     shapes = _shapes(version, labels)
     records = []
     for r in labels.iter_rows(named=True):
@@ -129,9 +135,45 @@ def export_version(
         ))
     meta = {"dataset_version": version.id, "dataset_name": version.name, "taxonomy_version": version.taxonomy_version}
     path.mkdir(parents=True, exist_ok=True)
-    out: Path = _WRITERS[format](path, images, records, categories, copy_images=copy_images, meta=meta,
-                                 **options)
+    stage = path / f".cvops-download-{uuid.uuid4().hex[:12]}"
+    try:
+        local = _download(rows, stage) if in_bucket else {}
+        images = [
+            ExportImage(
+                key=r["image_id"], path=local.get(r["image_id"]) or Path(r["path"]),
+                file_name=r["path"].rsplit("/", 1)[-1] if is_uri(r["path"]) else Path(r["path"]).name,
+                width=int(r["width"]), height=int(r["height"]), split=r["split"],
+            )
+            for r in rows
+        ]
+        # downloaded files are the export's own: linking them in is a copy that writes the bytes once
+        placing: CopyImages = "link" if copy_images is True and len(in_bucket) == len(rows) else copy_images
+        out: Path = _WRITERS[format](path, images, records, categories, copy_images=placing, meta=meta,
+                                     **options)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return out
+
+
+def _download(rows: list[dict[str, Any]], stage: Path, workers: int = 16) -> dict[str, Path]:
+    """Download the ``s3://`` images of ``rows`` into ``stage`` (parallel GETs): image_id -> local file."""
+    todo = {r["image_id"]: r["path"] for r in rows if is_uri(r["path"])}
+    stage.mkdir(parents=True, exist_ok=True)
+
+    def fetch(item: tuple[str, str]) -> tuple[str, Path]:
+        image_id, uri = item
+        name = uri.rsplit("/", 1)[-1]
+        target = stage / f"{image_id}{Path(name).suffix}"
+        try:
+            target.write_bytes(read_bytes(uri))
+        except OSError as error:
+            raise MissingImagesError(f"cannot export: image {image_id[:12]} at {uri} could not be downloaded "
+                                     f"({error.strerror or error})", pl.DataFrame(
+                                         {"image_id": [image_id], "path": [uri], "recorded_path": [uri]})) from None
+        return image_id, target
+
+    with ThreadPoolExecutor(max(1, min(workers, len(todo)))) as pool:
+        return dict(pool.map(fetch, todo.items()))
 
 
 def _old_class_names(taxonomy: Taxonomy, version: DatasetVersion, labels: pl.DataFrame) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from stat import S_ISREG
 import polars as pl
 
 from .._store import WorkspaceError
-from ..images._objects import read_and_hash_any
+from ..images._objects import exists, is_uri, read_and_hash_any, stat_many
 from ..images._probe import READ_WHOLE_LIMIT
 from ..images.scan import map_files
 
@@ -37,10 +37,10 @@ def locate(items: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
     now = known.select("image_id", pl.col("path").alias("_now")).unique("image_id", keep="last")
     out = items.join(now, on="image_id", how="left", maintain_order="left")
     differ = out["_now"].is_not_null() & out["recorded_path"].is_not_null() & (out["_now"] != out["recorded_path"])
-    if differ.any():  # only moved files are looked at on disk (one stat each, or two)
+    if differ.any():  # only moved files are looked at (one stat or HEAD each, or two)
         moved, recorded = out["_now"].to_list(), out["recorded_path"].to_list()
         for k in differ.arg_true().to_list():
-            if not os.path.exists(moved[k]) and os.path.exists(recorded[k]):
+            if not exists(moved[k]) and exists(recorded[k]):
                 moved[k] = recorded[k]
         out = out.with_columns(pl.Series("_now", moved, dtype=pl.String))
     rest = [c for c in items.columns if c not in ("image_id", "recorded_path", "path")]
@@ -62,7 +62,8 @@ def require_files(items: pl.DataFrame, version_id: str | None = None, *, doing: 
     """Raise :class:`MissingImagesError` naming the images of ``items`` whose file is not there.
 
     ``items`` as :meth:`DatasetVersion.items` gives them (``path`` where each file is now,
-    ``recorded_path`` optional). One ``stat`` per file; nothing is read.
+    ``recorded_path`` optional). One ``stat`` per file; ``s3://`` objects are listed by
+    folder or get a HEAD each (:func:`~jupyter_cvops.images._objects.stat_many`); nothing is read.
 
     Examples
     --------
@@ -73,7 +74,10 @@ def require_files(items: pl.DataFrame, version_id: str | None = None, *, doing: 
     cannot export dataset version ffffffffffff: 1 of its 1 images is missing: image 0000
     """
     paths = items["path"].to_list()
-    gone = [k for k, p in enumerate(paths) if p is None or not os.path.isfile(p)]
+    in_bucket = [k for k, p in enumerate(paths) if is_uri(p)]
+    stats = dict(zip(in_bucket, stat_many([paths[k] for k in in_bucket]))) if in_bucket else {}
+    gone = [k for k, p in enumerate(paths)
+            if p is None or (isinstance(stats[k], OSError) if k in stats else not os.path.isfile(p))]
     if not gone:
         return
     missing = items[gone]
