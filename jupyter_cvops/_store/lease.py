@@ -41,6 +41,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ._errors import WorkspaceError
+from ._s3 import s3_client as _s3_client
 
 DEFAULT_EXPIRY = 30.0
 """Seconds a lease lives without renewal (``$CVOPS_LEASE_EXPIRY`` overrides)."""
@@ -81,27 +82,6 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def _seconds(value: str | float | None) -> float | None:
-    """object_store durations (``"5s"``, ``"500ms"``, ``"2 min"``, ``"3"``) as seconds."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s|sec|secs|m|min|mins|)\s*", str(value))
-    if not m:
-        return None
-    n = float(m.group(1))
-    return n / 1000 if m.group(2) == "ms" else n * 60 if m.group(2) in ("m", "min", "mins") else n
-
-
-def _option(options: Mapping[str, str], *names: str) -> str | None:
-    lowered = {k.lower(): v for k, v in options.items()}
-    for name in names:
-        if lowered.get(name):
-            return str(lowered[name])
-    return None
-
-
 #: object_store's spellings of one setting. The environment LanceDB merges in (``AWS_ENDPOINT``,
 #: ``AWS_REGION``, ...) arrives under the ``aws_`` names, and when both spellings are present which
 #: one wins is not defined: an ``endpoint`` option could silently lose to ``$AWS_ENDPOINT``.
@@ -138,54 +118,16 @@ def normalize_storage_options(options: Mapping[str, str] | None) -> dict[str, st
 
 
 def s3_client(storage_options: Mapping[str, str] | None = None) -> Any:
-    """A boto3 S3 client for the same storage LanceDB reaches with ``storage_options``.
-
-    Endpoint, keys, region and timeouts come from the options (LanceDB's names:
-    ``endpoint``, ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``,
-    ``region``, ``timeout``, ``connect_timeout``) or else from the environment LanceDB
-    reads (``AWS_ENDPOINT``/``AWS_ENDPOINT_URL``, ``AWS_REGION``, the usual key variables).
+    """A boto3 S3 client for the same storage LanceDB reaches with ``storage_options``
+    (the package's one maker, :func:`jupyter_cvops._store._s3.s3_client`, with the lease's
+    30 s read timeout; ``timeout`` / ``connect_timeout`` options shorten it).
 
     Examples
     --------
     >>> client = s3_client({"endpoint": "http://127.0.0.1:9000", "region": "us-east-1"})  # doctest: +SKIP
     """
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError:
-        raise WorkspaceError(
-            "writing an s3:// workspace needs boto3 (its cross-machine write lease): "
-            "pip install jupyter-cvops[s3]"
-        ) from None
-    opts = dict(storage_options or {})
-    env = os.environ
-    endpoint = _option(opts, "endpoint", "aws_endpoint", "endpoint_url", "aws_endpoint_url") or (
-        env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or env.get("AWS_ENDPOINT")
-    )
-    region = _option(opts, "region", "aws_region", "aws_default_region") or (
-        env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-    )
-    timeout = _seconds(_option(opts, "timeout"))
-    connect = _seconds(_option(opts, "connect_timeout"))
-    config = Config(  # short timeouts given for LanceDB also mean: fail fast here
-        connect_timeout=connect or 10.0,
-        read_timeout=timeout or 30.0,
-        retries={"max_attempts": 2 if (timeout or connect) else 4, "mode": "standard"},
-    )
-    kwargs: dict[str, Any] = {"config": config}
-    if endpoint:
-        kwargs["endpoint_url"] = endpoint
-    if region:
-        kwargs["region_name"] = region
-    key = _option(opts, "aws_access_key_id", "access_key_id")
-    secret = _option(opts, "aws_secret_access_key", "secret_access_key")
-    if key and secret:
-        kwargs["aws_access_key_id"] = key
-        kwargs["aws_secret_access_key"] = secret
-        token = _option(opts, "aws_session_token", "session_token", "token")
-        if token:
-            kwargs["aws_session_token"] = token
-    return boto3.session.Session().client("s3", **kwargs)
+    return _s3_client(storage_options, max_pool_connections=10, read_timeout=30.0,
+                      need="writing an s3:// workspace (its cross-machine write lease)")
 
 
 def _error_code(error: BaseException) -> str:
