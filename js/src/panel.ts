@@ -55,15 +55,15 @@ export function notebookWorkspace(panel: NotebookPanel): string | null {
   if (typeof value !== 'string' || !value.trim()) {
     return null;
   }
-  if (value.startsWith('/')) {
-    return value;
+  if (value.startsWith('/') || value.includes('://')) {
+    return value; // absolute, or a workspace URI (s3://bucket/prefix under a URI root)
   }
   return PathExt.normalize(PathExt.join(PathExt.dirname(panel.context.path), value)) || '.';
 }
 
 /** `path` (relative to the server root, or absolute) as seen from the notebook's folder. */
 export function fromNotebook(panel: NotebookPanel | null, path: string): string {
-  if (path.startsWith('/') || panel === null) {
+  if (path.startsWith('/') || path.includes('://') || panel === null) {
     return path;
   }
   const relative = PathExt.relative(PathExt.dirname(panel.context.path), path);
