@@ -51,10 +51,10 @@ def recipe_context() -> dict[str, Any] | None:
     >>> os.environ.pop(RECIPE_ENV, None) and None
     >>> recipe_context() is None
     True
-    >>> import tempfile
-    >>> path = tempfile.mkdtemp() + "/context.json"
-    >>> _ = open(path, "w").write('{"recipe_id": "r1"}')
-    >>> os.environ[RECIPE_ENV] = "@" + path
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "context.json"
+    >>> _ = path.write_text('{"recipe_id": "r1"}')
+    >>> os.environ[RECIPE_ENV] = f"@{path}"
     >>> recipe_context()["recipe_id"]
     'r1'
     >>> del os.environ[RECIPE_ENV]
