@@ -7,7 +7,10 @@ Two verify modes:
   cache recorded when it last hashed that path is taken as unchanged; every other file is
   re-hashed (XXH3-128) and compared with its image id. Catches deleted, replaced, rewritten
   or touched files. Misses an edit that keeps size, mtime *and* inode (e.g. bytes patched in
-  place and the mtime set back with ``touch -d``), and an edited stat cache.
+  place and the mtime set back with ``touch -d``), and an edited stat cache. Images in a
+  bucket (``s3://``) are trusted when their size and ETag equal the stat cache's entry for
+  that URI (one listing per folder, or a HEAD each: no object body is read); others are read
+  again.
 * ``"full"``: every file is re-hashed, so any change of content is caught.
 """
 
@@ -24,6 +27,7 @@ from .._store.statcache import StatCache
 from ..datasets._verify import verify_items
 from ..datasets.versions import DatasetVersion, list_versions
 from ..datasets.versions import _get as get_version
+from ..images._objects import is_uri, stat_many
 from ._errors import RecipeError
 from .recipe import Recipe
 
@@ -135,20 +139,25 @@ def verify_version(store: Store, version: DatasetVersion, mode: str = "fast") ->
     items = version.items()
     todo = items
     if mode == "fast":
-        paths = [os.path.abspath(p) if p else "" for p in items["path"].to_list()]
+        raw, ids = items["path"].to_list(), items["image_id"].to_list()
+        in_bucket = [k for k, p in enumerate(raw) if is_uri(p)]
+        on_disk = [k for k, p in enumerate(raw) if not is_uri(p)]
         stats: list[tuple[str, os.stat_result | None]] = []
-        for p in paths:
+        for k in on_disk:
+            p = os.path.abspath(raw[k]) if raw[k] else ""
             try:
                 stats.append((p, os.stat(p) if p else None))
             except OSError:
                 stats.append((p, None))
+        objects = [(raw[k], st.size, st.etag or "\0no etag") if not isinstance(st, OSError) else (raw[k], -1, "")
+                   for k, st in zip(in_bucket, stat_many([raw[k] for k in in_bucket]) if in_bucket else [])]
         cache = _stat_cache(store)
         try:
-            found = cache.lookup_many(stats)
+            found: dict[int, Any] = dict(zip(on_disk, cache.lookup_many(stats)))
+            found.update(zip(in_bucket, cache.lookup_objects(objects) if objects else []))
         finally:
             cache.close()
-        ids = items["image_id"].to_list()
-        trusted = [e is not None and e.hash == ids[k] for k, e in enumerate(found)]
+        trusted = [(e := found.get(k)) is not None and e.hash == ids[k] for k in range(items.height)]
         todo = items.filter(~pl.Series(trusted, dtype=pl.Boolean))
     report = verify_items(todo, progress=False)
     return InputCheck(version_id=version.id, name=version.name, mode=mode, n_checked=items.height,
