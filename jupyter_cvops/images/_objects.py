@@ -1,4 +1,5 @@
-"""Images in object storage: the one place that makes S3 clients and reads, stats and lists objects.
+"""Images in object storage: the one place that reads, stats and lists objects (its S3 clients from
+:mod:`jupyter_cvops._store._s3`).
 
 Every reader of image bytes (registration, thumbnails, the review and lineage widgets,
 embeddings, ``verify``) goes through :func:`read_bytes`, :func:`read_and_hash_any`,
