@@ -31,6 +31,7 @@ from pathlib import Path
 from jupyter_cvops._store.store import Store
 uri, name, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 st = Store.open(uri)
+(go.parent / f"ready-{name}").touch()
 while not go.exists():
     time.sleep(0.01)
 for _ in range(n):
@@ -79,8 +80,10 @@ def test_two_machines_interleave_nothing(s3_bucket, tmp_path: Path) -> None:
                          stderr=subprocess.PIPE, text=True)
         for name in ("m1", "m2")
     ]
-    time.sleep(1.0)  # both imported and opened
-    go.touch()
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{n}").exists() for n in ("m1", "m2")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()  # both opened: start together
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err[-2000:]
