@@ -248,11 +248,12 @@ class Lease:
 
         Raises :class:`LockTimeout` naming the holder and when its lease expires, or
         :class:`WorkspaceError` (one line) when the store cannot be reached."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if self._etag is not None:
             raise RuntimeError("lease already held by this object")
-        s3 = self._s3()
+        s3 = self._s3()  # first: without boto3, the error that names the extra to install
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.holder["pid"] = os.getpid()  # a forked child writes as itself
         deadline = time.monotonic() + self.timeout
         seen: dict[str, float] = {}  # etag -> when this waiter first saw it (monotonic)
         delay = 0.05

@@ -167,7 +167,10 @@ def test_missing_bucket_and_wrong_credentials(s3_bucket, monkeypatch) -> None:
         assert "InvalidAccessKeyId" in str(info.value) and "\n" not in str(info.value)
 
 
-def test_boto3_missing_names_the_extra(monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "boto3", None)
+def test_boto3_missing_names_the_extra(s3_bucket, monkeypatch) -> None:
+    for name in ("boto3", "botocore", "botocore.config", "botocore.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(WorkspaceError, match=r"pip install jupyter-cvops\[s3\]"):
-        s3_client({})
+        s3_client({"endpoint": "http://127.0.0.1:1"})
+    with pytest.raises(WorkspaceError, match=r"s3:// workspace .*pip install jupyter-cvops\[s3\]"):
+        Store.create(s3_bucket.uri("ws"), storage_options={**s3_bucket.storage_options, "connect_timeout": "7s"})
