@@ -99,8 +99,11 @@ class S3Bucket:
 
 def start_server() -> S3Server:
     """Start moto's threaded server on a free port (stop it with ``.server.stop()``)."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
