@@ -25,6 +25,7 @@ import os
 from contextlib import nullcontext
 import socket
 import tempfile
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -207,14 +208,16 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
     got_vecs: list[np.ndarray] = []
     bar = tqdm(total=todo.height, desc=f"embed {backend.model_id}", unit="img", disable=not progress)
     try:
-        with quiet_data():
+        with quiet_data(), warnings.catch_warnings():
+            # Ray 2.60 has no named parameter for actor restarts; max_restarts goes through the
+            # (deprecated) remote args until it does
+            warnings.simplefilter("ignore", DeprecationWarning)
             ds = ray.data.from_arrow(blocks).map_batches(
                 cls, batch_size=batch_size, batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=p["actors"]),
                 num_cpus=p["num_cpus"], num_gpus=p["num_gpus"] or None,
                 runtime_env={"env_vars": env} if env else None,
-                ray_remote_args_fn=functools.partial(dict, max_restarts=p["max_retries"],
-                                                     max_task_retries=p["max_retries"]))
+                max_restarts=p["max_retries"], max_task_retries=p["max_retries"])
             for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 ids = [str(i) for i in out["image_id"]]
                 reasons = [str(r) for r in out["reason"]]
@@ -250,3 +253,4 @@ def _first_line(exc: BaseException) -> str:
         if "Error" in ln or "died" in ln or "killed" in ln:
             return ln[:300]
     return (lines[0] if lines else type(exc).__name__)[:300]
+

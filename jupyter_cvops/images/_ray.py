@@ -70,18 +70,31 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     with warnings.catch_warnings():  # the daemons exec right after the fork (see the module docstring)
         warnings.filterwarnings("ignore", message=".*fork support is experimental.*", category=RuntimeWarning)
         ray.init(address=address, **kwargs)
+    if address is None:  # a local instance: its workers inherit this environment as it is now
+        _STARTED_WITH.clear()
+        _STARTED_WITH.update(_forwardable())
     return ray
+
+
+_STARTED_WITH: dict[str, str] = {}
+
+
+def _forwardable() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
 
 
 def worker_env() -> dict[str, str]:
     """Driver environment variables workers need (credentials, endpoints, offline flags).
+
+    For a local Ray instance started by :func:`connect`, only those set or changed since (its
+    workers inherited the rest): an empty result lets Ray reuse its pooled worker processes.
 
     Examples
     --------
     >>> isinstance(worker_env(), dict)
     True
     """
-    return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+    return {k: v for k, v in _forwardable().items() if _STARTED_WITH.get(k) != v}
 
 
 @contextmanager
@@ -102,8 +115,8 @@ def quiet_data() -> Iterator[Any]:
     ctx.enable_progress_bars = False
     if saved[1] is not None:
         ctx.print_on_execution_start = False
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
+    for lg in loggers:  # ERROR: not even Ray Data's notice that its progress bars are off
+        lg.setLevel(logging.ERROR)
     try:
         yield ctx
     finally:
