@@ -10,14 +10,12 @@ several tables order their commits so the one that makes the result visible
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
-import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, TypeAlias, TypeVar
+from typing import Any
 
 import lancedb
 import polars as pl
@@ -27,89 +25,18 @@ import xxhash
 from . import _migrations
 from ._errors import WorkspaceError
 from ._migrations import FORMAT_VERSION, Migration
+from ._rows import Rows as Rows
+from ._rows import current_user as current_user
+from ._rows import now_utc as now_utc
+from ._rows import to_arrow as to_arrow
+from ._uri import _is_local, _local_path, _reach
 from .lease import normalize_storage_options
 from .lock import WriteLock
 from .schemas import TABLES
-Rows: TypeAlias = "pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]"
-T = TypeVar("T")
 
 MAX_INDEX_SEGMENTS = 16
 """Delta segments an incrementally kept BTREE index (``index_column(..., incremental=True)``) may
 have before a rebuild merges them (each lookup visits every segment: ~3.5 ms with 6 at 1M rows)."""
-
-
-def now_utc() -> datetime:
-    """Current time, UTC, microsecond resolution (the precision tables store)."""
-    return datetime.now(timezone.utc)
-
-
-def current_user() -> str:
-    """Who is acting: ``$CVOPS_USER``, else the login name."""
-    user = os.environ.get("CVOPS_USER")
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
-
-
-def _is_local(uri: str) -> bool:
-    return "://" not in uri or uri.startswith("file://")
-
-
-def _reach(uri: str, call: Callable[[], T]) -> T:
-    """Run the first read of a remote workspace; object-store failures become one line."""
-    if _is_local(uri):
-        return call()
-    try:
-        return call()
-    except Exception as error:  # LanceDB raises ValueError/OSError with the whole retry chain
-        from .lease import describe_storage_error
-
-        raise WorkspaceError(describe_storage_error(uri, error)) from None
-
-
-def _local_path(uri: str) -> Path:
-    return Path(uri[len("file://") :] if uri.startswith("file://") else uri).expanduser().resolve()
-
-
-def to_arrow(rows: Rows, schema: pa.Schema) -> pa.Table:
-    """Conform ``rows`` (dicts, a polars frame or an Arrow table) to ``schema``.
-
-    Columns missing from ``rows`` become nulls; extra columns are an error, so a
-    typo never silently drops data.
-
-    Examples
-    --------
-    >>> import pyarrow as pa
-    >>> s = pa.schema([pa.field("a", pa.string()), pa.field("b", pa.int32())])
-    >>> to_arrow([{"a": "x"}], s).to_pylist()
-    [{'a': 'x', 'b': None}]
-    """
-    if isinstance(rows, pl.DataFrame):
-        table = rows.to_arrow()
-    elif isinstance(rows, pa.Table):
-        table = rows
-    else:
-        rows = list(rows)
-        extra = {k for r in rows for k in r} - set(schema.names)
-        if extra:
-            raise WorkspaceError(f"unknown columns {sorted(extra)}; expected some of {schema.names}")
-        return pa.Table.from_pylist(rows, schema=schema)
-    extra = set(table.column_names) - set(schema.names)
-    if extra:
-        raise WorkspaceError(f"unknown columns {sorted(extra)}; expected some of {schema.names}")
-    cols = []
-    for field in schema:
-        if field.name in table.column_names:
-            col = table.column(field.name)
-            if col.type != field.type:
-                col = col.cast(field.type)
-            cols.append(col)
-        else:
-            cols.append(pa.nulls(table.num_rows, type=field.type))
-    return pa.Table.from_arrays(cols, schema=schema)
 
 
 class _ReadOnlyLock(WriteLock):
