@@ -44,7 +44,9 @@ class Job:
     """One background job: what it runs, where it stands, how it ended.
 
     ``spec`` is what the runner gets on stdin; ``key`` identifies the target (two jobs on the
-    same key do not run at once); ``public`` the fields a client sees (paths as it sent them).
+    same key do not run at once); ``public`` the fields a client sees (paths as it sent them);
+    ``env`` variables set in the runner's environment over the server's (a URI workspace's
+    storage options, which its kernel inherits).
     """
 
     kind: str
@@ -52,6 +54,7 @@ class Job:
     spec: dict[str, Any]
     public: dict[str, Any]
     user: str | None = None
+    env: dict[str, str] = field(default_factory=dict, repr=False)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     status: str = QUEUED
     phase: str | None = None
@@ -185,7 +188,7 @@ class JobManager:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", self.module, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, cwd=job.spec.get("cwd") or None, start_new_session=True,
-                limit=1 << 22)
+                limit=1 << 22, env={**os.environ, **job.env} if job.env else None)
         except OSError as error:
             self._end(job, FAILED, f"could not start the runner: {error}")
             return

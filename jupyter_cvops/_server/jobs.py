@@ -14,7 +14,9 @@
 
 ``recipe`` is relative to ``ServerApp.root_dir`` (as JupyterLab shows it): a recipe folder, its
 ``recipe.yaml`` or a ``.zip``; every file of it, and the workspace it re-runs in (the recipe's own, or
-``workspace`` as for the GET endpoints), must resolve inside the roots. Starting and cancelling a job
+``workspace`` as for the GET endpoints), must resolve inside the roots; the workspace may also be a
+URI (``s3://...``) under a configured URI root, and its runner (and kernel) then get the server's
+``storage_options`` as ``AWS_*`` variables (else the server's environment). Starting and cancelling a job
 runs or stops a kernel, so they are authorized as ``execute`` on the ``cvops`` resource; reading a job
 as ``read``. A refusal is ``{"message", "reason"}`` with one line and no server folder.
 """
@@ -22,7 +24,7 @@ as ``read``. A refusal is ``{"message", "reason"}`` with one line and no server 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -41,6 +43,7 @@ from .paths import (
     resolve_in_roots,
     resolve_workspace,
 )
+from .uris import _is_workspace, is_uri, resolve_uri_workspace
 
 #: At most this many parameters in one request.
 MAX_PARAMS = 50
@@ -48,6 +51,23 @@ MAX_PARAMS = 50
 F = TypeVar("F", bound=Callable[..., Any])
 #: ``@authorized`` with the action ``execute`` (starting or stopping a kernel), typed.
 authorized_execute = cast(Callable[[F], F], authorized("execute"))
+
+
+def aws_env(storage_options: Mapping[str, str] | None) -> dict[str, str]:
+    """The ``AWS_*`` environment that gives a runner process (and its kernel) the server's storage options.
+
+    A re-run's kernel opens its workspace from ``$CVOPS_WORKSPACE`` alone, so the options of a URI
+    root reach it as the environment LanceDB and boto3 read; each option under all its spellings.
+
+    Examples
+    --------
+    >>> aws_env({"endpoint": "http://127.0.0.1:9000", "allow_http": "true"})["AWS_ENDPOINT_URL"]
+    'http://127.0.0.1:9000'
+    """
+    from .._store.lease import normalize_storage_options
+
+    options = normalize_storage_options(storage_options)
+    return {k.upper(): v for k, v in options.items() if k.lower().startswith("aws_")}
 
 
 def _flag(body: dict[str, Any], key: str) -> bool:
@@ -140,26 +160,39 @@ class RetrainHandler(_JobHandler, _ActionHandler):
         if value is None:
             raise WorkspaceRefused(409, "no_workspace", f"recipe {r.name!r} names no workspace; pick one in the panel")
         try:
-            workspace = resolve_workspace(value, self.roots)
+            workspace = self._workspace(value)
         except WorkspaceRefused as error:
             if ws_value is None:  # the recipe's own workspace: say so, without its server path
                 raise WorkspaceRefused(error.status, "workspace_outside_roots" if error.status == 403 else
                                        error.reason, f"the workspace recipe {r.name!r} was exported from is not "
                                        "under the server's workspace roots; pick one in the panel") from None
             raise
-        check_workspace_contents(workspace, display_path(workspace, self.root_dir, self.roots), self.roots)
-        if not (workspace / "meta.lance").is_dir():
-            raise WorkspaceRefused(404, "not_a_workspace", f"{display_path(workspace, self.root_dir, self.roots)!r} "
-                                   "is not a jupyter-cvops workspace")
         source = Path(str((r.spec.get("notebook") or {}).get("source") or "")).parent
         real = source.resolve() if source.is_absolute() else None
         cwd = real if real is not None and real.is_dir() and _inside(real, self.roots) else r.path
         spec = {"recipe": str(r.archive or r.path), "workspace": str(workspace), "check": check, "strict": strict,
                 "dataset": dataset, "params": params, "verify": verify, "cwd": str(cwd)}
+        shown_ws = workspace if isinstance(workspace, str) else display_path(workspace, self.root_dir, self.roots)
         public = {"recipe": display_path(Path(r.archive or r.path), self.root_dir, self.roots), "name": r.name,
-                  "recipe_id": r.id, "workspace": display_path(workspace, self.root_dir, self.roots),
-                  "check": check, "params": params, "dataset": dataset}
-        return Job(kind="check" if check else "retrain", key=str(r.archive or r.path), spec=spec, public=public)
+                  "recipe_id": r.id, "workspace": shown_ws, "check": check, "params": params, "dataset": dataset}
+        env = aws_env(self.settings.get("cvops_storage_options")) if isinstance(workspace, str) else {}
+        return Job(kind="check" if check else "retrain", key=str(r.archive or r.path), spec=spec, public=public,
+                   env=env)
+
+    def _workspace(self, value: str) -> Path | str:
+        """The workspace a re-run records into: a folder inside the roots, or a URI under a URI root."""
+        if is_uri(value):
+            uri = resolve_uri_workspace(value, self.settings.get("cvops_uri_roots", []))
+            if not _is_workspace(uri, self.settings.get("cvops_storage_options") or None):
+                raise WorkspaceRefused(404, "not_a_workspace", f"{uri!r} is not a jupyter-cvops workspace (or "
+                                       "cannot be reached)")
+            return uri
+        workspace = resolve_workspace(value, self.roots)
+        shown = display_path(workspace, self.root_dir, self.roots)
+        check_workspace_contents(workspace, shown, self.roots)
+        if not (workspace / "meta.lance").is_dir():
+            raise WorkspaceRefused(404, "not_a_workspace", f"{shown!r} is not a jupyter-cvops workspace")
+        return workspace
 
 
 class JobsHandler(_JobHandler):
