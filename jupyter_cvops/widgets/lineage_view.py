@@ -33,19 +33,16 @@ Examples
 from __future__ import annotations
 
 import html
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
-import ipywidgets
 import traitlets
 
-from ..taxonomy._ops import safe_color
 from ._bundle import _Bundle
-from ._display import bundle_with_repr
-from ._lineage_payload import ChainPayload, ThumbPack, chain_payload
+from ._lineage_payload import ChainPayload, chain_payload
+from ._view import _ReviewHostView, check_thumb_size, thumb_pack
 
 if TYPE_CHECKING:
     from ..lineage import Lineage
@@ -53,8 +50,6 @@ if TYPE_CHECKING:
     from .review import ReviewSession
 
 __all__ = ["LineageView", "LineageWidget", "lineage_view"]
-
-log = logging.getLogger(__name__)
 
 
 class LineageWidget(anywidget.AnyWidget):
@@ -95,7 +90,7 @@ class LineageWidget(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
 
 
-class LineageView:
+class LineageView(_ReviewHostView):
     """The lineage of one prediction (backward) or one image (forward), shown as a graph.
 
     Parameters
@@ -138,6 +133,8 @@ class LineageView:
     >>> view.open_review([view.neighbors[0]])          # doctest: +SKIP
     """
 
+    label = "lineage view"
+
     def __init__(
         self,
         ws: Workspace,
@@ -152,30 +149,21 @@ class LineageView:
     ) -> None:
         if k < 1:
             raise ValueError(f"k must be >= 1, not {k}")
-        if not 32 <= thumb_size <= 512:
-            raise ValueError(f"thumb_size must be in 32..512 pixels, not {thumb_size}")
+        check_thumb_size(thumb_size)
         if max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, not {max_rows}")
-        self.ws = ws
+        self._host(ws, reviewer)
         self.id = id
-        self.reviewer = reviewer
-        self.last_error: BaseException | None = None
-        self.review_session: ReviewSession | None = None
-        self._review_ids: list[str] = []
         self.lineage: Lineage = chain if chain is not None else ws.lineage(id, k=k, embedding=embedding)
         self._payload: ChainPayload = chain_payload(self.lineage, aliases=self._aliases(),
-                                                    pack=ThumbPack(max_side=2 * thumb_size), max_rows=max_rows)
+                                                    pack=thumb_pack(thumb_size), max_rows=max_rows)
         self._paths: dict[str, str] = {str(n["image_id"]): str(n["path"]) for n in self._payload.neighbors}
-        self.widget = LineageWidget(
+        self._attach(LineageWidget(
             mode="image" if self.lineage.start == "image" else "prediction",
             summary=self.lineage.summary(), nodes=self._payload.nodes, neighbors=self._payload.neighbors,
             groups=self._payload.groups, thumbs=self._payload.thumbs, notes=list(self.lineage.notes),
             class_colors=self._class_colors(), thumb_size=thumb_size,
-        )
-        self.widget.on_msg(self._on_msg)
-        self.review_box = ipywidgets.VBox()
-        self.box = ipywidgets.VBox([self.widget, self.review_box], layout=ipywidgets.Layout(width="100%"))
-        self.box.add_class("cvops-lineage-view")
+        ), "cvops-lineage-view")
 
     # -- user-facing ------------------------------------------------------------------------
     @property
@@ -263,18 +251,6 @@ class LineageView:
         self.widget.status = f"review of {len(chosen)} image{'s' if len(chosen) != 1 else ''} opened below"
         return session
 
-    def close(self) -> None:
-        """Close the widgets and the review session.
-
-        Examples
-        --------
-        >>> view.close()               # doctest: +SKIP
-        """
-        if self.review_session is not None:
-            self.review_session.close()
-        for w in (self.widget, self.review_box, self.box):
-            w.close()
-
     def handle_message(self, content: dict[str, Any]) -> None:
         """Act on one message from the browser (see the module notes); errors propagate.
 
@@ -297,21 +273,10 @@ class LineageView:
             raise ValueError(f"unknown message kind {kind!r}")
 
     # -- display --------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        return bundle_with_repr(self.box, self, **kwargs)
-
     def __repr__(self) -> str:
         return f"<LineageView {self.lineage.summary()}; {len(self.selected)} selected>"
 
     # -- internals ------------------------------------------------------------------------
-    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Sequence[Any]) -> None:
-        try:
-            self.handle_message(content)
-        except Exception as error:  # the user sees it in the widget; nothing else can
-            self.last_error = error
-            log.warning("lineage view: %s: %s", type(error).__name__, error)
-            self.widget.status = f"error: {error}"
-
     def _path_of(self, image_id: str) -> str | None:
         if image_id in self._paths:
             return self._paths[image_id]
@@ -329,13 +294,6 @@ class LineageView:
             return {}
         models = self.ws.models()
         return {(str(m), str(v)): list(a or []) for m, v, a in models.select("model", "version", "aliases").iter_rows()}
-
-    def _class_colors(self) -> dict[str, str]:
-        """Taxonomy colors of the classes on display (``#rrggbb`` only: :func:`safe_color`)."""
-        if self.ws.taxonomy.version == 0:
-            return {}
-        c = self.ws.taxonomy.classes()
-        return {str(n): safe_color(col) for n, col in c.select("name", "color").iter_rows() if col}
 
 
 def lineage_view(

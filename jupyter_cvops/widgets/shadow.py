@@ -31,21 +31,17 @@ Examples
 from __future__ import annotations
 
 import html
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
-import ipywidgets
 import polars as pl
 import traitlets
 
-from ..taxonomy._ops import safe_color
 from ._bundle import _Bundle
-from ._display import bundle_with_repr
-from ._lineage_payload import ThumbPack
 from ._shadow_payload import TILE_COLUMNS, flip_matrix, tiles
+from ._view import _ReviewHostView, check_thumb_size, thumb_pack
 
 if TYPE_CHECKING:
     from ..shadow.report import ShadowReport
@@ -53,8 +49,6 @@ if TYPE_CHECKING:
     from .review import ReviewSession
 
 __all__ = ["ShadowView", "ShadowWidget", "shadow_view"]
-
-log = logging.getLogger(__name__)
 
 #: Report attributes the view reads (the shadow contract).
 NEEDS = ("name", "production_version", "candidate_version", "classes", "n", "agreement", "agreement_ci", "kappa",
@@ -100,7 +94,7 @@ class ShadowWidget(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
 
 
-class ShadowView:
+class ShadowView(_ReviewHostView):
     """A shadow report on display: the flip matrix, the disagreements, a way into review.
 
     Parameters
@@ -132,6 +126,8 @@ class ShadowView:
     >>> view.filter("ok", "dent").height           # doctest: +SKIP
     """
 
+    label = "shadow view"
+
     def __init__(self, ws: Workspace, report: ShadowReport, *, page: int = 60, thumb_size: int = 128,
                  reviewer: str | None = None) -> None:
         missing = [a for a in NEEDS if not hasattr(report, a)]
@@ -140,30 +136,22 @@ class ShadowView:
                             f"{', '.join(missing)}")
         if page < 1:
             raise ValueError(f"page must be >= 1, not {page}")
-        if not 32 <= thumb_size <= 512:
-            raise ValueError(f"thumb_size must be in 32..512 pixels, not {thumb_size}")
+        check_thumb_size(thumb_size)
         absent = [c for c in TILE_COLUMNS if c not in report.disagreements.columns]
         if absent:
             raise ValueError(f"the report's disagreements lack the columns {absent}")
-        self.ws = ws
+        self._host(ws, reviewer)
         self.report = report
         self.page = page
-        self.reviewer = reviewer
-        self.last_error: BaseException | None = None
-        self.review_session: ReviewSession | None = None
-        self._review_ids: list[str] = []
         self._shown = 0
+        self._thumb_size = thumb_size
         classes, matrix = flip_matrix(report.flips, report.classes)
         self.widget = ShadowWidget(summary=str(report.summary), alert=bool(report.alert), header=self._header(),
                                    classes=classes, matrix=matrix, class_colors=self._class_colors(classes),
                                    thumb_size=thumb_size)
-        self._max_side = 2 * thumb_size
         self._show(reset=True)
         self.widget.observe(self._on_cell, names="cell")
-        self.widget.on_msg(self._on_msg)
-        self.review_box = ipywidgets.VBox()
-        self.box = ipywidgets.VBox([self.widget, self.review_box], layout=ipywidgets.Layout(width="100%"))
-        self.box.add_class("cvops-shadow-view")
+        self._attach(self.widget, "cvops-shadow-view")
 
     # -- user-facing ------------------------------------------------------------------------
     @property
@@ -272,18 +260,6 @@ class ShadowView:
         self._show(reset=False)
         return self._shown
 
-    def close(self) -> None:
-        """Close the widgets and the review session.
-
-        Examples
-        --------
-        >>> view.close()                 # doctest: +SKIP
-        """
-        if self.review_session is not None:
-            self.review_session.close()
-        for w in (self.widget, self.review_box, self.box):
-            w.close()
-
     def handle_message(self, content: dict[str, Any]) -> None:
         """Act on one message from the browser (see the module notes); errors propagate.
 
@@ -305,9 +281,6 @@ class ShadowView:
             raise ValueError(f"unknown message kind {kind!r}")
 
     # -- display --------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        return bundle_with_repr(self.box, self, **kwargs)
-
     def __repr__(self) -> str:
         where = f"{self.cell[0]} -> {self.cell[1]}" if self.cell else "all"
         return f"<ShadowView {self.report.summary} [{where}: {self.selection.height} disagreements]>"
@@ -321,7 +294,7 @@ class ShadowView:
         if not reset and start >= sel.height:
             return
         shown = sel.slice(0, end)
-        pack = ThumbPack(max_side=self._max_side)
+        pack = thumb_pack(self._thumb_size)
         items = tiles(shown, pack)
         with self.widget.hold_sync():
             self.widget.items = items
@@ -338,17 +311,7 @@ class ShadowView:
                 raise ValueError(f"not a cell of the flip matrix: {c}")
             self._show(reset=True)
         except Exception as error:  # the user sees it in the widget
-            self.last_error = error
-            log.warning("shadow view: %s: %s", type(error).__name__, error)
-            self.widget.status = f"error: {error}"
-
-    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Sequence[Any]) -> None:
-        try:
-            self.handle_message(content)
-        except Exception as error:  # the user sees it in the widget; nothing else can
-            self.last_error = error
-            log.warning("shadow view: %s: %s", type(error).__name__, error)
-            self.widget.status = f"error: {error}"
+            self._show_error(error)
 
     def _header(self) -> dict[str, Any]:
         r = self.report
@@ -361,14 +324,6 @@ class ShadowView:
                 "candidate": str(r.candidate_version)[:12], "n": int(r.n), "agreement": num(r.agreement),
                 "agreement_low": num(lo), "agreement_high": num(hi), "kappa": num(r.kappa),
                 "n_disagreements": int(r.disagreements.height)}
-
-    def _class_colors(self, classes: Sequence[str]) -> dict[str, str]:
-        """Taxonomy colors of the classes on display (``#rrggbb`` only: :func:`safe_color`)."""
-        if self.ws.taxonomy.version == 0:
-            return {}
-        c = self.ws.taxonomy.classes()
-        wanted = set(classes)
-        return {str(n): safe_color(col) for n, col in c.select("name", "color").iter_rows() if col and n in wanted}
 
 
 def shadow_view(ws: Workspace, report: ShadowReport, *, page: int = 60, thumb_size: int = 128,
