@@ -40,7 +40,7 @@ def follow(classes: Classes, cid: str | None, _seen: frozenset[str] = frozenset(
 
     Examples
     --------
-    >>> from jupyter_cvops.taxonomy._ops import apply
+    >>> from jupyter_cvops.taxonomy._apply import apply
     >>> s, _ = apply({}, "add", {"name": "stain"})
     >>> s, _ = apply(s, "add", {"name": "dirt"})
     >>> s, _ = apply(s, "merge", {"names": ["stain", "dirt"], "into": "contamination"})

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from ._ops import apply
+from ._apply import apply
 from ._records import StagedOp, _TaxonomyBase
 
 

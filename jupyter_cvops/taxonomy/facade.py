@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 import polars as pl
 
 from .._store import Store, current_user, now_utc
+from ._apply import apply
 from ._display import _DisplayMixin
 from ._ops import (  # noqa: F401  (resolve_one and short are re-exported)
     PALETTE,
@@ -48,7 +49,6 @@ from ._ops import (  # noqa: F401  (resolve_one and short are re-exported)
     TaxonomyError,
     UnknownClassError,
     active_by_name,
-    apply,
     check_name,
     describe,
     diff_states,
