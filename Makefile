@@ -61,6 +61,7 @@ bench: setup
 	$(PY) bench/bench_drift.py
 	$(PY) bench/bench_embed.py
 	$(PY) bench/bench_imgstats.py   # imgstats images/s per core beside the decode-only floor (target >= 30%)
+	$(PY) bench/bench_ray.py   # ws.embed(engine="ray") on this machine vs in-process (target >= 0.8x); 16-GPU estimate
 	$(PY) bench/bench_predictions.py
 	$(PY) bench/bench_models.py
 	$(PIP) install -q papermill

@@ -25,6 +25,7 @@ import os
 from contextlib import nullcontext
 import socket
 import tempfile
+import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,12 @@ if TYPE_CHECKING:
 
 MAX_RETRIES = 3
 """Default restarts of a killed actor (and retries of its batch) before the job fails."""
+
+LAST_JOB: dict[str, float] = {}
+"""Timings of this process's last Ray embedding job (for benchmarks): ``actors``, ``images``, ``seconds``,
+``first_batch_s`` (start-up: actors importing the package and building the model, plus one batch),
+``steady_images_per_s`` (from the first batch back to the last), ``busy_s`` (the actors' seconds spent
+in their batches, summed) and ``per_worker_images_per_s`` (images per busy second of one actor)."""
 
 GPU_ACTOR_CPUS = 4
 """CPUs (loader threads) an open_clip GPU actor takes at most."""
@@ -65,7 +72,8 @@ def actor_class(backend: EmbeddingBackend, fp: str, *, device: str, precision: s
 
     Its constructor rebuilds ``backend`` in the actor (from its spec for the built-in backends) and
     checks the fingerprint; a call returns ``image_id``, ``vector`` (``n x dim`` float32, zeros for
-    failed images) and ``reason`` (empty, or why the image could not be embedded). The settings
+    failed images), ``reason`` (empty, or why the image could not be embedded) and ``busy_s`` (the
+    actor's seconds per image on this batch). The settings
     live in the class itself (not in constructor arguments), so a restarted actor needs nothing
     from the object store.
 
@@ -101,6 +109,7 @@ def actor_class(backend: EmbeddingBackend, fp: str, *, device: str, precision: s
             self.imgstats = isinstance(self.backend, eb.ImageStatsBackend)
 
         def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            t0 = time.perf_counter()
             ids = [str(x) for x in batch["image_id"]]
             pairs = list(zip(ids, [str(p) for p in batch["path"]], strict=True))
             vectors = np.zeros((len(ids), dim), np.float32)
@@ -120,8 +129,9 @@ def actor_class(backend: EmbeddingBackend, fp: str, *, device: str, precision: s
                         vectors[[where[i] for i in ok]] = vecs
                 for image_id, _, reason in failures:
                     reasons[ids.index(image_id)] = reason
+            busy = np.full(len(ids), (time.perf_counter() - t0) / max(1, len(ids)))  # seconds per image
             return {"image_id": np.array(ids, dtype=object), "vector": vectors,
-                    "reason": np.array(reasons, dtype=object)}
+                    "reason": np.array(reasons, dtype=object), "busy_s": busy}
 
     EmbedActor.__qualname__ = EmbedActor.__name__ = "EmbedActor"
     return EmbedActor
@@ -218,7 +228,11 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
                 num_cpus=p["num_cpus"], num_gpus=p["num_gpus"] or None,
                 runtime_env={"env_vars": env} if env else None,
                 max_restarts=p["max_retries"], max_task_retries=p["max_retries"])
+            t0 = time.perf_counter()
+            t_first, n_first, busy = 0.0, 0, 0.0
             for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                if not t_first:
+                    t_first, n_first = time.perf_counter(), len(out["image_id"])
                 ids = [str(i) for i in out["image_id"]]
                 reasons = [str(r) for r in out["reason"]]
                 keep = np.array([not r for r in reasons], dtype=bool)
@@ -228,7 +242,14 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
                 got_ids += [i for i, k in zip(ids, keep, strict=True) if k]
                 got_vecs.append(np.asarray(out["vector"], dtype=np.float32).reshape(len(ids), backend.dim)[keep])
                 report.n_computed += int(keep.sum())
+                busy += float(np.sum(out["busy_s"]))
                 bar.update(len(ids))
+            t_end = time.perf_counter()
+            LAST_JOB.clear()
+            LAST_JOB.update({"actors": p["actors"], "images": todo.height, "seconds": t_end - t0,
+                             "first_batch_s": t_first - t0, "busy_s": busy,
+                             "per_worker_images_per_s": todo.height / max(busy, 1e-9),
+                             "steady_images_per_s": (todo.height - n_first) / max(t_end - t_first, 1e-9)})
     except (KeyboardInterrupt, EmbeddingError):
         raise
     except Exception as exc:  # Ray wraps worker errors in its own types
