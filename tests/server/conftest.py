@@ -4,6 +4,7 @@ refusal checks and polling a job (import them at module top: ``from conftest imp
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from browser.jupyter_process import JupyterProcess, Response
 
 #: The command-line switch that loads the server extension.
@@ -19,10 +21,16 @@ ENABLE = '--ServerApp.jpserver_extensions={"jupyter_cvops": True}'
 
 
 @contextmanager
-def jupyter_server(root: Path, home: Path, *args: str) -> Iterator[JupyterProcess]:
-    """A started ``jupyter server`` serving ``root`` with the extension (and ``args``); stopped after."""
+def jupyter_server(root: Path, home: Path, *args: str, pythonpath: Path | None = None) -> Iterator[JupyterProcess]:
+    """A started ``jupyter server`` serving ``root`` with the extension (and ``args``); stopped after.
+
+    ``pythonpath``: a folder put first on the server's ``PYTHONPATH`` (e.g. a test ``Authorizer``'s module)."""
     proc = JupyterProcess("server", root, home, [ENABLE, *args])
-    proc.start()
+    with pytest.MonkeyPatch.context() as mp:  # Popen copies the environment at start
+        if pythonpath is not None:
+            path = os.environ.get("PYTHONPATH")
+            mp.setenv("PYTHONPATH", os.pathsep.join([str(pythonpath), *([path] if path else [])]))
+        proc.start()
     try:
         yield proc
     finally:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.cookiejar
-import json
-import os
 import shutil
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +13,8 @@ import polars as pl
 import pytest
 import tornado.routing
 import tornado.web
-from browser.jupyter_process import JupyterProcess, Response
+from browser.jupyter_process import JupyterProcess
+from conftest import jupyter_server, post, refused
 
 from jupyter_cvops import __version__
 from jupyter_cvops._server.paths import (
@@ -25,8 +23,6 @@ from jupyter_cvops._server.paths import (
     resolve_roots,
     resolve_workspace,
 )
-
-ENABLE = '--ServerApp.jpserver_extensions={"jupyter_cvops": True}'
 
 #: Every GET route under /cvops/api, with the query each needs to answer 200 on ``workspace``.
 ENDPOINTS = ["status", "workspaces", "versions?workspace=ws", "taxonomy?workspace=ws", "runs?workspace=ws",
@@ -54,12 +50,8 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server(layout: dict[str, Path]) -> Iterator[JupyterProcess]:
-    proc = JupyterProcess("server", layout["root"], layout["base"] / "home", [ENABLE])
-    proc.start()
-    try:
+    with jupyter_server(layout["root"], layout["base"] / "home") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -98,28 +90,6 @@ def workspace(layout: dict[str, Path], shared_data: Path) -> Path:
     return layout["root"] / "ws"
 
 
-def _refused(answer: Response, status: int, reason: str) -> None:
-    assert answer.status == status, answer.body
-    body = answer.json()
-    assert body["reason"] == reason
-    assert isinstance(body["message"], str) and body["message"]
-
-
-def post(proc: JupyterProcess, path: str, body: object, *, token: bool = True,
-         opener: urllib.request.OpenerDirector | None = None, headers: dict[str, str] | None = None) -> Response:
-    """POST ``body`` as JSON (token in the Authorization header unless ``token=False``)."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    heads = {"Content-Type": "application/json", **(headers or {})}
-    if token:
-        heads["Authorization"] = f"token {proc.token}"
-    request = urllib.request.Request(proc.url + path, data=data, headers=heads, method="POST")
-    try:
-        with (opener or urllib.request.build_opener()).open(request, timeout=60) as answer:
-            return Response(answer.status, dict(answer.headers), answer.read())
-    except urllib.error.HTTPError as error:
-        return Response(error.code, dict(error.headers), error.read())
-
-
 # -- authentication ----------------------------------------------------------------------
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_every_endpoint_needs_the_token(server: JupyterProcess, endpoint: str) -> None:
@@ -149,9 +119,9 @@ def test_every_post_needs_the_xsrf_token(server: JupyterProcess, workspace: Path
                                          False, None, False, None, None, {}))
     body = {"workspace": "ws", "model": "nope", "alias": "production", "reason": "x", "notebook": "nope.ipynb",
             "recipe": "nope"}
-    refused = post(server, f"/cvops/api/{endpoint}", body, token=False, opener=opener)
-    assert refused.status == 403, refused.body
-    assert "_xsrf" in refused.json()["message"]
+    denied = post(server, f"/cvops/api/{endpoint}", body, token=False, opener=opener)
+    assert denied.status == 403, denied.body
+    assert "_xsrf" in denied.json()["message"]
     allowed = post(server, f"/cvops/api/{endpoint}", body, token=False, opener=opener,
                    headers={"X-XSRFToken": xsrf})
     assert allowed.status in (404, 409, 501), allowed.body  # past authentication: refused by the handler
@@ -167,32 +137,32 @@ def test_status_reports_version_and_roots(server: JupyterProcess, layout: dict[s
 @pytest.mark.parametrize("endpoint", WORKSPACE_ENDPOINTS)
 @pytest.mark.parametrize("value", ["../outside/ws", "sub/../../outside/ws", "..", "escape/ws", "escape"])
 def test_relative_escape_is_forbidden(server: JupyterProcess, endpoint: str, value: str) -> None:
-    _refused(server.get(f"/cvops/api/{endpoint}", {"workspace": value}), 403, "outside_roots")
+    refused(server.get(f"/cvops/api/{endpoint}", {"workspace": value}), 403, "outside_roots")
 
 
 @pytest.mark.parametrize("endpoint", WORKSPACE_ENDPOINTS)
 def test_absolute_path_outside_is_forbidden(server: JupyterProcess, layout: dict[str, Path],
                                             endpoint: str) -> None:
     for value in ("/etc", str(layout["outside"] / "ws"), str(layout["root"] / ".." / "outside")):
-        _refused(server.get(f"/cvops/api/{endpoint}", {"workspace": value}), 403,
+        refused(server.get(f"/cvops/api/{endpoint}", {"workspace": value}), 403,
                  "absolute_outside_roots")
 
 
 def test_uri_is_forbidden(server: JupyterProcess) -> None:
-    _refused(server.get("/cvops/api/versions", {"workspace": "s3://bucket/ws"}), 403, "not_local")
+    refused(server.get("/cvops/api/versions", {"workspace": "s3://bucket/ws"}), 403, "not_local")
 
 
 def test_missing_workspace_is_404(server: JupyterProcess) -> None:
-    _refused(server.get("/cvops/api/versions", {"workspace": "nope"}), 404, "not_found")
-    _refused(server.get("/cvops/api/taxonomy", {"workspace": "sub/nope"}), 404, "not_found")
+    refused(server.get("/cvops/api/versions", {"workspace": "nope"}), 404, "not_found")
+    refused(server.get("/cvops/api/taxonomy", {"workspace": "sub/nope"}), 404, "not_found")
 
 
 def test_missing_parameter_is_400(server: JupyterProcess) -> None:
-    _refused(server.get("/cvops/api/versions"), 400, "missing_workspace")
+    refused(server.get("/cvops/api/versions"), 400, "missing_workspace")
 
 
 def test_folder_without_workspace_is_404(server: JupyterProcess) -> None:
-    _refused(server.get("/cvops/api/versions", {"workspace": "sub/plain"}), 404, "not_a_workspace")
+    refused(server.get("/cvops/api/versions", {"workspace": "sub/plain"}), 404, "not_a_workspace")
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -254,7 +224,7 @@ def test_runs_models_aliases_and_checks(server: JupyterProcess, workspace: Path)
     history = server.get("/cvops/api/aliases", {"workspace": "ws", "model": "clf"}).json()["history"]
     assert [h["action"] for h in history[:2]] == ["set", "move"]
     assert [h["message"] for h in history[:2]] == ["first rollout", "better recall"]
-    _refused(server.get("/cvops/api/aliases", {"workspace": "ws", "model": "nope"}), 409, "refused")
+    refused(server.get("/cvops/api/aliases", {"workspace": "ws", "model": "nope"}), 409, "refused")
 
     checks = server.get("/cvops/api/checks", {"workspace": "ws"}).json()
     (drift,) = [c for c in checks["checks"] if c["kind"] == "input_drift"]
@@ -314,7 +284,7 @@ def test_rollback_is_recorded_in_the_alias_history(server: JupyterProcess, layou
     # Nothing further back: a one-line reason, nothing written.
     n = ws.alias_history().height
     again = post(server, "/cvops/api/aliases/rollback", body)
-    _refused(again, 409, "rollback_refused")
+    refused(again, 409, "rollback_refused")
     assert "\n" not in again.json()["message"] and str(layout["root"]) not in again.json()["message"]
     assert Workspace.open(work).alias_history().height == n
 
@@ -337,13 +307,13 @@ def test_rollback_refusals(server: JupyterProcess, workspace: Path, body: dict[s
     from jupyter_cvops import Workspace
 
     n = Workspace.open(workspace).alias_history().height
-    _refused(post(server, "/cvops/api/aliases/rollback", body), status, reason)
+    refused(post(server, "/cvops/api/aliases/rollback", body), status, reason)
     assert Workspace.open(workspace).alias_history().height == n
 
 
 def test_rollback_refuses_a_body_that_is_not_an_object(server: JupyterProcess) -> None:
-    _refused(post(server, "/cvops/api/aliases/rollback", b"not json"), 400, "bad_json")
-    _refused(post(server, "/cvops/api/aliases/rollback", ["ws"]), 400, "bad_json")
+    refused(post(server, "/cvops/api/aliases/rollback", b"not json"), 400, "bad_json")
+    refused(post(server, "/cvops/api/aliases/rollback", ["ws"]), 400, "bad_json")
 
 
 # -- recipe export ---------------------------------------------------------------------------
@@ -363,7 +333,7 @@ def test_export_refusals(server: JupyterProcess, layout: dict[str, Path], body: 
                          reason: str) -> None:
     (layout["root"] / "nb.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     (layout["outside"] / "nb.ipynb").write_text("{}")
-    _refused(post(server, "/cvops/api/recipes/export", body), status, reason)
+    refused(post(server, "/cvops/api/recipes/export", body), status, reason)
     assert not (layout["outside"] / "recipe").exists()
 
 
@@ -372,26 +342,21 @@ def test_export_without_the_recipe_api_says_so(server: JupyterProcess, layout: d
         import jupyter_cvops.recipes  # noqa: F401
     except ImportError:
         (layout["root"] / "nb.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
-        _refused(post(server, "/cvops/api/recipes/export", {"notebook": "nb.ipynb"}), 501, "recipes_unavailable")
+        refused(post(server, "/cvops/api/recipes/export", {"notebook": "nb.ipynb"}), 501, "recipes_unavailable")
     else:
         pytest.skip("the recipe API exists (the export is tested in tests/browser/test_cvops_panel.py)")
 
 
 # -- configured roots ------------------------------------------------------------------------
 def test_configured_roots_replace_root_dir(layout: dict[str, Path], workspace: Path) -> None:
-    roots_arg = "--CvopsServerConfig.roots=sub"
-    proc = JupyterProcess("server", layout["root"], layout["base"] / "home-roots", [ENABLE, roots_arg])
-    proc.start()
-    try:
+    with jupyter_server(layout["root"], layout["base"] / "home-roots", "--CvopsServerConfig.roots=sub") as proc:
         status = proc.get("/cvops/api/status").json()
         assert status["roots"] == [str((layout["root"] / "sub").resolve())]
         # root/ws exists but is outside the only configured root now.
-        _refused(proc.get("/cvops/api/versions", {"workspace": "../ws"}), 403, "outside_roots")
-        _refused(proc.get("/cvops/api/versions", {"workspace": str(workspace)}), 403,
+        refused(proc.get("/cvops/api/versions", {"workspace": "../ws"}), 403, "outside_roots")
+        refused(proc.get("/cvops/api/versions", {"workspace": str(workspace)}), 403,
                  "absolute_outside_roots")
-        _refused(proc.get("/cvops/api/versions", {"workspace": "plain"}), 404, "not_a_workspace")
-    finally:
-        proc.stop()
+        refused(proc.get("/cvops/api/versions", {"workspace": "plain"}), 404, "not_a_workspace")
 
 
 # -- pure path logic ---------------------------------------------------------------------------
@@ -448,16 +413,9 @@ def deny_server(layout: dict[str, Path], workspace: Path) -> Iterator[JupyterPro
     helper = layout["base"] / "authz"
     helper.mkdir()
     (helper / "cvops_test_denyall.py").write_text(DENY_ALL)
-    proc = JupyterProcess("server", layout["root"], layout["base"] / "home-deny",
-                          [ENABLE, "--ServerApp.authorizer_class=cvops_test_denyall.DenyAll"])
-    with pytest.MonkeyPatch.context() as mp:  # Popen copies the environment at start
-        path = os.environ.get("PYTHONPATH")
-        mp.setenv("PYTHONPATH", os.pathsep.join([str(helper), *([path] if path else [])]))
-        proc.start()
-    try:
+    with jupyter_server(layout["root"], layout["base"] / "home-deny",
+                        "--ServerApp.authorizer_class=cvops_test_denyall.DenyAll", pythonpath=helper) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_deny_all_authorizer_refuses_contents(deny_server: JupyterProcess) -> None:
@@ -519,10 +477,10 @@ def test_symlinked_table_outside_the_root_is_not_served(server: JupyterProcess,
     assert outside_ids  # the outside table has a row the answer must not show
     answer = server.get("/cvops/api/versions", {"workspace": "linked"})
     assert not any(i.encode() in answer.body for i in outside_ids), answer.body
-    _refused(answer, 403, "table_outside_roots")
+    refused(answer, 403, "table_outside_roots")
     assert "dataset_versions" in answer.json()["message"]
     assert str(linked_workspace["outside"]).encode() not in answer.body
-    _refused(server.get("/cvops/api/taxonomy", {"workspace": "linked"}), 403, "table_outside_roots")
+    refused(server.get("/cvops/api/taxonomy", {"workspace": "linked"}), 403, "table_outside_roots")
 
 
 def test_check_workspace_contents(tmp_path: Path) -> None:

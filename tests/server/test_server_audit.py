@@ -14,10 +14,10 @@ from typing import Any
 import polars as pl
 import pytest
 from browser.jupyter_process import JupyterProcess, Response
+from conftest import jupyter_server, refused
 
 pytestmark = pytest.mark.slow
 
-ENABLE = '--ServerApp.jpserver_extensions={"jupyter_cvops": True}'
 AS_OF = "2030-01-01T00:00:00+00:00"  # after everything the fixtures record: the answers are fixed
 
 
@@ -58,12 +58,8 @@ def layout(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> dict[
 
 @pytest.fixture(scope="module")
 def server(layout: dict[str, Path]) -> Iterator[JupyterProcess]:
-    proc = JupyterProcess("server", layout["root"], layout["base"] / "home", [ENABLE])
-    proc.start()
-    try:
+    with jupyter_server(layout["root"], layout["base"] / "home") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _audit(server: JupyterProcess, query: dict[str, str], *, token: bool = True) -> Response:
@@ -78,12 +74,10 @@ def _expected(layout: dict[str, Path], name: str, **kwargs: Any) -> dict[str, An
 
 
 def _refused(answer: Response, status: int, reason: str, layout: dict[str, Path]) -> str:
-    assert answer.status == status, answer.body
-    body = answer.json()
-    assert body["reason"] == reason, body
+    body = refused(answer, status, reason)
     assert "answers" not in body
     message = str(body["message"])
-    assert message and "\n" not in message and str(layout["base"]) not in message
+    assert str(layout["base"]) not in message
     return message
 
 

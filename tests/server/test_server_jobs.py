@@ -17,12 +17,12 @@ from typing import Any
 import nbformat
 import polars as pl
 import pytest
-from browser.jupyter_process import JupyterProcess, Response
+from browser.jupyter_process import JupyterProcess
+from conftest import jupyter_server, refused, request, wait_job
 from nbclient import NotebookClient
 
 pytestmark = pytest.mark.slow
 
-ENABLE = '--ServerApp.jpserver_extensions={"jupyter_cvops": True}'
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 #: A notebook that runs in a second: ``pause`` sleeps inside the run, ``fail`` fails it, a ``WORSE`` file
@@ -41,41 +41,6 @@ CELLS = [
      "    run.log_metrics({'accuracy': 0.5 if os.path.exists('WORSE') else 0.75})\n"
      "    run.register_model('tiny', net.eval(), preprocess=cv.Preprocess(16, crop=16))\nrun", []),
 ]
-
-
-def request(proc: JupyterProcess, method: str, path: str, body: object = None, *, token: bool = True) -> Response:
-    heads = {"Content-Type": "application/json"}
-    if token:
-        heads["Authorization"] = f"token {proc.token}"
-    data = None if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(proc.url + path, data=data, headers=heads, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as answer:
-            return Response(answer.status, dict(answer.headers), answer.read())
-    except urllib.error.HTTPError as error:
-        return Response(error.code, dict(error.headers), error.read())
-
-
-def wait(proc: JupyterProcess, job_id: str, until: Any = None, timeout: float = 180.0) -> dict[str, Any]:
-    """Poll ``GET jobs/<id>`` until ``until(job)`` (default: a final status)."""
-    until = until or (lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = proc.get(f"/cvops/api/jobs/{job_id}")
-        assert answer.status == 200, answer.body
-        job = answer.json()
-        if until(job):
-            return job
-        assert time.monotonic() < deadline, job
-        time.sleep(0.2)
-
-
-def _refused(answer: Response, status: int, reason: str) -> dict[str, Any]:
-    assert answer.status == status, answer.body
-    body = answer.json()
-    assert body["reason"] == reason, body
-    assert isinstance(body["message"], str) and "\n" not in body["message"]
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +80,8 @@ def layout(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> dict[
 
 @pytest.fixture(scope="module")
 def server(layout: dict[str, Path]) -> Iterator[JupyterProcess]:
-    proc = JupyterProcess("server", layout["root"], layout["base"] / "home", [ENABLE])
-    proc.start()
-    try:
+    with jupyter_server(layout["root"], layout["base"] / "home") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def counts(ws_path: Path) -> dict[str, int]:
@@ -139,7 +100,7 @@ def test_check_job_reports_progress_and_passes(server: JupyterProcess, layout: d
     assert job["status"] in ("queued", "running") and job["kind"] == "check"
     assert (job["recipe"], job["name"], job["workspace"]) == ("recipes/train", "train", "ws")
     seen: list[dict[str, Any]] = []
-    done = wait(server, job["id"], lambda j: seen.append(j["progress"]) or j["status"] in
+    done = wait_job(server, job["id"], lambda j: seen.append(j["progress"]) or j["status"] in
                 ("succeeded", "failed", "cancelled"))
     assert done["status"] == "succeeded", (done["reason"], done["warnings"], done["result"])
     assert done["progress"] == {"done": 3, "total": 3, "cell": None, "source": ""}
@@ -162,7 +123,7 @@ def test_check_outside_tolerance_fails_with_the_diff(server: JupyterProcess, lay
     try:
         job = request(server, "POST", "/cvops/api/recipes/retrain",
                       {"recipe": "recipes/train/recipe.yaml", "check": True}).json()
-        done = wait(server, job["id"])
+        done = wait_job(server, job["id"])
     finally:
         (layout["root"] / "WORSE").unlink()
     assert done["status"] == "failed"
@@ -177,7 +138,7 @@ def test_failing_cell_gives_the_one_line_reason(server: JupyterProcess, layout: 
     job = request(server, "POST", "/cvops/api/recipes/retrain",
                   {"recipe": "recipes/train", "params": {"fail": True}}).json()
     assert job["kind"] == "retrain" and job["params"] == {"fail": True}
-    done = wait(server, job["id"])
+    done = wait_job(server, job["id"])
     assert done["status"] == "failed" and done["result"] is None
     assert done["reason"].startswith("cell 4 failed: ValueError: loss is nan; the executed notebook is at recipes/")
     assert "\n" not in done["reason"] and str(layout["root"]) not in done["reason"]
@@ -191,19 +152,19 @@ def test_cancel_interrupts_the_kernel_and_registers_nothing(server: JupyterProce
     before = counts(layout["ws"])
     job = request(server, "POST", "/cvops/api/recipes/retrain",
                   {"recipe": "recipes/train", "params": {"pause": 120}}).json()
-    wait(server, job["id"], lambda j: j["progress"]["cell"] == 4)  # the run cell, after the injected parameters
+    wait_job(server, job["id"], lambda j: j["progress"]["cell"] == 4)  # the run cell, after the injected parameters
     deadline = time.monotonic() + 120
     while "running" not in Workspace.open(layout["ws"], readonly=True).runs()["status"].to_list():  # now sleeping
         assert time.monotonic() < deadline
         time.sleep(0.3)
     # The same recipe cannot start twice at once.
-    again = _refused(request(server, "POST", "/cvops/api/recipes/retrain", {"recipe": "recipes/train"}), 409,
+    again = refused(request(server, "POST", "/cvops/api/recipes/retrain", {"recipe": "recipes/train"}), 409,
                      "already_running")
     assert again["job"]["id"] == job["id"]
     t0 = time.monotonic()
     cancel = request(server, "DELETE", f"/cvops/api/jobs/{job['id']}")
     assert cancel.status == 200 and cancel.json()["cancel_requested"] is True
-    done = wait(server, job["id"], timeout=30)
+    done = wait_job(server, job["id"], timeout=30)
     assert done["status"] == "cancelled", (done["reason"], done["progress"])
     assert time.monotonic() - t0 < 15  # interrupted, not waited out
     after = counts(layout["ws"])
@@ -233,12 +194,12 @@ def test_cancel_interrupts_the_kernel_and_registers_nothing(server: JupyterProce
 def test_retrain_refusals(server: JupyterProcess, layout: dict[str, Path], body: dict[str, object], status: int,
                           reason: str) -> None:
     before = counts(layout["ws"])
-    answer = _refused(request(server, "POST", "/cvops/api/recipes/retrain", body), status, reason)
+    answer = refused(request(server, "POST", "/cvops/api/recipes/retrain", body), status, reason)
     assert str(layout["root"]) not in answer["message"]
     assert counts(layout["ws"]) == before
 
 
-def test_a_recipe_whose_workspace_is_outside_the_roots_is_refused(server: JupyterProcess,
+def test_a_recipe_whose_workspace_is_outside_the_roots_isrefused(server: JupyterProcess,
                                                                   layout: dict[str, Path]) -> None:
     from recipes.recipe_helpers import reseal
 
@@ -247,7 +208,7 @@ def test_a_recipe_whose_workspace_is_outside_the_roots_is_refused(server: Jupyte
     copy = layout["root"] / "recipes" / "moved"
     shutil.copytree(layout["root"] / "recipes" / "train", copy)
     reseal(Recipe.load(copy), workspace=str(layout["outside"]))
-    answer = _refused(request(server, "POST", "/cvops/api/recipes/retrain", {"recipe": "recipes/moved"}), 403,
+    answer = refused(request(server, "POST", "/cvops/api/recipes/retrain", {"recipe": "recipes/moved"}), 403,
                       "workspace_outside_roots")
     assert str(layout["outside"]) not in answer["message"]
     # A recipe file that links out of the roots is refused before it is read.
@@ -259,13 +220,13 @@ def test_a_recipe_whose_workspace_is_outside_the_roots_is_refused(server: Jupyte
     shutil.copy(linked / "recipe.yaml", layout["outside"] / "recipe.yaml")
     (linked / "recipe.yaml").unlink()
     (linked / "recipe.yaml").symlink_to(layout["outside"] / "recipe.yaml")
-    _refused(request(server, "POST", "/cvops/api/recipes/retrain", {"recipe": "recipes/linked"}), 403,
+    refused(request(server, "POST", "/cvops/api/recipes/retrain", {"recipe": "recipes/linked"}), 403,
              "outside_roots")
 
 
 def test_unknown_job_is_404(server: JupyterProcess) -> None:
-    _refused(server.get("/cvops/api/jobs/" + "0" * 32), 404, "no_job")
-    _refused(request(server, "DELETE", "/cvops/api/jobs/" + "0" * 32), 404, "no_job")
+    refused(server.get("/cvops/api/jobs/" + "0" * 32), 404, "no_job")
+    refused(request(server, "DELETE", "/cvops/api/jobs/" + "0" * 32), 404, "no_job")
     assert server.get("/cvops/api/jobs/not-an-id").status == 404
 
 
@@ -293,21 +254,14 @@ def test_starting_or_cancelling_a_job_needs_execute(layout: dict[str, Path]) -> 
     helper = layout["base"] / "authz"
     helper.mkdir()
     (helper / "cvops_test_noexecute.py").write_text(NO_EXECUTE)
-    proc = JupyterProcess("server", layout["root"], layout["base"] / "home-noexec",
-                          [ENABLE, "--ServerApp.authorizer_class=cvops_test_noexecute.NoExecute"])
-    with pytest.MonkeyPatch.context() as mp:
-        path = os.environ.get("PYTHONPATH")
-        mp.setenv("PYTHONPATH", os.pathsep.join([str(helper), *([path] if path else [])]))
-        proc.start()
-    try:
+    with jupyter_server(layout["root"], layout["base"] / "home-noexec",
+                        "--ServerApp.authorizer_class=cvops_test_noexecute.NoExecute", pythonpath=helper) as proc:
         before = counts(layout["ws"])
         answer = request(proc, "POST", "/cvops/api/recipes/retrain", {"recipe": "recipes/train", "check": True})
         assert answer.status == 403 and "not authorized to execute" in answer.json()["message"]
         assert request(proc, "DELETE", "/cvops/api/jobs/" + "0" * 32).status == 403
         assert proc.get("/cvops/api/jobs").status == 200  # reading is allowed
         assert counts(layout["ws"]) == before
-    finally:
-        proc.stop()
 
 
 def test_cancel_from_a_browser_session_needs_the_xsrf_token(server: JupyterProcess) -> None:

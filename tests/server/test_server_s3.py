@@ -5,11 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from browser.jupyter_process import JupyterProcess
+from conftest import jupyter_server, refused
 
 from jupyter_cvops import Workspace
-
-ENABLE = '--ServerApp.jpserver_extensions={"jupyter_cvops": True}'
 
 
 def test_panel_lists_and_reads_workspaces_under_a_uri_root(s3_bucket, tmp_path: Path, shared_data: Path) -> None:
@@ -28,8 +26,7 @@ def test_panel_lists_and_reads_workspaces_under_a_uri_root(s3_bucket, tmp_path: 
     (home / "config").mkdir(parents=True)
     (home / "config" / "jupyter_server_config.py").write_text(
         f"c.CvopsServerConfig.roots = [{str(root)!r}, {s3_bucket.uri('team') + '/'!r}]\n")
-    server = JupyterProcess("server", root, home, [ENABLE]).start()
-    try:
+    with jupyter_server(root, home) as server:
         status = server.get("/cvops/api/status").json()
         assert status["roots"] == [str(root.resolve()), s3_bucket.uri("team")]
         listed = server.get("/cvops/api/workspaces").json()["workspaces"]
@@ -45,9 +42,6 @@ def test_panel_lists_and_reads_workspaces_under_a_uri_root(s3_bucket, tmp_path: 
             ("s3://another-bucket/team/line-1", 403, "outside_roots"),
             (s3_bucket.uri("team/empty"), 404, "not_a_workspace"),
         ]:
-            refused = server.get("/cvops/api/versions", {"workspace": value})
-            assert (refused.status, refused.json()["reason"]) == (status_code, reason), (value, refused.body)
+            refused(server.get("/cvops/api/versions", {"workspace": value}), status_code, reason)
         # reads never write: no lease object, nothing new in the bucket
         assert not [k for k in s3_bucket.keys() if ".cvops/" in k]
-    finally:
-        server.stop()
