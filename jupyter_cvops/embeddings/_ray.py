@@ -10,8 +10,9 @@ Each actor rebuilds the model itself from the backend's spec (``imgstats``, or o
 same local checkpoint path, whose hash must match: a node with another file at that path is
 refused), never from a pickled torch module; an open_clip architecture registered in the driver
 (``open_clip.add_model_config``) is registered in the actors too. Reading, hash check, decoding and
-preprocessing are :func:`jupyter_cvops.embeddings._pipeline.load_one`, the model call is the
-backend's ``forward``: the vectors equal the in-process ones. A custom
+preprocessing are :func:`jupyter_cvops.embeddings._pipeline.load_one` (files, or ``s3://`` objects read
+with the workspace's ``storage_options``, which travel with the actor class, and the driver's ``AWS_*``
+variables), the model call is the backend's ``forward``: the vectors equal the in-process ones. A custom
 :class:`~jupyter_cvops.embeddings.EmbeddingBackend` object is shipped to the actors by pickle.
 
 On a cluster with GPUs, open_clip actors take one GPU each (``num_gpus=1``) and a few CPUs for
@@ -36,6 +37,7 @@ from . import _backends as eb
 from . import _pipeline as pipeline
 from ._backends import EmbeddingBackend, EmbeddingError
 from ._image_stats import opencv_single_threaded
+from ..images import _objects
 from ..images._ray import connect, quiet_data, worker_env
 
 if TYPE_CHECKING:
@@ -89,9 +91,12 @@ def actor_class(backend: EmbeddingBackend, fp: str, *, device: str, precision: s
     shipped = None if _builtin(backend) else backend
     clip_cfg = _clip_config(backend)
     dim = int(backend.dim)
+    buckets = {k: dict(v) for k, v in _objects._OPTIONS.items()}  # the workspace's storage_options, for s3:// images
 
     class EmbedActor:
         def __init__(self) -> None:
+            for bucket, options in buckets.items():
+                _objects.use_storage_options(options, bucket)
             if shipped is not None:
                 self.backend: EmbeddingBackend = shipped
             else:

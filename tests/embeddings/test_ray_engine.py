@@ -176,3 +176,21 @@ def test_bad_engine_is_refused(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "ws")
     with pytest.raises(ValueError, match="engine must be 'local' or 'ray'"):
         E.embed(ws, "imgstats", engine="spark", progress=False)  # type: ignore[arg-type]
+
+
+def test_workspace_and_images_in_a_bucket(ray_local: Any, tmp_path: Path, s3_bucket: Any,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multi-node layout: workspace and images on S3; the actors get the workspace's storage_options."""
+    for i, p in enumerate(write_images(tmp_path / "imgs", 6, seed=3)):
+        s3_bucket.put(f"line-1/{i}.png", p.read_bytes())
+    for k in [k for k in os.environ if k.startswith("AWS_")]:  # credentials only through storage_options
+        monkeypatch.delenv(k)
+    ws = Workspace.create(s3_bucket.uri("ws"), storage_options=s3_bucket.storage_options)
+    ws.add_images(s3_bucket.uri("line-1/"), progress=False)
+    rep = E.embed(ws, "imgstats", progress=False, engine="ray", num_workers=1)
+    ref = Workspace.create(tmp_path / "ref")
+    ref.add_images(tmp_path / "imgs", progress=False)
+    E.embed(ref, "imgstats", progress=False)
+    got, want = vectors(ws, rep.table), vectors(ref, rep.table)
+    assert (rep.n_computed, rep.ok) == (6, True) and sorted(got) == sorted(want)
+    assert all(np.array_equal(got[k], want[k]) for k in want)
