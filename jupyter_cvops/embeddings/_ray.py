@@ -66,7 +66,8 @@ def _clip_config(backend: EmbeddingBackend) -> dict[str, Any] | None:
         return None
     import open_clip
 
-    return open_clip.get_model_config(backend.arch)
+    cfg: dict[str, Any] | None = open_clip.get_model_config(backend.arch)
+    return cfg
 
 
 def actor_class(backend: EmbeddingBackend, fp: str, *, device: str, precision: str, threads: int) -> type:
