@@ -94,6 +94,10 @@ _IMMERKAER_1D = np.array([1.0, -2.0, 1.0])  # Immerkaer's kernel is the outer pr
 _CHROMA8 = round(_CHROMA_MIN * 255)  # 38 on OpenCV's 8-bit S and V
 _HUE_BIN = ((np.arange(180) * 2 + 22) // 45) % 8  # OpenCV 8-bit hue (degrees / 2) -> hue bin
 _LEVELS = np.arange(256, dtype=np.float64)
+_HUE_SUM = np.eye(8)[_HUE_BIN]  # 180 x 8: hue histogram (degrees / 2) -> the 8 hue bins
+_QUARTER_SUM = np.eye(4)[np.arange(256) // 64]  # 256 x 4: 8-bit histogram -> its 4 quarters
+_S_SUM = np.column_stack([_LEVELS, _QUARTER_SUM])  # 256 x 5: sum of the levels, then the quarters
+# (products of exact integer counts with 0/1 or levels: every sum is exact, in any order)
 _PHASE_MARGIN = 1e-3
 """Radians: pixels whose ``cv2.phase`` angle is this close to an orientation-bin boundary are
 re-binned with ``np.arctan2``. ``cv2.phase`` is accurate to 1.7e-4 rad here (measured; OpenCV
@@ -507,12 +511,11 @@ def _hsv_histograms(rgb: np.ndarray, ws: _Fresh) -> tuple[float, np.ndarray, np.
     n = float(hw[0] * hw[1])
     if n <= _CALCHIST_MAX:  # calcHist: exact counts in float32, one pass per channel
         chroma = cv2.inRange(hsv, (0, _CHROMA8, _CHROMA8), (255, 255, 255), dst=chroma)
-        hue180 = cv2.calcHist([hsv], [0], chroma, [180], [0, 180]).reshape(-1).astype(np.float64)
-        s256 = cv2.calcHist([hsv], [1], None, [256], [0, 256]).reshape(-1).astype(np.float64)
-        v256 = cv2.calcHist([hsv], [2], None, [256], [0, 256]).reshape(-1).astype(np.float64)
-        hue = np.bincount(_HUE_BIN, weights=hue180, minlength=8) / n
-        mean_s = float((s256 * _LEVELS).sum()) / n / 255.0  # an exact integer sum: the same value as s.mean()
-        return mean_s, hue, s256.reshape(4, 64).sum(axis=1) / n, v256.reshape(4, 64).sum(axis=1) / n
+        hue = cv2.calcHist([hsv], [0], chroma, [180], [0, 180]).reshape(-1) @ _HUE_SUM
+        s_sums = cv2.calcHist([hsv], [1], None, [256], [0, 256]).reshape(-1) @ _S_SUM
+        val = cv2.calcHist([hsv], [2], None, [256], [0, 256]).reshape(-1) @ _QUARTER_SUM
+        mean_s = float(s_sums[0]) / n / 255.0  # an exact integer sum: the same value as s.mean()
+        return mean_s, hue / n, s_sums[1:] / n, val / n
     h = hsv[:, :, 0].astype(np.int64) * 2  # degrees, 0..358
     s = hsv[:, :, 1].astype(np.int64)
     v = hsv[:, :, 2].astype(np.int64)
