@@ -146,6 +146,8 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs,
         check: Literal["header", "decode"] = "header",
         max_pixels: int = MAX_PIXELS,
         progress: bool = True,
+        engine: Literal["local", "ray"] = "local",
+        ray_address: str | None = None,
     ) -> RegisterReport:
         """Register image files by content hash (XXH3-128); incremental and idempotent.
 
@@ -167,12 +169,21 @@ class Workspace(DatasetVerbs, RunVerbs, ModelVerbs, PredictionVerbs, CheckVerbs,
             also decodes every pixel (slower, catches corrupt data).
         max_pixels
             Images with more pixels are refused as decompression bombs.
+        engine, ray_address
+            ``"ray"``: read, hash and probe in Ray Data tasks (a first registration of a very large
+            folder; no stat cache), one commit here; see :func:`jupyter_cvops.images._ray.scan_on_ray`.
 
         Examples
         --------
         >>> rep = ws.add_images("images/**/*.jpg", source="line-1")   # doctest: +SKIP
         >>> rep.added, rep.problems                                    # doctest: +SKIP
         """
+        if engine == "ray":
+            from .images._ray import scan_on_ray
+
+            scan = scan_on_ray(paths_or_glob, source=source, max_pixels=max_pixels, check=check, progress=progress,
+                               address=ray_address)
+            return register_scan(self._store, scan, source=source, captured_at=captured_at)
         scan = scan_any(  # files, folders, globs, and s3:// prefixes or globs
             paths_or_glob,
             cache=self._statcache(),

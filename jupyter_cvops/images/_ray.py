@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 INSTALL_HINT = "pip install jupyter-cvops[ray]"
 """How to get the optional Ray dependency."""
 
@@ -125,3 +127,69 @@ def quiet_data() -> Iterator[Any]:
             ctx.print_on_execution_start = saved[1]
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
+
+
+# --------------------------------------------------------------------------- registration
+def _scan_batch(batch: dict[str, np.ndarray], *, source: str | None, max_pixels: int | None,
+                check: str) -> dict[str, np.ndarray]:
+    """Hash and probe one chunk of files on a worker: ``i`` (input position), ``item`` (an
+    :class:`~jupyter_cvops.images.scan.ImageInfo` or :class:`~jupyter_cvops.images.scan.FileProblem`), ``hashed``."""
+    from .scan import scan_images
+
+    index = [int(i) for i in batch["i"]]
+    paths = [str(p) for p in batch["path"]]
+    res = scan_images(paths, cache=None, source=source, max_pixels=max_pixels, check=check,  # type: ignore[arg-type]
+                      workers=1, progress=False)
+    where = {p: i for p, i in zip(paths, index, strict=True)}
+    items: list[Any] = [*res.images, *res.problems]
+    pos = [where.get(str(x.path), index[-1]) for x in items]
+    hashed = [res.n_hashed] + [0] * (len(items) - 1)
+    return {"i": np.array(pos, dtype=np.int64), "item": np.array(items + [None], dtype=object)[:-1],
+            "hashed": np.array(hashed, dtype=np.int64)}
+
+
+def scan_on_ray(paths_or_glob: Any, *, source: str | None = None, max_pixels: int | None = None,
+                check: str = "header", progress: bool = True, address: str | None = None,
+                chunk: int = 256) -> Any:
+    """:func:`~jupyter_cvops.images.scan.scan_images` with the reading, hashing and probing in Ray Data tasks.
+
+    The driver lists the files (:func:`~jupyter_cvops.images.scan.expand_paths`); workers scan chunks of
+    ``chunk`` files with the same function as in-process registration; the driver puts the results back
+    in input order (content repeated across chunks: a duplicate of its first path) for one commit by
+    ``register_scan``. No stat cache: for a first registration of a very large folder; re-adding is
+    cheaper in-process, where unchanged files are not read. ``s3://`` arguments: use the default engine.
+
+    Examples
+    --------
+    >>> scan = scan_on_ray("/data/line-1", source="line-1", address="auto")   # doctest: +SKIP
+    """
+    import pyarrow as pa
+    from tqdm.auto import tqdm
+
+    from .scan import ScanResult, collect, expand_paths, scan_images
+
+    items = [paths_or_glob] if isinstance(paths_or_glob, (str, os.PathLike)) else list(paths_or_glob)
+    if any(str(p).startswith("s3://") for p in items):
+        raise ValueError("engine='ray' registers files, folders and globs; register s3:// images with the "
+                         "default engine (parallel GETs, and re-adds read no bodies)")
+    files = [str(p) for p in expand_paths(items)]
+    if not files:  # nothing to spread: the usual scan names the problem
+        return scan_images(items, cache=None, source=source, max_pixels=max_pixels, check=check,  # type: ignore[arg-type]
+                           progress=False)
+    ray = connect(address)
+    table = pa.table({"i": pa.array(range(len(files)), pa.int64()), "path": pa.array(files, pa.string())})
+    blocks = [table.slice(k, chunk) for k in range(0, table.num_rows, chunk)]
+    got: list[tuple[int, int, Any]] = []
+    hashed = 0
+    env = worker_env()
+    with quiet_data(), tqdm(total=len(files), desc="register (ray)", unit="file", disable=not progress) as bar:
+        ds = ray.data.from_arrow(blocks).map_batches(
+            _scan_batch, batch_size=chunk, batch_format="numpy",
+            fn_kwargs={"source": source, "max_pixels": max_pixels, "check": check},
+            runtime_env={"env_vars": env} if env else None)
+        for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            got += [(int(i), len(got) + k, item) for k, (i, item) in enumerate(zip(out["i"], out["item"], strict=True))]
+            hashed += int(np.sum(out["hashed"]))
+            bar.update(len({int(i) for i in out["i"]}))
+    got.sort(key=lambda t: (t[0], t[1]))
+    return collect([item for _, _, item in got], ScanResult(n_hashed=hashed))
