@@ -294,6 +294,17 @@ def test_results_never_alias_the_reused_buffers() -> None:
     assert np.array_equal(y, y_copy)
 
 
+def test_shared_scratch_memory_changes_no_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # image_stats lets buffers whose contents are dead share memory (float RGB copy, gradients,
+    # Laplacian, HSV, colourfulness, Canny; bin indices in the angles): the same bits as with a
+    # fresh array for every intermediate, images of several shapes interleaved on one thread
+    names = sorted(SYNTHETIC)
+    shared = [st.image_stats(SYNTHETIC[n]) for n in names * 2]
+    monkeypatch.setattr(st, "_scratch", lambda h, w: st._Fresh())
+    fresh = [st.image_stats(SYNTHETIC[n]) for n in names * 2]
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(shared, fresh, strict=True))
+
+
 def test_threads_and_changing_shapes_give_sequential_results() -> None:
     names = sorted(SYNTHETIC)
     expected = {n: st.image_stats(SYNTHETIC[n]) for n in names}
