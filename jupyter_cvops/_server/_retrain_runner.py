@@ -127,6 +127,9 @@ def main(stdin: IO[str] = sys.stdin) -> int:
         spec = json.loads(stdin.read())
         runner.emit("phase", phase="preparing")
         from ..recipes import RecipeCheckError, retrain
+        from ..recipes._execute import skip_unused_schema_formats
+
+        skip_unused_schema_formats()
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

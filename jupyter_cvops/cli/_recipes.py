@@ -43,8 +43,11 @@ def cmd_recipe(args: argparse.Namespace) -> None:
 def cmd_retrain(args: argparse.Namespace) -> int:
     import warnings
 
+    from ..recipes._execute import skip_unused_schema_formats
     from ..recipes._launch import launch_kernel, workspace_uri
     from ..recipes.recipe import Recipe
+
+    skip_unused_schema_formats()
 
     # The kernel starts first and boots while the rest (LanceDB, the store, verify) loads.
     recipe = Recipe.load(args.recipe)

@@ -12,6 +12,24 @@ from typing import Any
 from ._errors import RecipeError
 
 
+def skip_unused_schema_formats() -> None:
+    """Keep nbformat's import from compiling a grammar it never uses (call in a process of our own).
+
+    nbformat imports ``jsonschema``, whose optional IRI-syntax format checker
+    (``rfc3987_syntax``, installed with Jupyter's ``jsonschema[format-nongpl]``) compiles its
+    grammars at import: ~1.3 s of a re-run's start. nbformat validates notebooks without format
+    checkers, so ``cvops retrain`` and the server's retrain runner block that one optional import
+    (``jsonschema`` treats it as absent). Never called in a user's process (a kernel, a notebook).
+
+    Examples
+    --------
+    >>> skip_unused_schema_formats()   # doctest: +SKIP
+    """
+    import sys
+
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def write_notebook(nb: Mapping[str, Any], path: Path) -> None:
     """Write ``nb`` as nbformat JSON (what JupyterLab writes: one-space indent).
 

@@ -6,10 +6,16 @@ kernel first, with everything it needs in its environment except the recipe cont
 re-run resolves afterwards and writes to a file the kernel's environment already names
 (``$CVOPS_RECIPE_CONTEXT=@<file>``) before the first cell runs. This module imports nothing heavy
 (no LanceDB, no polars), so ``cvops retrain`` can call it before the rest of the package loads.
+
+An IPython kernel also imports, as it boots, the modules the notebook imports at the top level of
+its cells (in the notebook's order, binding no names; a module that fails to import is left for the
+notebook's own import to report): the imports are the slow part of a training notebook's first cell,
+and they then overlap the data checks instead of following them. No cell runs before the checks pass.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import uuid
@@ -80,6 +86,49 @@ def run_folder(recipe: Recipe, cwd: str | Path | None = None) -> Path:
     return source if str(source) not in ("", ".") and source.is_dir() else recipe.path
 
 
+def notebook_imports(nb: Mapping[str, Any]) -> list[str]:
+    r"""The modules ``nb``'s code cells import at their top level, in order, each once.
+
+    ``import a.b`` gives ``a.b``, ``from a.b import c`` gives ``a.b``; relative imports, imports
+    inside functions or ``if`` blocks and cells that are not Python (magics are skipped) give none.
+
+    Examples
+    --------
+    >>> notebook_imports({"cells": [{"cell_type": "code", "source": "%matplotlib inline\nimport numpy as np\n"
+    ...                              "from os import path\ndef f():\n    import json"}]})
+    ['numpy', 'os']
+    """
+    found: list[str] = []
+    for cell in nb.get("cells") or []:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source") or ""
+        source = "".join(source) if isinstance(source, list) else str(source)
+        lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            found += [n for n in names if n not in found]
+    return found
+
+
+_PRELOAD = """# jupyter-cvops: the modules the recipe's notebook imports, imported while its data is checked
+def __cvops_preload(names):
+    import importlib
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the notebook's own import reports it
+            pass
+__cvops_preload({names!r})
+del __cvops_preload
+"""
+
+
 @dataclass
 class Launch:
     """A re-run's identity, files and (already booting) kernel.
@@ -132,6 +181,7 @@ class Launch:
         finally:
             if self._log is not None and not self._log.closed:
                 self._log.close()
+            self.out.with_suffix(".preload.py").unlink(missing_ok=True)
             if not self.executed:
                 for path in (self.out.with_suffix(".kernel.log"), self.context_file):
                     path.unlink(missing_ok=True)
@@ -196,8 +246,13 @@ def _start(launch: Launch) -> None:
     km = AsyncKernelManager(kernel_name=launch.kernel_name)
     launch._log = open(launch.out.with_suffix(".kernel.log"), "w", encoding="utf-8")  # noqa: SIM115 (closed by shutdown)
     try:
-        run_sync(km.start_kernel)(extra_arguments=list(KERNEL_ARGUMENTS), cwd=str(launch.cwd), env=launch.env,
-                                  stderr=launch._log)
+        arguments = list(KERNEL_ARGUMENTS)
+        names = notebook_imports(launch.recipe.notebook()) if km.ipykernel else []
+        if names:
+            preload = launch.out.with_suffix(".preload.py")
+            preload.write_text(_PRELOAD.format(names=names), encoding="utf-8")
+            arguments.append(f"--IPKernelApp.exec_files={preload}")
+        run_sync(km.start_kernel)(extra_arguments=arguments, cwd=str(launch.cwd), env=launch.env, stderr=launch._log)
     except NoSuchKernel:
         launch.error = (f"no Jupyter kernel named {launch.kernel_name!r} is installed here; pass kernel_name= "
                         "(--kernel NAME)")

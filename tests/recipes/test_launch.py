@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -62,3 +63,28 @@ def test_an_unknown_kernel_is_refused_after_the_checks(small: Small) -> None:
         _launch.raise_if_failed(launch)
     launch.shutdown()
     assert not (small.recipe.path / "executed").exists()
+
+
+def test_the_kernel_imports_the_notebooks_modules_as_it_boots_and_binds_no_name(small: Small) -> None:
+    assert _launch.notebook_imports(small.recipe.notebook()) == ["jupyter_cvops"]
+    printed: list[dict[str, Any]] = []
+    launch = _launch.launch_kernel(small.recipe, workspace_uri=small.ws.store.uri)
+    try:
+        kc = launch.km.client()
+        kc.start_channels()
+        try:
+            from jupyter_core.utils import run_sync
+
+            run_sync(kc.wait_for_ready)(timeout=120)
+            code = ("import sys\nprint('jupyter_cvops' in sys.modules, "
+                    "[n for n in ('cv', 'jupyter_cvops', 'importlib', '__cvops_preload') if n in globals()])")
+            reply = run_sync(kc.execute_interactive)(code, timeout=60, output_hook=lambda m: printed.append(m))
+        finally:
+            kc.stop_channels()
+    finally:
+        launch.shutdown()
+    assert reply["content"]["status"] == "ok"
+    text = "".join(m["content"].get("text", "") for m in printed if m["msg_type"] == "stream")
+    assert text.strip() == "True []"
+    assert not launch.out.with_suffix(".preload.py").exists()
+
