@@ -13,8 +13,10 @@ import ast
 import json
 import platform
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,27 @@ KEY_PACKAGES = (
     "open_clip_torch", "opencv-python-headless", "opencv-python", "pillow", "scikit-learn", "jupyterlab",
     "ipykernel", "anywidget", "plotly",
 )
+
+
+def _install_paths() -> list[str]:
+    """``sys.path`` without folders that lie inside a site-packages folder: a package's vendored copies
+    (Ray puts ``ray/thirdparty_files`` on ``sys.path`` when imported) are not installed distributions,
+    and ``pip list`` does not show them."""
+    roots = set()
+    for where in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], site.getusersitepackages()}:
+        try:
+            roots.add(Path(where).resolve())
+        except OSError:
+            continue
+    keep = []
+    for entry in sys.path:
+        try:
+            path = Path(entry or ".").resolve()
+        except OSError:
+            continue
+        if not any(root in path.parents for root in roots):
+            keep.append(entry)
+    return keep
 
 
 def installed_packages() -> dict[str, str]:
@@ -41,7 +64,7 @@ def installed_packages() -> dict[str, str]:
     """
     found: dict[str, str] = {}
     seen: set[str] = set()
-    for dist in metadata.distributions():
+    for dist in metadata.distributions(path=_install_paths()):
         name = dist.metadata["Name"]
         if not name:
             continue

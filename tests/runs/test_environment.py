@@ -149,3 +149,15 @@ def test_a_path_relative_to_the_server_root_is_found_in_the_kernel_folder(
     monkeypatch.chdir(folder)  # Jupyter starts the kernel in the notebook's folder
     facts = notebook_facts("projects/defects/train.ipynb")
     assert facts["resolved"] == str(nb.resolve()) and facts["cvops"] == {"snapshots": []}
+
+
+def test_vendored_copies_on_sys_path_are_not_installed_packages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+                                                                ) -> None:
+    """Ray puts ray/thirdparty_files (colorama, ...) on sys.path when imported; pip does not list them."""
+    import sysconfig
+
+    vendored = Path(sysconfig.get_paths()["purelib"]) / "cvops_test_vendor_dir"
+    monkeypatch.syspath_prepend(str(vendored))
+    from jupyter_cvops.runs._environment import _install_paths
+
+    assert str(vendored) not in _install_paths() and sysconfig.get_paths()["purelib"] in _install_paths()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,11 @@ def bucket_layout(s3_server: Any, tmp_path_factory: pytest.TempPathFactory, shar
         nb_path = root / "train.ipynb"
         nbformat.write(nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC}, cells=cells), nb_path)
         mp.setenv("JPY_SESSION_NAME", str(nb_path))  # the notebook's run, recorded here (as its kernel would)
+        ipython = sys.modules.get("IPython")  # an IPython shell left by an earlier test would name its notebook
+        shell = ipython.get_ipython() if ipython is not None else None
+        for key in ("__session__", "__vsc_ipynb_file__"):
+            if shell is not None and key in shell.user_ns:
+                mp.delitem(shell.user_ns, key)
         with ws.run("train", params={"lr": 0.1}) as run:
             run.use("first")
             run.log_metrics({"accuracy": 0.75})
