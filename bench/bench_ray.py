@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_imgstats import make_pngs  # the same seeded PNGs as the imgstats bench
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -51,20 +52,6 @@ DECODE_IMG_S_PER_CORE = 400.0  # read + hash + decode + resize a ~0.3 MP JPEG on
 CORES_PER_GPU = 8  # CPU cores per GPU feeding the loaders
 EFFICIENCY = 0.85  # scheduling, stragglers, the object store
 DRIVER_COMMIT_ROWS_S = 200_000.0  # the one Lance commit of 512-d float32 rows (S3 upload bound)
-
-
-def make_pngs(folder: Path, n: int, seed: int = 0, size: int = 200) -> None:
-    """``n`` distinct ``size x size`` RGB PNGs: smooth coloured texture + Gaussian noise (seeded)."""
-    import cv2
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    for i in range(n):
-        f = rng.uniform(5, 40, 3)
-        img = np.stack([127 + 100 * np.sin(xx / f[c] + i) * np.cos(yy / f[(c + 1) % 3]) for c in range(3)], axis=2)
-        img += rng.normal(0, 8, img.shape)
-        cv2.imwrite(str(folder / f"im_{i:05d}.png"), np.clip(img, 0, 255).astype(np.uint8))
 
 
 def clip_checkpoint(work: Path, arch: str) -> tuple[str, str]:
