@@ -9,6 +9,7 @@ from typing import Any
 
 import nbformat
 from jupyter_process import JupyterProcess
+from playwright.sync_api import expect
 
 #: Screenshots and the server log of browser tests (gitignored).
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -49,6 +50,21 @@ def wait_until_all_executed(page: Any) -> None:
         }""",
         timeout=SLOW_MS,
     )
+
+
+def printed_json(scope: Any, marker: str) -> dict[str, Any]:
+    """The JSON object a cell printed as ``print(marker, ..., json.dumps(obj))``, once it has all arrived.
+
+    ``scope`` is the page or a cell. Waits until the output shows the closing brace (a stream
+    output can arrive in pieces) and reads ``textContent``, which does not depend on layout.
+    """
+    # case-sensitive (a plain has_text string is not) and only outputs where the object has begun
+    out = scope.locator(".jp-OutputArea-output", has_text=re.compile(re.escape(marker) + r"[^{]*\{")).first
+    expect(out).to_contain_text(re.compile(re.escape(marker) + r"[^{]*\{.*\}", re.S), timeout=SLOW_MS)
+    text = str(out.text_content())
+    start = text.index("{", text.index(marker))
+    obj, _ = json.JSONDecoder().raw_decode(text[start:])
+    return dict(obj)
 
 
 def save(page: Any, name: str) -> None:

@@ -15,7 +15,7 @@ import nbformat
 import polars as pl
 import pytest
 from jupyter_process import JupyterProcess
-from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, run_all_cells, wait_until_all_executed
+from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, printed_json, run_all_cells, wait_until_all_executed
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -105,8 +105,7 @@ def _kernel_selection(page: Any, marker: str) -> dict[str, Any]:
     page.keyboard.press("Control+Enter")
     out = cell.locator(".jp-OutputArea-output", has_text=marker)
     out.wait_for(state="visible", timeout=SLOW_MS)
-    text = out.inner_text()
-    return json.loads(text[text.index("{"):])
+    return printed_json(cell, marker)
 
 
 def _shot(page: Any, name: str, selector: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import nbformat
 import pytest
 from jupyter_process import JupyterProcess
-from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, run_all_cells, wait_until_all_executed
+from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, printed_json, run_all_cells, wait_until_all_executed
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -91,8 +91,7 @@ def _probe(page: Any) -> dict[str, Any]:
     out.wait_for(state="visible", timeout=SLOW_MS)
     page.wait_for_function("el => !el.querySelector('.jp-InputArea-prompt').textContent.includes('*')",
                            arg=cell.element_handle(), timeout=SLOW_MS)
-    text = out.inner_text()
-    return json.loads(text[text.index("{"):])
+    return printed_json(cell, "PROBE")
 
 
 def _review_shows(page: Any, image_id: str) -> None:
@@ -121,8 +120,7 @@ def test_chain_thumbnails_and_a_click_opens_review(page: Any, lab: JupyterProces
     t_run = time.perf_counter()
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, errors.all_inner_texts()
-    built = page.locator(".jp-OutputArea-output", has_text="BUILT").first.inner_text()
-    facts = json.loads(built[built.index("{"):])
+    facts = printed_json(page, "BUILT")
     page.add_style_tag(content="#react-toastify-container { display: none !important; }")
 
     # the backward chain: five cards left to right, the prediction's thumbnail, the model's alias

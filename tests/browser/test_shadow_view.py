@@ -14,7 +14,7 @@ from typing import Any
 import nbformat
 import pytest
 from jupyter_process import JupyterProcess
-from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, run_all_cells, wait_until_all_executed
+from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, printed_json, run_all_cells, wait_until_all_executed
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -75,8 +75,7 @@ def _probe(page: Any) -> dict[str, Any]:
     out.wait_for(state="visible", timeout=SLOW_MS)
     page.wait_for_function("el => !el.querySelector('.jp-InputArea-prompt').textContent.includes('*')",
                            arg=cell.element_handle(), timeout=SLOW_MS)
-    text = out.inner_text()
-    return json.loads(text[text.index("{"):])
+    return printed_json(cell, "PROBE")
 
 
 def test_heatmap_cell_filters_the_gallery_and_opens_review(page: Any, lab: JupyterProcess, lab_root: Path) -> None:
@@ -94,8 +93,7 @@ def test_heatmap_cell_filters_the_gallery_and_opens_review(page: Any, lab: Jupyt
     t_run = time.perf_counter()
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, errors.all_inner_texts()
-    built = page.locator(".jp-OutputArea-output", has_text="BUILT").first.inner_text()
-    facts = json.loads(built[built.index("{"):])
+    facts = printed_json(page, "BUILT")
     page.add_style_tag(content="#react-toastify-container { display: none !important; }")
 
     # the flip matrix: 3 x 3 counts, the diagonal muted; the gallery: every disagreement, worst first
