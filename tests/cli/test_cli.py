@@ -10,14 +10,22 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_inprocess import run_cli  # noqa: E402
+
 CVOPS = [sys.executable, "-m", "jupyter_cvops.cli"]
 
 
 def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([*CVOPS, *args], capture_output=True, text=True, timeout=300)
+    """``cvops`` in-process (start-up costs 2-4 s a process; the error tests below use real ones)."""
+    p = run_cli(*args)
     if ok:
         assert p.returncode == 0, p.stderr
     return p
+
+
+def run_process(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CVOPS, *args], capture_output=True, text=True, timeout=300)
 
 
 def test_cli_end_to_end(tmp_path: Path, shared_data: Path) -> None:
@@ -68,7 +76,7 @@ def test_cli_end_to_end(tmp_path: Path, shared_data: Path) -> None:
 def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], needle: str | None) -> None:
     ws = tmp_path / "ws"
     run("init", str(ws))
-    p = run(*[a.format(ws=ws) for a in args], ok=False)
+    p = run_process(*[a.format(ws=ws) for a in args])  # a real process: all it prints is one line
     assert p.returncode != 0
     if needle is not None:
         lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]

@@ -18,11 +18,13 @@ from PIL import Image
 import jupyter_cvops
 from jupyter_cvops.cli._app import build_parser
 
-CVOPS = [sys.executable, "-m", "jupyter_cvops.cli"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_inprocess import run_cli  # noqa: E402
+
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CVOPS, *args], capture_output=True, text=True, timeout=300)
+    return run_cli(*args)  # in-process (tests/cli/test_cli.py keeps real processes for one-line errors)
 
 
 def ok(*args: str) -> subprocess.CompletedProcess[str]:
