@@ -11,11 +11,14 @@ shares one pair of Sobel gradients, keeps its intermediate images in per-thread 
 reused from image to image (buffers whose contents are dead share memory: ~3.5 MB instead
 of ~6 MB per thread, more of it in the core's cache, ~7% less CPU), and reduces with single OpenCV calls (``calcHist``,
 ``meanStdDev``, ``norm``); edge directions come from ``cv2.phase``, with the ~1% of pixels
-near a bin boundary re-binned by the exact ``arctan2`` formula. About 1.5 ms per image on
-one core (was ~10 ms). The values equal those of the first, per-feature numpy
-implementation: counts exactly, the rest to float rounding (tolerance ``1e-9``, observed
-<= 3e-14; ``tests/embeddings/test_imgstats_speed.py`` keeps that implementation and
-checks it), so ``VERSION`` stays ``v1`` and stored vectors stay valid.
+near a bin boundary re-binned by the exact ``arctan2`` formula. Luma is filtered as the whole
+numbers ``1000 Y = 299 R + 587 G + 114 B`` in float32: every Sobel, Laplacian and Immerkaer
+response is then a whole number below 2**24, exact in float32, so float32 filtering (4-8x
+faster than float64 in OpenCV) gives exactly the float64 results; sums run in float64.
+About 1.3 ms per image on one core (was ~10 ms). The values equal those of the first,
+per-feature numpy implementation: counts exactly, the rest to float rounding (tolerance
+``1e-9``, observed <= 1e-13; ``tests/embeddings/test_imgstats_speed.py`` keeps that
+implementation and checks it), so ``VERSION`` stays ``v1`` and stored vectors stay valid.
 
 Intensities are in ``[0, 1]`` units (8-bit values / 255) unless stated otherwise. Luma is
 ``Y = 0.299 R + 0.587 G + 0.114 B`` (ITU-R BT.601) in float64.
@@ -60,13 +63,12 @@ Examples
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import cv2
 import numpy as np
+
+from ._stat_buffers import _SCRATCH_MAX_PIXELS, _Fresh, _Scratch, _scratch, opencv_single_threaded
 
 WORKING_SIZE = 256
 """Longer side, in pixels, of the working copy every feature is computed on."""
@@ -90,6 +92,11 @@ _CHROMA_MIN = 0.15
 _CANNY = (50, 150)
 _LUMA = np.array([0.299, 0.587, 0.114])
 _LUMA_ROW = _LUMA.reshape(1, 3)
+_Y_SCALE = 1000.0
+""":func:`image_stats` works on ``1000 Y = 299 R + 587 G + 114 B``: whole numbers, exact in float32, and so
+are its Sobel, Laplacian and Immerkaer filters (all below 2**24 in magnitude): float32 filtering then
+gives exactly the float64 results (times 1000), at a fraction of the cost."""
+_LUMA_INT = (_Y_SCALE * _LUMA).round().reshape(1, 3)
 _IMMERKAER_1D = np.array([1.0, -2.0, 1.0])  # Immerkaer's kernel is the outer product of this with itself
 _CHROMA8 = round(_CHROMA_MIN * 255)  # 38 on OpenCV's 8-bit S and V
 _HUE_BIN = ((np.arange(180) * 2 + 22) // 45) % 8  # OpenCV 8-bit hue (degrees / 2) -> hue bin
@@ -103,98 +110,6 @@ _PHASE_MARGIN = 1e-3
 re-binned with ``np.arctan2``. ``cv2.phase`` is accurate to 1.7e-4 rad here (measured; OpenCV
 only promises ~0.3 degree): the tests check that its error stays below a quarter of this."""
 _CALCHIST_MAX = 1 << 24  # calcHist counts in float32: exact up to 2**24 pixels
-_SCRATCH_MAX_PIXELS = 4 * WORKING_SIZE * WORKING_SIZE  # keep per-thread buffers for images up to this size
-
-
-class _Fresh:
-    """Buffer source that allocates: for the public per-feature functions, whose results escape."""
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        return np.empty(shape, dtype=dtype)
-
-    def lanes(self, n: int, bins: int) -> np.ndarray:
-        """``(i mod 4) * bins`` for ``i < n``: spreads a histogram over 4 interleaved copies.
-
-        uint8 when it fits (an eighth of the memory traffic of an index array)."""
-        lanes = (np.arange(n, dtype=np.intp) & 3) * bins
-        return lanes.astype(np.uint8) if 3 * bins < 256 else lanes
-
-
-class _Scratch(_Fresh):
-    """Per-thread intermediate buffers reused from image to image (one image shape at a time).
-
-    Fresh 0.5 MB arrays cost more than the arithmetic on them: the allocator returns their
-    pages to the kernel and every reuse page-faults them back in (~1.7 ms per image, measured).
-    Only :func:`image_stats` uses it, and nothing it hands out outlives one call.
-    """
-
-    def __init__(self) -> None:
-        self.key: tuple[int, ...] = ()
-        self.bufs: dict[str, np.ndarray] = {}
-        self.spares: dict[str, list[np.ndarray]] = {}  # views into bufs["planes"]: see _spare
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        buf = self.bufs.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self.bufs[name] = np.empty(shape, dtype=dtype)
-        return buf
-
-    def lanes(self, n: int, bins: int) -> np.ndarray:
-        key = f"lanes{bins}"
-        buf = self.bufs.get(key)
-        if buf is None or buf.shape != (n,):
-            buf = self.bufs[key] = super().lanes(n, bins)
-        return buf
-
-
-_LOCAL = threading.local()
-
-
-def _scratch(h: int, w: int) -> _Fresh:
-    """This thread's :class:`_Scratch` for an ``h x w`` image (a :class:`_Fresh` for very large ones)."""
-    if h * w > _SCRATCH_MAX_PIXELS:
-        return _Fresh()
-    sc: _Scratch | None = getattr(_LOCAL, "scratch", None)
-    if sc is None or sc.key != (h, w):
-        sc = _LOCAL.scratch = _Scratch()
-        sc.key = (h, w)
-    return sc
-
-
-_CV_LOCK = threading.Lock()
-_CV_STATE = {"users": 0, "threads": 0}
-
-
-@contextmanager
-def opencv_single_threaded() -> Iterator[None]:
-    """Run OpenCV's functions single-threaded inside the block (process-wide; restored after).
-
-    For callers that already spread images over threads (``embed``'s workers): OpenCV's
-    own thread pool then only adds synchronisation and spinning, 30-40% more CPU per
-    image on a 256 x 256 working copy (measured). Nested and concurrent blocks share one
-    setting; the last to leave restores the previous thread count.
-
-    Examples
-    --------
-    >>> before = cv2.getNumThreads()
-    >>> with opencv_single_threaded():
-    ...     cv2.getNumThreads()
-    1
-    >>> cv2.getNumThreads() == before
-    True
-    """
-    with _CV_LOCK:
-        if _CV_STATE["users"] == 0:
-            _CV_STATE["threads"] = cv2.getNumThreads()
-            cv2.setNumThreads(1)
-        _CV_STATE["users"] += 1
-    try:
-        yield
-    finally:
-        with _CV_LOCK:
-            _CV_STATE["users"] -= 1
-            if _CV_STATE["users"] == 0:
-                cv2.setNumThreads(_CV_STATE["threads"])
 
 
 def feature_names() -> list[str]:
@@ -276,22 +191,32 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     >>> float(luma(np.full((1, 1, 3), 200, np.uint8))[0, 0])
     200.0
     """
-    return _luma(rgb, _Fresh())
+    h, w = rgb.shape[:2]
+    f = np.empty((h, w, 3), np.float64)
+    np.copyto(f, rgb)
+    y: np.ndarray = cv2.transform(f, _LUMA_ROW)  # == f @ _LUMA
+    return y.reshape(h, w)
 
 
 def _luma(rgb: np.ndarray, ws: _Fresh) -> np.ndarray:
     h, w = rgb.shape[:2]
-    f = _planes(ws, (h, w)).reshape(h, w, 3)  # dead after this call: its memory then holds the gradients
+    f = _planes(ws, (h, w), np.float64).reshape(-1).view(np.float32)[:h * w * 3].reshape(h, w, 3)  # dead after
     np.copyto(f, rgb)
-    y: np.ndarray = cv2.transform(f, _LUMA_ROW, dst=ws.get("y", (h, w), np.float64))  # == f @ _LUMA
+    y: np.ndarray = cv2.transform(f, _LUMA_INT, dst=ws.get("y", (h, w), np.float32))  # 1000 Y, exact
     return y.reshape(h, w)
 
 
-def _planes(ws: _Fresh, shape: tuple[int, ...]) -> np.ndarray:
-    """Three float64 planes of ``shape`` in one block: the float RGB copy behind :func:`_luma`, then
-    :func:`_orientation`'s ``gx, gy, magnitude`` and the Laplacian. Sharing it keeps the working set
-    of :func:`image_stats` ~1.5 MB smaller, i.e. more of it in the core's cache."""
-    return ws.get("planes", (3, *shape), np.float64)
+def _depth(y: np.ndarray) -> int:
+    """OpenCV depth for filters of ``y``: float32 only for :func:`_luma`'s exact whole numbers."""
+    return cv2.CV_32F if y.dtype == np.float32 else cv2.CV_64F
+
+
+def _planes(ws: _Fresh, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """Three float64 planes of ``shape`` in one block (seen as ``dtype``): the float RGB copy behind
+    :func:`_luma`, then :func:`_orientation`'s ``gx, gy, magnitude`` and the Laplacian. Sharing it keeps
+    the working set of :func:`image_stats` ~1.5 MB smaller, i.e. more of it in the core's cache."""
+    block = ws.get("planes", (3, *shape), np.float64)
+    return block if dtype == np.float64 else block.reshape(-1).view(dtype)[:block.size].reshape(block.shape)
 
 
 def _spare(ws: _Fresh, *specs: tuple[str, tuple[int, ...], Any]) -> list[np.ndarray]:
@@ -315,10 +240,24 @@ def _spare(ws: _Fresh, *specs: tuple[str, tuple[int, ...], Any]) -> list[np.ndar
 
 
 def _mean_var(a: np.ndarray, ws: _Fresh, *, in_place: bool = False) -> tuple[float, float]:
-    """Mean and (population) variance of a float64 array, two-pass (``in_place``: overwrites ``a``)."""
+    """Mean and (population) variance of a float array, two-pass in float64 (``in_place``: overwrites
+    ``a``, float64 only)."""
     m = cv2.sumElems(a)[0] / a.size
-    d = np.subtract(a, m, out=a if in_place else ws.get("tmp", a.shape, np.float64))
+    d = np.subtract(a, m, out=a if in_place else ws.get("tmp", a.shape, np.float64), dtype=np.float64)
     return m, cv2.norm(d, cv2.NORM_L2SQR) / a.size
+
+
+def _mean_var_whole(a: np.ndarray, ws: _Fresh) -> tuple[float, float]:
+    """Mean and variance of whole numbers held in float32 (below 2**23 in magnitude).
+
+    Centred on the rounded mean first (exact in float32), so the one-pass formula has no
+    cancellation to speak of; a constant image gives exactly 0.
+    """
+    n = a.size
+    c = round(cv2.sumElems(a)[0] / n)  # sums of whole float32 numbers are exact (float64 accumulators)
+    d = np.subtract(a, np.float32(c), out=ws.get("tmp32", a.shape, np.float32))
+    mu = cv2.sumElems(d)[0] / n
+    return c + mu, max(cv2.norm(d, cv2.NORM_L2SQR) / n - mu * mu, 0.0)
 
 
 def laplacian_variance(y: np.ndarray) -> float:
@@ -329,10 +268,15 @@ def laplacian_variance(y: np.ndarray) -> float:
     >>> laplacian_variance(np.full((8, 8), 7.0))
     0.0
     """
-    return _laplacian_variance(y, _Fresh())
+    return _laplacian_variance(np.asarray(y, dtype=np.float64), _Fresh())
 
 
 def _laplacian_variance(y: np.ndarray, ws: _Fresh) -> float:
+    """Variance of the Laplacian of ``y`` (float32 ``y``: in units of ``y``, not yet rescaled)."""
+    if y.dtype == np.float32:
+        lap = cv2.Laplacian(y, cv2.CV_32F, dst=ws.get("lap32", y.shape, np.float32), ksize=1,
+                            borderType=cv2.BORDER_REFLECT_101)
+        return _mean_var_whole(lap, ws)[1]
     dst = _planes(ws, y.shape)[0] if isinstance(ws, _Scratch) else ws.get("lap", y.shape, np.float64)
     lap = cv2.Laplacian(y, cv2.CV_64F, dst=dst, ksize=1,
                         borderType=cv2.BORDER_REFLECT_101)
@@ -380,14 +324,15 @@ def noise_sigma(y: np.ndarray) -> float:
     >>> round(noise_sigma(rng.normal(0, 10, (256, 256))), 0)
     10.0
     """
-    return _noise_sigma(y, _Fresh())
+    return _noise_sigma(np.asarray(y, dtype=np.float64), _Fresh())
 
 
 def _noise_sigma(y: np.ndarray, ws: _Fresh) -> float:
     h, w = y.shape
     if h < 3 or w < 3:
         return 0.0
-    r = cv2.sepFilter2D(y, cv2.CV_64F, _IMMERKAER_1D, _IMMERKAER_1D, dst=ws.get("tmp", y.shape, np.float64),
+    r = cv2.sepFilter2D(y, _depth(y), _IMMERKAER_1D, _IMMERKAER_1D,
+                        dst=ws.get("lap32" if y.dtype == np.float32 else "tmp", y.shape, y.dtype),
                         borderType=cv2.BORDER_REFLECT_101)
     return float(math.sqrt(math.pi / 2) * cv2.norm(r[1:-1, 1:-1], cv2.NORM_L1) / (6.0 * (w - 2) * (h - 2)))
 
@@ -427,17 +372,28 @@ def orientation(y: np.ndarray, bins: int = 8) -> tuple[float, float, np.ndarray]
     >>> round(c, 6), round(s, 6), int(np.argmax(h))       # horizontal edges
     (1.0, 0.0, 0)
     """
-    return _orientation(y, bins, _Fresh())
+    return _orientation(np.asarray(y, dtype=np.float64), bins, _Fresh())
 
 
 def _orientation(y: np.ndarray, bins: int, ws: _Fresh) -> tuple[float, float, np.ndarray]:
     shape = y.shape
     planes = _planes(ws, shape)
-    gx = cv2.Sobel(y, cv2.CV_64F, 1, 0, dst=planes[0], ksize=3, borderType=cv2.BORDER_REFLECT_101)
-    gy = cv2.Sobel(y, cv2.CV_64F, 0, 1, dst=planes[1], ksize=3, scale=-1.0,  # y up (exact: a sign flip)
-                   borderType=cv2.BORDER_REFLECT_101)
-    gxx, gyy = cv2.norm(gx, cv2.NORM_L2SQR), cv2.norm(gy, cv2.NORM_L2SQR)
-    gxy = cv2.sumElems(np.multiply(gx, gy, out=ws.get("tmp", shape, np.float64)))[0]
+    if y.dtype == np.float32:  # exact whole-number gradients in float32, then widened
+        g32 = ws.get("g32", (2, *shape), np.float32)
+        gx32 = cv2.Sobel(y, cv2.CV_32F, 1, 0, dst=g32[0], ksize=3, borderType=cv2.BORDER_REFLECT_101)
+        gy32 = cv2.Sobel(y, cv2.CV_32F, 0, 1, dst=g32[1], ksize=3, scale=-1.0, borderType=cv2.BORDER_REFLECT_101)
+        # norms sum exact squares in float64; sum(gx gy) by polarisation (cancellation: ~1e-16 of the energy)
+        gxx, gyy = cv2.norm(gx32, cv2.NORM_L2SQR), cv2.norm(gy32, cv2.NORM_L2SQR)
+        gxy = 0.5 * (gxx + gyy - cv2.norm(gx32, gy32, cv2.NORM_L2SQR))
+        gx, gy = planes[0], planes[1]
+        np.copyto(gx, gx32)
+        np.copyto(gy, gy32)
+    else:
+        gx = cv2.Sobel(y, cv2.CV_64F, 1, 0, dst=planes[0], ksize=3, borderType=cv2.BORDER_REFLECT_101)
+        gy = cv2.Sobel(y, cv2.CV_64F, 0, 1, dst=planes[1], ksize=3, scale=-1.0,  # y up (exact: a sign flip)
+                       borderType=cv2.BORDER_REFLECT_101)
+        gxx, gyy = cv2.norm(gx, cv2.NORM_L2SQR), cv2.norm(gy, cv2.NORM_L2SQR)
+        gxy = cv2.sumElems(np.multiply(gx, gy, out=ws.get("tmp", shape, np.float64)))[0]
     energy = gxx + gyy
     hist = np.zeros(bins, dtype=np.float64)
     if energy <= 0.0:
@@ -445,7 +401,7 @@ def _orientation(y: np.ndarray, bins: int, ws: _Fresh) -> tuple[float, float, np
     # Edge angle phi = theta + 90 deg, so cos 2phi = -cos 2theta, sin 2phi = -sin 2theta.
     cos2, sin2 = (gyy - gxx) / energy + 0.0, (-2.0 * gxy) / energy + 0.0
     mag = cv2.magnitude(gx, gy, magnitude=planes[2])
-    idx = _orientation_bins(gx, gy, bins, ws)
+    idx = _orientation_bins(gx, gy, bins, ws, *((gx32, gy32) if y.dtype == np.float32 else ()))
     # 4 interleaved partial histograms: neighbouring pixels mostly share a bin, and one
     # running sum per bin would serialise on it (2.8x slower on smooth images)
     idx += ws.lanes(idx.size, bins)
@@ -454,7 +410,8 @@ def _orientation(y: np.ndarray, bins: int, ws: _Fresh) -> tuple[float, float, np
     return cos2, sin2, weighted / total if total > 0 else weighted
 
 
-def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh) -> np.ndarray:
+def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh,
+                      fx: np.ndarray | None = None, fy: np.ndarray | None = None) -> np.ndarray:
     """Flat bin index of each pixel's edge direction, exactly as ``np.arctan2`` defines it.
 
     The definition: ``phi = (arctan2(gy, gx) + pi/2) mod pi`` and bin
@@ -462,11 +419,15 @@ def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh) -> 
     with ``t = theta / w + bins/2 + 1/2``. ``t`` comes from ``cv2.phase`` (3x faster than
     float64 ``arctan2``, accurate to ~2e-4 rad) in 1/1024 steps; every pixel whose ``t`` is
     within :data:`_PHASE_MARGIN` (plus a step) of an integer is re-binned with the
-    definition itself (~1% of the pixels of a natural image).
+    definition itself (~1% of the pixels of a natural image). ``fx, fy``: the same gradients in
+    float32 (whole numbers, exact), for a faster ``cv2.phase`` of the same accuracy.
     """
     shape, n = gx.shape, gx.size
     width = math.pi / bins
-    theta = cv2.phase(gx, gy, angle=ws.get("tmp", shape, np.float64))  # [0, 2 pi)
+    if fx is not None and fy is not None:
+        theta = cv2.phase(fx, fy, angle=ws.get("theta32", shape, np.float32))
+    else:
+        theta = cv2.phase(gx, gy, angle=ws.get("tmp", shape, np.float64))  # [0, 2 pi)
     # u = round(1024 t): one OpenCV pass (theta * a + theta * 0 + c, rounded to int32)
     u: np.ndarray = cv2.addWeighted(theta, 1024.0 / width, theta, 0.0, 1024.0 * (bins / 2 + 0.5),
                                     dst=ws.get("u", shape, np.int32), dtype=cv2.CV_32S).reshape(-1)
@@ -556,18 +517,18 @@ def image_stats(image: np.ndarray, *, resize: bool = True) -> np.ndarray:
         rgb = _resize(rgb, ws)
     else:
         ws = _scratch(*rgb.shape[:2])
-    y = _luma(rgb, ws)
-    brightness, var_y = _mean_var(y, ws)
+    y = _luma(rgb, ws)  # 1000 Y in float32, exact
+    brightness, var_y = _mean_var_whole(y, ws)
     y8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=ws.get("y8", rgb.shape[:2], np.uint8))
     cos2, sin2, orient_hist = _orientation(y, 8, ws)
     mean_s, hue, sat, val = _hsv_histograms(rgb, ws)
     scalars = [
-        brightness / 255.0,
-        math.sqrt(var_y) / 255.0,
-        math.log10(1.0 + _laplacian_variance(y, ws)),
+        brightness / (_Y_SCALE * 255.0),
+        math.sqrt(var_y) / (_Y_SCALE * 255.0),
+        math.log10(1.0 + _laplacian_variance(y, ws) / (_Y_SCALE * _Y_SCALE)),
         _colorfulness(rgb, ws),
         mean_s,
-        _noise_sigma(y, ws) / 255.0,
+        _noise_sigma(y, ws) / (_Y_SCALE * 255.0),
         _edge_density(y8, ws),
         cos2,
         sin2,

@@ -36,7 +36,7 @@ import pyarrow as pa
 from . import _backends as eb
 from . import _pipeline as pipeline
 from ._backends import EmbeddingBackend, EmbeddingError
-from ._image_stats import opencv_single_threaded
+from ._stat_buffers import opencv_single_threaded
 from ..images import _objects
 from ..images._ray import connect, quiet_data, worker_env
 

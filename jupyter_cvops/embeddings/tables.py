@@ -48,7 +48,8 @@ from . import _pipeline as pipeline
 from ._backends import EmbeddingBackend, EmbeddingError
 from ._index import quote as _quote
 from ..images._hashing import hash_file
-from ._image_stats import feature_names, opencv_single_threaded
+from ._image_stats import feature_names
+from ._stat_buffers import opencv_single_threaded
 from .._store import now_utc
 
 if TYPE_CHECKING:
