@@ -47,8 +47,11 @@ demo: setup
 lab: setup
 	$(VENV)/bin/jupyter lab example_notebooks
 
+# Everything but the browser tests on every core (a test file stays on one worker: module fixtures are
+# built once), then the browser tests one at a time (each drives a JupyterLab, a kernel and Chromium).
 test: setup browser-deps
-	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=25
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n auto --dist loadfile -m "not browser" --durations=25
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m browser --durations=10
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not browser and not slow"
