@@ -97,6 +97,8 @@ _Y_SCALE = 1000.0
 are its Sobel, Laplacian and Immerkaer filters (all below 2**24 in magnitude): float32 filtering then
 gives exactly the float64 results (times 1000), at a fraction of the cost."""
 _LUMA_INT = (_Y_SCALE * _LUMA).round().reshape(1, 3)
+_OPPONENT = np.array([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]])
+"""``R - G`` and ``R + G - 2 B`` = 2 (Y - B) with Y = (R + G) / 2: whole numbers, their sums exact."""
 _IMMERKAER_1D = np.array([1.0, -2.0, 1.0])  # Immerkaer's kernel is the outer product of this with itself
 _CHROMA8 = round(_CHROMA_MIN * 255)  # 38 on OpenCV's 8-bit S and V
 _HUE_BIN = ((np.arange(180) * 2 + 22) // 45) % 8  # OpenCV 8-bit hue (degrees / 2) -> hue bin
@@ -198,11 +200,19 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return y.reshape(h, w)
 
 
-def _luma(rgb: np.ndarray, ws: _Fresh) -> np.ndarray:
+def _float_rgb(rgb: np.ndarray, ws: _Fresh) -> np.ndarray:
+    """``rgb`` in float32, in the memory of :func:`_planes` (dead once luma and colourfulness are taken)."""
     h, w = rgb.shape[:2]
-    f = _planes(ws, (h, w), np.float64).reshape(-1).view(np.float32)[:h * w * 3].reshape(h, w, 3)  # dead after
+    f = _planes(ws, (h, w), np.float64).reshape(-1).view(np.float32)[:h * w * 3].reshape(h, w, 3)
     np.copyto(f, rgb)
-    y: np.ndarray = cv2.transform(f, _LUMA_INT, dst=ws.get("y", (h, w), np.float32))  # 1000 Y, exact
+    return f
+
+
+def _luma(rgb: np.ndarray, ws: _Fresh, f: np.ndarray | None = None) -> np.ndarray:
+    """``1000 Y`` as whole numbers in float32 (exact); ``f``: :func:`_float_rgb` of ``rgb`` if at hand."""
+    h, w = rgb.shape[:2]
+    f = _float_rgb(rgb, ws) if f is None else f
+    y: np.ndarray = cv2.transform(f, _LUMA_INT, dst=ws.get("y", (h, w), np.float32))
     return y.reshape(h, w)
 
 
@@ -293,22 +303,16 @@ def colorfulness(rgb: np.ndarray) -> float:
     >>> colorfulness(np.full((4, 4, 3), 90, np.uint8))
     0.0
     """
-    return _colorfulness(rgb, _Fresh())
+    ws = _Fresh()
+    return _colorfulness(_float_rgb(as_rgb8(rgb), ws), ws)
 
 
-def _colorfulness(rgb: np.ndarray, ws: _Fresh) -> float:
-    hw = rgb.shape[:2]
-    r, g, b, rg, yb2, bb = _spare(ws, ("plane0", hw, np.uint8), ("plane1", hw, np.uint8), ("plane2", hw, np.uint8),
-                                  ("rg", hw, np.int16), ("yb2", hw, np.int16), ("bb", hw, np.int16))
-    r, g, b = cv2.split(rgb, [r, g, b])
-    rg = cv2.subtract(r, g, dst=rg, dtype=cv2.CV_16S)  # R - G, exact
-    yb2 = cv2.add(r, g, dst=yb2, dtype=cv2.CV_16S)
-    bb = cv2.add(b, b, dst=bb, dtype=cv2.CV_16S)
-    yb2 = cv2.subtract(yb2, bb, dst=yb2)  # 2 (Y - B) with Y = (R + G) / 2, exact
-    (m_rg,), (s_rg,) = cv2.meanStdDev(rg)
-    (m_yb,), (s_yb,) = cv2.meanStdDev(yb2)
-    m_rg, s_rg = float(m_rg[0]) / 255.0, float(s_rg[0]) / 255.0
-    m_yb, s_yb = float(m_yb[0]) / 510.0, float(s_yb[0]) / 510.0
+def _colorfulness(f: np.ndarray, ws: _Fresh) -> float:
+    """Colourfulness of :func:`_float_rgb`'s float32 RGB: one transform, one two-channel ``meanStdDev``."""
+    opp = cv2.transform(f, _OPPONENT, dst=ws.get("opponent", (*f.shape[:2], 2), np.float32))
+    mean, std = cv2.meanStdDev(opp)  # float64 sums of whole numbers: exact
+    m_rg, m_yb = float(mean[0, 0]) / 255.0, float(mean[1, 0]) / 510.0
+    s_rg, s_yb = float(std[0, 0]) / 255.0, float(std[1, 0]) / 510.0
     return math.sqrt(s_rg * s_rg + s_yb * s_yb) + 0.3 * math.sqrt(m_rg * m_rg + m_yb * m_yb)
 
 
@@ -401,17 +405,24 @@ def _orientation(y: np.ndarray, bins: int, ws: _Fresh) -> tuple[float, float, np
     # Edge angle phi = theta + 90 deg, so cos 2phi = -cos 2theta, sin 2phi = -sin 2theta.
     cos2, sin2 = (gyy - gxx) / energy + 0.0, (-2.0 * gxy) / energy + 0.0
     mag = cv2.magnitude(gx, gy, magnitude=planes[2])
-    idx = _orientation_bins(gx, gy, bins, ws, *((gx32, gy32) if y.dtype == np.float32 else ()))
     # 4 interleaved partial histograms: neighbouring pixels mostly share a bin, and one
     # running sum per bin would serialise on it (2.8x slower on smooth images)
-    idx += ws.lanes(idx.size, bins)
-    weighted = np.bincount(idx, weights=mag.reshape(-1), minlength=4 * bins).reshape(4, bins).sum(axis=0)
+    slots = _orientation_bins(gx, gy, bins, ws, *((gx32, gy32) if y.dtype == np.float32 else ()), lanes=True)
+    weighted = np.bincount(slots, weights=mag.reshape(-1), minlength=4 * _slots(bins))
+    weighted = weighted.reshape(-1, bins).sum(axis=0)  # slot s counts for bin s mod bins
     total = float(weighted.sum())
     return cos2, sin2, weighted / total if total > 0 else weighted
 
 
+def _slots(bins: int) -> int:
+    """Histogram slots per lane in :func:`_orientation_bins` (``lanes=True``): ``floor(t)`` is below
+    ``2.5 bins + 1``; a multiple of ``bins``, so a slot's bin is the slot number mod ``bins``."""
+    return 4 * bins
+
+
 def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh,
-                      fx: np.ndarray | None = None, fy: np.ndarray | None = None) -> np.ndarray:
+                      fx: np.ndarray | None = None, fy: np.ndarray | None = None, *,
+                      lanes: bool = False) -> np.ndarray:
     """Flat bin index of each pixel's edge direction, exactly as ``np.arctan2`` defines it.
 
     The definition: ``phi = (arctan2(gy, gx) + pi/2) mod pi`` and bin
@@ -421,6 +432,10 @@ def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh,
     within :data:`_PHASE_MARGIN` (plus a step) of an integer is re-binned with the
     definition itself (~1% of the pixels of a natural image). ``fx, fy``: the same gradients in
     float32 (whole numbers, exact), for a faster ``cv2.phase`` of the same accuracy.
+
+    ``lanes``: pixel ``i`` comes back as a histogram slot, ``b + 4 bins k + _slots(bins) (i mod 4)``
+    for its bin ``b`` and some ``k >= 0`` (the modulo is left to the histogram's fold), which
+    saves two passes over the image.
     """
     shape, n = gx.shape, gx.size
     width = math.pi / bins
@@ -428,24 +443,31 @@ def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh,
         theta = cv2.phase(fx, fy, angle=ws.get("theta32", shape, np.float32))
     else:
         theta = cv2.phase(gx, gy, angle=ws.get("tmp", shape, np.float64))  # [0, 2 pi)
-    # u = round(1024 t): one OpenCV pass (theta * a + theta * 0 + c, rounded to int32)
-    u: np.ndarray = cv2.addWeighted(theta, 1024.0 / width, theta, 0.0, 1024.0 * (bins / 2 + 0.5),
-                                    dst=ws.get("u", shape, np.int32), dtype=cv2.CV_32S).reshape(-1)
+    # u = round(1024 t) (plus 1024 slots * lane): one OpenCV pass, rounded to int32
+    lane = ws.lanes(shape, theta.dtype) if lanes else theta
+    u: np.ndarray = cv2.addWeighted(theta, 1024.0 / width, lane, 1024.0 * _slots(bins) if lanes else 0.0,
+                                    1024.0 * (bins / 2 + 0.5), dst=ws.get("u", shape, np.int32),
+                                    dtype=cv2.CV_32S).reshape(-1)
     slack = math.ceil(1024.0 * _PHASE_MARGIN / width) + 1  # in 1/1024 steps, rounding included
     frac = np.add(u, slack, out=ws.get("frac", (n,), np.int32))
     frac &= 1023
     near = np.flatnonzero(np.less(frac, 2 * slack, out=ws.get("near", (n,), np.bool_)))
-    np.right_shift(u, 10, out=u)  # floor(t) wherever t is not near an integer
     # theta is dead from here: its memory holds the bin indices (one buffer less to keep in cache)
     idx = theta.reshape(-1).view(np.intp) if theta.itemsize == np.dtype(np.intp).itemsize \
         else ws.get("idx", (n,), np.intp)
-    if bins & (bins - 1) == 0:
-        np.bitwise_and(u, bins - 1, out=idx)
+    if lanes:
+        np.right_shift(u, 10, out=idx)  # floor(t) + slots * lane wherever t is not near an integer
     else:
-        np.remainder(u, bins, out=idx)
+        np.right_shift(u, 10, out=u)  # floor(t) wherever t is not near an integer
+        if bins & (bins - 1) == 0:
+            np.bitwise_and(u, bins - 1, out=idx)
+        else:
+            np.remainder(u, bins, out=idx)
     if near.size:
-        phi = np.mod(np.arctan2(gy.reshape(-1)[near], gx.reshape(-1)[near]) + math.pi / 2, math.pi)
-        idx[near] = np.floor((phi + width / 2) / width).astype(np.intp) % bins
+        phi = np.mod(np.arctan2(gy.reshape(-1)[near].astype(np.float64), gx.reshape(-1)[near].astype(np.float64))
+                     + math.pi / 2, math.pi)
+        exact = np.floor((phi + width / 2) / width).astype(np.intp) % bins
+        idx[near] = exact + _slots(bins) * (near & 3) if lanes else exact
     return idx
 
 
@@ -517,7 +539,9 @@ def image_stats(image: np.ndarray, *, resize: bool = True) -> np.ndarray:
         rgb = _resize(rgb, ws)
     else:
         ws = _scratch(*rgb.shape[:2])
-    y = _luma(rgb, ws)  # 1000 Y in float32, exact
+    f = _float_rgb(rgb, ws)
+    y = _luma(rgb, ws, f)  # 1000 Y in float32, exact
+    colourful = _colorfulness(f, ws)  # f is dead after this: its memory holds the gradients
     brightness, var_y = _mean_var_whole(y, ws)
     y8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=ws.get("y8", rgb.shape[:2], np.uint8))
     cos2, sin2, orient_hist = _orientation(y, 8, ws)
@@ -526,7 +550,7 @@ def image_stats(image: np.ndarray, *, resize: bool = True) -> np.ndarray:
         brightness / (_Y_SCALE * 255.0),
         math.sqrt(var_y) / (_Y_SCALE * 255.0),
         math.log10(1.0 + _laplacian_variance(y, ws) / (_Y_SCALE * _Y_SCALE)),
-        _colorfulness(rgb, ws),
+        colourful,
         mean_s,
         _noise_sigma(y, ws) / (_Y_SCALE * 255.0),
         _edge_density(y8, ws),

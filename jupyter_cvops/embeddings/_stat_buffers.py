@@ -7,6 +7,7 @@ thread; the public per-feature functions use :class:`_Fresh`, whose arrays escap
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,12 +26,10 @@ class _Fresh:
     def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         return np.empty(shape, dtype=dtype)
 
-    def lanes(self, n: int, bins: int) -> np.ndarray:
-        """``(i mod 4) * bins`` for ``i < n``: spreads a histogram over 4 interleaved copies.
-
-        uint8 when it fits (an eighth of the memory traffic of an index array)."""
-        lanes = (np.arange(n, dtype=np.intp) & 3) * bins
-        return lanes.astype(np.uint8) if 3 * bins < 256 else lanes
+    def lanes(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """``i mod 4`` for the flat index ``i`` of an array of ``shape``, as ``dtype``: the lane of each
+        pixel when a histogram is spread over 4 interleaved copies."""
+        return (np.arange(math.prod(shape), dtype=np.intp) & 3).astype(dtype).reshape(shape)
 
 
 class _Scratch(_Fresh):
@@ -52,11 +51,11 @@ class _Scratch(_Fresh):
             buf = self.bufs[name] = np.empty(shape, dtype=dtype)
         return buf
 
-    def lanes(self, n: int, bins: int) -> np.ndarray:
-        key = f"lanes{bins}"
+    def lanes(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        key = f"lanes:{np.dtype(dtype).str}"
         buf = self.bufs.get(key)
-        if buf is None or buf.shape != (n,):
-            buf = self.bufs[key] = super().lanes(n, bins)
+        if buf is None or buf.shape != shape:
+            buf = self.bufs[key] = super().lanes(shape, dtype)
         return buf
 
 

@@ -271,8 +271,13 @@ def test_orientation_bins_equal_the_arctan2_definition() -> None:
     phase_only = np.floor(cv2.phase(gx, gy) / width + 4.5).astype(np.int64) % 8
     assert np.count_nonzero(phase_only != Reference.orientation_bins(gx, gy)) > 50  # the cases are hard
     for bins in (8, 6, 12):
+        ref = Reference.orientation_bins(gx, gy, bins).ravel()
         got = st._orientation_bins(gx, gy, bins, st._Fresh())
-        assert np.array_equal(got, Reference.orientation_bins(gx, gy, bins).ravel()), bins
+        assert np.array_equal(got, ref), bins
+        # as histogram slots: 4 lanes by pixel index, each slot's bin is its number mod bins
+        slots = st._orientation_bins(gx, gy, bins, st._Fresh(), lanes=True)
+        lane, slot = np.divmod(slots, st._slots(bins))
+        assert np.array_equal(slot % bins, ref) and np.array_equal(lane, np.arange(slots.size) % 4), bins
 
 
 def test_whole_number_gradients_in_float32_give_the_same_bins() -> None:
@@ -285,6 +290,8 @@ def test_whole_number_gradients_in_float32_give_the_same_bins() -> None:
     for bins in (8, 6):
         got = st._orientation_bins(gx, gy, bins, st._Fresh(), fx, fy)
         assert np.array_equal(got, Reference.orientation_bins(gx, gy, bins).ravel()), bins
+        slots = st._orientation_bins(gx, gy, bins, st._Fresh(), fx, fy, lanes=True)
+        assert np.array_equal(slots % st._slots(bins) % bins, got), bins
 
 
 def test_luma_times_1000_filters_exactly_in_float32() -> None:
