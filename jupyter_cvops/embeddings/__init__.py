@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .search import Vectors, load_vectors, neighbors
 from .tables import (
-    INDEX_THRESHOLD, EmbedReport, EmbeddingBackend, EmbeddingError, Vectors, build_index, embed,
-    feature_names, list_embeddings, load_vectors, neighbors, table_name,
+    INDEX_THRESHOLD, EmbedReport, EmbeddingBackend, EmbeddingError, build_index, embed, feature_names,
+    list_embeddings, table_name,
 )
 
 __all__ = [

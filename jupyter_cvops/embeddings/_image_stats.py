@@ -68,7 +68,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ._stat_buffers import _SCRATCH_MAX_PIXELS, _Fresh, _Scratch, _scratch, opencv_single_threaded
+from ._stat_buffers import _Fresh, _Scratch, _scratch
 
 WORKING_SIZE = 256
 """Longer side, in pixels, of the working copy every feature is computed on."""

@@ -28,15 +28,12 @@ Examples
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-from collections.abc import Iterable
 from contextlib import nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -46,10 +43,10 @@ from . import _backends as eb
 from . import _index as ix
 from . import _pipeline as pipeline
 from ._backends import EmbeddingBackend, EmbeddingError
-from ._index import quote as _quote
-from ..images._hashing import hash_file
 from ._image_stats import feature_names
+from ._records import Images, _resolve, _targets, table_name
 from ._stat_buffers import opencv_single_threaded
+from .search import Vectors, load_vectors, neighbors
 from .._store import now_utc
 
 if TYPE_CHECKING:
@@ -63,8 +60,6 @@ INDEX_THRESHOLD = 100_000
 
 COMMIT_EVERY = 8192
 """Vectors per commit while embedding: an interrupted run keeps what it committed."""
-
-Images = pl.Expr | pl.DataFrame | pl.Series | Iterable[str] | Any
 
 
 @dataclass
@@ -135,28 +130,7 @@ class EmbedReport:
         return s
 
 
-class Vectors(NamedTuple):
-    """Embeddings as arrays: ``image_ids[i]`` has ``vectors[i]``; ``feature_names`` for imgstats."""
-
-    image_ids: list[str]
-    vectors: np.ndarray
-    table: str
-    feature_names: list[str] | None
-
-
 # --------------------------------------------------------------------------- naming / records
-def table_name(model: str | EmbeddingBackend | None = None, pretrained: str | None = None) -> str:
-    """Name of the table holding ``model``'s embeddings (loads open_clip models to check weights).
-
-    Examples
-    --------
-    >>> table_name("imgstats")
-    'emb_imgstats_v1'
-    """
-    backend, _ = eb.backend_from_spec(model, pretrained)
-    return "emb_" + backend.table_slug
-
-
 def _schema(backend: EmbeddingBackend) -> pa.Schema:
     info = json.dumps({"model": backend.model_id, "dim": backend.dim, "metric": backend.metric})
     return pa.schema([
@@ -173,29 +147,6 @@ def _record_for(backend: EmbeddingBackend, table: str, fp: str) -> dict[str, Any
     if isinstance(backend, eb.ImageStatsBackend):
         rec["feature_names"] = backend.feature_names()
     return rec
-
-
-def _resolve(ws: Workspace, model: str | EmbeddingBackend | None, pretrained: str | None) -> dict[str, Any]:
-    """The meta record of the table that ``model`` names (None: the most recently computed)."""
-    records = ix.records(ws)
-    if not records:
-        raise EmbeddingError("this workspace has no embeddings yet: run ws.embed() first")
-    if model is None and pretrained is None:
-        return max(records.values(), key=lambda r: r.get("updated_at", ""))
-    if isinstance(model, str) and model in records:
-        return records[model]
-    if isinstance(model, str) and pretrained is None and model.startswith(("open_clip:", "openclip:")):
-        arch = model.split(":", 1)[1]
-        hits = [r for r in records.values() if r["spec"].get("model", "").split(":", 1)[-1] == arch]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise EmbeddingError(f"several tables hold {model}: {sorted(r['table'] for r in hits)}; "
-                                 "pass pretrained= or the table name")
-    name = table_name(model, pretrained)
-    if name not in records:
-        raise EmbeddingError(f"no embeddings for {model!r} yet (table {name}): run ws.embed(model=...) first")
-    return records[name]
 
 
 def list_embeddings(ws: Workspace) -> pl.DataFrame:
@@ -219,28 +170,6 @@ def list_embeddings(ws: Workspace) -> pl.DataFrame:
               "indexed": pl.Boolean, "index_type": pl.String, "partitions": pl.Int64, "nprobes": pl.Int64,
               "tuned_recall": pl.Float64, "updated_at": pl.String}
     return pl.DataFrame(rows, schema=schema)
-
-
-# --------------------------------------------------------------------------- selecting images
-def _targets(ws: Workspace, images: Images) -> tuple[pl.DataFrame, list[str]]:
-    """``(image_id, path)`` frame of the wanted images, and ids that are not registered."""
-    registered = ws.store.read("images", columns=["image_id", "path"])
-    if images is None:
-        return registered.unique("image_id", keep="first", maintain_order=True), []
-    if isinstance(images, pl.Expr):
-        return ws.images().filter(images).select("image_id", "path").unique("image_id", maintain_order=True), []
-    if hasattr(images, "items") and callable(images.items) and not isinstance(images, dict):
-        images = images.items()  # a DatasetVersion
-    if isinstance(images, pl.DataFrame):
-        ids = images["image_id"].to_list()
-    elif isinstance(images, str):
-        ids = [images]
-    else:
-        ids = list(pl.Series(images, dtype=pl.String)) if not isinstance(images, pl.Series) else images.to_list()
-    wanted = pl.DataFrame({"image_id": ids}, schema={"image_id": pl.String}).unique(maintain_order=True)
-    found = wanted.join(registered.unique("image_id"), on="image_id", how="left", maintain_order="left")
-    missing = found.filter(pl.col("path").is_null())["image_id"].to_list()
-    return found.filter(pl.col("path").is_not_null()), missing
 
 
 # --------------------------------------------------------------------------- embedding
@@ -463,175 +392,3 @@ def build_index(ws: Workspace, model: str | EmbeddingBackend | None = None, *,
     """
     rec = _resolve(ws, model, pretrained)
     return ix.create_index(ws, rec)
-
-
-# --------------------------------------------------------------------------- search
-def _stored_vector(tbl: Any, image_id: str) -> np.ndarray | None:
-    got = tbl.search().where(f"image_id = {_quote(image_id)}").select(["vector"]).limit(1).to_arrow()
-    if not got.num_rows:
-        return None
-    return np.asarray(got.column("vector")[0].values, dtype=np.float32)
-
-
-def _rebuild(rec: dict[str, Any], model: str | EmbeddingBackend | None, pretrained: str | None) -> EmbeddingBackend:
-    """The backend that embeds a new query image for table ``rec``.
-
-    Weights come only from the caller (``model`` as a backend, or ``pretrained``) or from a
-    local checkpoint matching the table's recorded hash (:func:`~._backends.backend_from_record`);
-    a workspace's stored spec never makes anything download.
-    """
-    if model is not None and not isinstance(model, str):
-        return eb.backend_from_spec(model)[0]
-    if pretrained is not None:
-        name = rec["spec"].get("model") if model in (None, rec["table"]) else model
-        return eb.backend_from_spec(name, pretrained)[0]
-    return eb.backend_from_record(rec)
-
-
-def _query(ws: Workspace, rec: dict[str, Any], what: Any, model: str | EmbeddingBackend | None = None,
-           pretrained: str | None = None) -> tuple[np.ndarray, str | None]:
-    """Query vector(s) for an image id, a path or an array; plus the image id (if any)."""
-    if isinstance(what, (np.ndarray, list, tuple)) and not isinstance(what, str):
-        arr = np.asarray(what, dtype=np.float32)
-        if arr.ndim not in (1, 2) or arr.shape[-1] != rec["dim"]:
-            raise ValueError(f"query vectors must have {rec['dim']} columns ({rec['table']}), got {arr.shape}")
-        return arr, None
-    if not isinstance(what, (str, os.PathLike)):
-        raise TypeError(f"expected an image id, a path or a vector, got {type(what).__name__}")
-    tbl = ws.store.table(rec["table"])
-    text = str(what)
-    image_id: str | None = None
-    path: str | None = None
-    if isinstance(what, str) and ws.store.count("images", f"image_id = {_quote(text)}"):
-        image_id = text
-    else:
-        p = Path(text).expanduser()
-        if not p.is_file():
-            raise EmbeddingError(f"{text!r} is neither a registered image id nor an image file")
-        path = str(p.resolve())
-        image_id = hash_file(p)
-    vec = _stored_vector(tbl, image_id)
-    if vec is not None:
-        return vec, image_id
-    if path is None:  # registered but not embedded yet: compute it now
-        path = ws.store.read("images", where=f"image_id = {_quote(image_id)}", columns=["path"])["path"][0]
-    backend = _rebuild(rec, model, pretrained)
-    if eb.fingerprint(backend) != rec["fingerprint"]:
-        raise EmbeddingError(f"the model of {rec['table']} now preprocesses differently; re-run ws.embed first")
-    _, batch, bad = pipeline.load_batch(backend, [(image_id, path)])
-    if bad:
-        raise EmbeddingError(f"{path}: {bad[0][2]}")
-    return backend.forward(batch)[0], image_id
-
-
-def neighbors(
-    ws: Workspace,
-    image_or_vector: str | os.PathLike[str] | np.ndarray,
-    k: int = 10,
-    model: str | EmbeddingBackend | None = None,
-    *,
-    pretrained: str | None = None,
-    include_self: bool = False,
-    nprobes: int | None = None,
-    refine_factor: int | None = None,
-) -> pl.DataFrame:
-    """The ``k`` images most similar to an image or a vector (``ws.neighbors``).
-
-    Works at any table size: exact search below the index threshold, the ANN index
-    (with re-ranking on full vectors) above it.
-
-    Parameters
-    ----------
-    ws
-        The workspace.
-    image_or_vector
-        An image id (its stored vector is reused), a path (a registered or any image
-        file; embedded on the fly if needed), a vector of the table's dimension, or an
-        ``m x dim`` matrix of query vectors (the result then has a ``query`` column).
-    k
-        Number of neighbours.
-    model
-        Which embeddings: a model as given to :func:`embed`, a table name, or None for
-        the most recently computed table.
-    pretrained
-        Weights, for an open_clip ``model`` embedded with several weights, and for
-        embedding a query image that has no stored vector. Without them the table's own
-        weights are reused only from a local checkpoint whose hash matches the recorded
-        one: weights a workspace names (a tag, ``hf-hub:``) are never downloaded.
-    include_self
-        Keep the query image itself in the result (default: left out).
-    nprobes, refine_factor
-        ANN search knobs (IVF partitions visited; candidates re-ranked per result).
-        Default ``nprobes``: the value tuned when the index was built, the fewest
-        partitions that reach recall@10 >= 0.97 on a sample of the table's own vectors
-        (see :func:`jupyter_cvops.embeddings._index.tune_nprobes`; ``list_embeddings`` shows
-        it); default ``refine_factor``: 10.
-
-    Returns
-    -------
-    polars.DataFrame
-        ``image_id, distance, path``, nearest first. Distance is ``1 - cosine
-        similarity`` for open_clip, Euclidean for ``imgstats``.
-
-    Examples
-    --------
-    >>> ws.neighbors(ws.images()["image_id"][0], k=5)            # doctest: +SKIP
-    >>> ws.neighbors("new_photo.jpg", k=5, model="imgstats")     # doctest: +SKIP
-    """
-    if k < 1:
-        raise ValueError("k must be >= 1")
-    rec = _resolve(ws, model, pretrained)
-    tbl = ws.store.table(rec["table"])
-    vec, self_id = _query(ws, rec, image_or_vector, model, pretrained)
-    extra = 0 if include_self or self_id is None else 1
-    q = tbl.search(vec, vector_column_name="vector").distance_type(rec["metric"]).limit(k + extra)
-    index = rec.get("index")
-    if index and ix.vector_index(tbl) is not None:
-        parts = int(index["num_partitions"])
-        q = q.nprobes(nprobes or int(index.get("nprobes") or ix.default_nprobes(parts)))
-        if index["type"] == "IVF_PQ":
-            q = q.refine_factor(refine_factor or int(index.get("refine_factor") or ix.REFINE_FACTOR))
-    got = pl.from_arrow(q.select(["image_id", "_distance"]).to_arrow())
-    assert isinstance(got, pl.DataFrame)
-    multi = vec.ndim == 2
-    dist = pl.col("_distance").clip(lower_bound=0.0)
-    got = got.with_columns((dist.sqrt() if rec["metric"] == "l2" else dist).cast(pl.Float64).alias("distance"))
-    if extra:
-        got = got.filter(pl.col("image_id") != self_id)
-    if multi:
-        got = got.rename({"query_index": "query"}).sort("query", "distance").group_by(
-            "query", maintain_order=True).head(k)
-    else:
-        got = got.sort("distance").head(k)
-    out = got.join(ix.paths(ws, got["image_id"].unique().to_list()), on="image_id", how="left",
-                   maintain_order="left")
-    return out.select((["query"] if multi else []) + ["image_id", "distance", "path"])
-
-
-def load_vectors(ws: Workspace, model: str | EmbeddingBackend | None = None, images: Images = None, *,
-                 pretrained: str | None = None) -> Vectors:
-    """Stored embeddings as a numpy matrix, for statistics (drift tests, projections).
-
-    Rows computed with another preprocessing than the table's current one are left out.
-
-    Examples
-    --------
-    >>> v = load_vectors(ws, "imgstats")                        # doctest: +SKIP
-    >>> v.vectors.shape, v.feature_names[:2]                      # doctest: +SKIP
-    ((300, 33), ['brightness', 'contrast'])
-    """
-    rec = _resolve(ws, model, pretrained)
-    data = ws.store.table(rec["table"]).search().where(f"fingerprint = '{rec['fingerprint']}'") \
-        .select(["image_id", "vector"]).to_arrow()
-    ids = data.column("image_id").to_pylist()
-    if images is not None:
-        wanted, _ = _targets(ws, images)
-        keep = set(wanted["image_id"].to_list())
-        mask = pa.array([i in keep for i in ids])
-        data = data.filter(mask)
-        ids = data.column("image_id").to_pylist()
-    col = data.column("vector").combine_chunks() if data.num_rows else None
-    dim = int(rec["dim"])
-    mat = (np.asarray(col.values, dtype=np.float32).reshape(-1, dim) if col is not None
-           else np.zeros((0, dim), np.float32))
-    return Vectors(ids, mat, rec["table"], rec.get("feature_names"))

@@ -364,7 +364,8 @@ def _nearest(ws: Workspace, image_id: str, version_id: str, *, k: int, embedding
              notes: list[str]) -> pl.DataFrame:
     """:func:`nearest_training_images` of a dataset version by id, through the per-store cache."""
     from ..embeddings import _index as ix
-    from ..embeddings.tables import _resolve, embed
+    from ..embeddings._records import _resolve
+    from ..embeddings.tables import embed
 
     empty = pl.DataFrame(schema=_NEIGHBORS)
     records = _memo(ws, ("meta",), "embedding records", lambda: ix.records(ws))

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from jupyter_cvops.embeddings import _image_stats as st
+from jupyter_cvops.embeddings import _stat_buffers as sb
 
 TOL = 1e-9
 """Documented tolerance (absolute) between the fast and the reference computation."""
@@ -227,7 +228,7 @@ def test_without_resize_matches_reference() -> None:
     img = SYNTHETIC["gaussian_noise"]
     assert_same(img, resize=False, label="resize=False")
     big = cv2.resize(SYNTHETIC["radial"], (700, 600))  # above the per-thread buffer limit
-    assert big.size > st._SCRATCH_MAX_PIXELS
+    assert big.size > sb._SCRATCH_MAX_PIXELS
     assert_same(big, resize=False, label="large, resize=False")
 
 
@@ -373,8 +374,8 @@ def test_wait_running_loads_every_item_once_in_order() -> None:
 
 def test_opencv_single_threaded_nests_and_restores() -> None:
     before = cv2.getNumThreads()
-    with st.opencv_single_threaded():
-        with st.opencv_single_threaded():
+    with sb.opencv_single_threaded():
+        with sb.opencv_single_threaded():
             assert cv2.getNumThreads() == 1
         assert cv2.getNumThreads() == 1
     assert cv2.getNumThreads() == before
