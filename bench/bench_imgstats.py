@@ -74,7 +74,7 @@ def main() -> None:
 
     from jupyter_cvops import Workspace
     from jupyter_cvops.embeddings import _backends as eb
-    from jupyter_cvops.embeddings import _image_stats as st
+    from jupyter_cvops.embeddings._stat_buffers import opencv_single_threaded
     from jupyter_cvops.embeddings import _pipeline as pipeline
 
     work = Path(tempfile.mkdtemp(prefix="cvops-bench-imgstats-"))
@@ -103,7 +103,7 @@ def main() -> None:
             if args.opencv_threads:
                 full.append(cpu_rate(stats, pairs))
             else:
-                with st.opencv_single_threaded():
+                with opencv_single_threaded():
                     full.append(cpu_rate(stats, pairs))
             if ws.store.has_table(table):
                 ws.store.drop_table(table)  # untimed: every repeat embeds all n images
