@@ -489,14 +489,19 @@ def hsv_histograms(rgb: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.n
 
 def _hsv_histograms(rgb: np.ndarray, ws: _Fresh) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     hw = rgb.shape[:2]
-    hsv, chroma = _spare(ws, ("hsv", (*hw, 3), np.uint8), ("chroma", hw, np.uint8))
+    hsv, hp, sp, vp, grey = _spare(ws, ("hsv", (*hw, 3), np.uint8), ("h", hw, np.uint8), ("s", hw, np.uint8),
+                                   ("v", hw, np.uint8), ("grey", hw, np.uint8))
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV, dst=hsv)
     n = float(hw[0] * hw[1])
-    if n <= _CALCHIST_MAX:  # calcHist: exact counts in float32, one pass per channel
-        chroma = cv2.inRange(hsv, (0, _CHROMA8, _CHROMA8), (255, 255, 255), dst=chroma)
-        hue = cv2.calcHist([hsv], [0], chroma, [180], [0, 180]).reshape(-1) @ _HUE_SUM
-        s_sums = cv2.calcHist([hsv], [1], None, [256], [0, 256]).reshape(-1) @ _S_SUM
-        val = cv2.calcHist([hsv], [2], None, [256], [0, 256]).reshape(-1) @ _QUARTER_SUM
+    if n <= _CALCHIST_MAX:  # calcHist: exact counts in float32, one pass per plane
+        hp, sp, vp = cv2.split(hsv, [hp, sp, vp])
+        # hue 255 (no bin) for pixels that are not chromatic: an unmasked histogram of hue then counts
+        # only chromatic pixels (2.5x cheaper than inRange + a masked calcHist)
+        grey = cv2.threshold(cv2.min(sp, vp, dst=grey), _CHROMA8 - 1, 255, cv2.THRESH_BINARY_INV, dst=grey)[1]
+        hp = cv2.max(hp, grey, dst=hp)
+        hue = cv2.calcHist([hp], [0], None, [256], [0, 256]).reshape(-1)[:180] @ _HUE_SUM
+        s_sums = cv2.calcHist([sp], [0], None, [256], [0, 256]).reshape(-1) @ _S_SUM
+        val = cv2.calcHist([vp], [0], None, [256], [0, 256]).reshape(-1) @ _QUARTER_SUM
         mean_s = float(s_sums[0]) / n / 255.0  # an exact integer sum: the same value as s.mean()
         return mean_s, hue / n, s_sums[1:] / n, val / n
     h = hsv[:, :, 0].astype(np.int64) * 2  # degrees, 0..358
