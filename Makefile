@@ -51,7 +51,7 @@ lab: setup
 # built once), then the browser tests one at a time (each drives a JupyterLab, a kernel and Chromium).
 test: setup browser-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider -n auto --dist loadfile -m "not browser" --durations=25
-	$(VENV)/bin/pytest -q -p no:cacheprovider -m browser --durations=10
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m browser --durations=10 tests/browser
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not browser and not slow"

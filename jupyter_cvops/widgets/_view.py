@@ -4,6 +4,7 @@ closing, display, taxonomy colors and thumbnail packing."""
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,7 @@ def thumb_pack(thumb_size: int) -> ThumbPack:
     return ThumbPack(max_side=2 * thumb_size)
 
 
-class _ReviewHostView:
+class _ReviewHostView(abc.ABC):
     """Base of a view facade: ``widget`` (an anywidget with a ``status`` trait) above ``review_box``.
 
     A subclass sets its attributes with :meth:`_host` first, builds its widget, hands it to
@@ -88,8 +89,9 @@ class _ReviewHostView:
         for w in (self.widget, self.review_box, self.box):
             w.close()
 
-    def handle_message(self, content: dict[str, Any]) -> None:  # pragma: no cover - every view has its own
-        raise NotImplementedError
+    @abc.abstractmethod
+    def handle_message(self, content: dict[str, Any]) -> None:
+        """Act on one message from the browser (every view has its own)."""
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         return bundle_with_repr(self.box, self, **kwargs)
