@@ -203,7 +203,7 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 def _float_rgb(rgb: np.ndarray, ws: _Fresh) -> np.ndarray:
     """``rgb`` in float32, in the memory of :func:`_planes` (dead once luma and colourfulness are taken)."""
     h, w = rgb.shape[:2]
-    f = _planes(ws, (h, w), np.float64).reshape(-1).view(np.float32)[:h * w * 3].reshape(h, w, 3)
+    f = _planes(ws, (h, w)).reshape(-1).view(np.float32)[:h * w * 3].reshape(h, w, 3)
     np.copyto(f, rgb)
     return f
 
@@ -221,12 +221,11 @@ def _depth(y: np.ndarray) -> int:
     return cv2.CV_32F if y.dtype == np.float32 else cv2.CV_64F
 
 
-def _planes(ws: _Fresh, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
-    """Three float64 planes of ``shape`` in one block (seen as ``dtype``): the float RGB copy behind
-    :func:`_luma`, then :func:`_orientation`'s ``gx, gy, magnitude`` and the Laplacian. Sharing it keeps
-    the working set of :func:`image_stats` ~1.5 MB smaller, i.e. more of it in the core's cache."""
-    block = ws.get("planes", (3, *shape), np.float64)
-    return block if dtype == np.float64 else block.reshape(-1).view(dtype)[:block.size].reshape(block.shape)
+def _planes(ws: _Fresh, shape: tuple[int, ...]) -> np.ndarray:
+    """Three float64 planes of ``shape`` in one block: the float32 RGB copy behind :func:`_luma`, then
+    :func:`_orientation`'s ``gx, gy, magnitude`` and the Laplacian. Sharing it keeps the working set
+    of :func:`image_stats` ~1.5 MB smaller, i.e. more of it in the core's cache."""
+    return ws.get("planes", (3, *shape), np.float64)
 
 
 def _spare(ws: _Fresh, *specs: tuple[str, tuple[int, ...], Any]) -> list[np.ndarray]:

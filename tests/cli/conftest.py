@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shadow"))
 from shadow_world import CLASSES, make_images, make_world  # noqa: E402
 
 from jupyter_cvops import Predictor, Preprocess, Workspace  # noqa: E402
-from jupyter_cvops.cli import main  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_inprocess import run_cli  # noqa: E402
 
 DAYS = [datetime(2026, 11, d, 9, tzinfo=timezone.utc) for d in (2, 3, 4)]
 
@@ -100,15 +101,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> CliWorld:
 class Cvops:
     """``cvops`` run in-process: exit code, stdout, stderr (JSON parsed on demand)."""
 
-    capsys: pytest.CaptureFixture[str]
-
     def __call__(self, *args: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # argparse: usage mistakes, --help
-            code = int(exc.code or 0)
-        out, err = self.capsys.readouterr()
-        return code, out, err
+        p = run_cli(*args)
+        return p.returncode, p.stdout, p.stderr
 
     def json(self, *args: str, code: int = 0) -> Any:
         got, out, err = self(*args, "--json")
@@ -117,8 +112,8 @@ class Cvops:
 
 
 @pytest.fixture
-def cvops(capsys: pytest.CaptureFixture[str]) -> Cvops:
-    return Cvops(capsys)
+def cvops() -> Cvops:
+    return Cvops()
 
 
 class Hook:
