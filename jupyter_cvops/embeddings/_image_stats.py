@@ -15,7 +15,9 @@ near a bin boundary re-binned by the exact ``arctan2`` formula. Luma is filtered
 numbers ``1000 Y = 299 R + 587 G + 114 B`` in float32: every Sobel, Laplacian and Immerkaer
 response is then a whole number below 2**24, exact in float32, so float32 filtering (4-8x
 faster than float64 in OpenCV) gives exactly the float64 results; sums run in float64.
-About 1.3 ms per image on one core (was ~10 ms). The values equal those of the first,
+Colourfulness comes from exact integer sums of the 8-bit planes (a ``cv2.transform`` to the
+opponent channels cost 25x as much on some CPUs).
+About 1.1 ms per image on one core (was ~10 ms). The values equal those of the first,
 per-feature numpy implementation: counts exactly, the rest to float rounding (tolerance
 ``1e-9``, observed <= 1e-13; ``tests/embeddings/test_imgstats_speed.py`` keeps that
 implementation and checks it), so ``VERSION`` stays ``v1`` and stored vectors stay valid.
@@ -97,16 +99,11 @@ _Y_SCALE = 1000.0
 are its Sobel, Laplacian and Immerkaer filters (all below 2**24 in magnitude): float32 filtering then
 gives exactly the float64 results (times 1000), at a fraction of the cost."""
 _LUMA_INT = (_Y_SCALE * _LUMA).round().reshape(1, 3)
-_OPPONENT = np.array([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]])
-"""``R - G`` and ``R + G - 2 B`` = 2 (Y - B) with Y = (R + G) / 2: whole numbers, their sums exact."""
 _IMMERKAER_1D = np.array([1.0, -2.0, 1.0])  # Immerkaer's kernel is the outer product of this with itself
 _CHROMA8 = round(_CHROMA_MIN * 255)  # 38 on OpenCV's 8-bit S and V
 _HUE_BIN = ((np.arange(180) * 2 + 22) // 45) % 8  # OpenCV 8-bit hue (degrees / 2) -> hue bin
-_LEVELS = np.arange(256, dtype=np.float64)
 _HUE_SUM = np.eye(8)[_HUE_BIN]  # 180 x 8: hue histogram (degrees / 2) -> the 8 hue bins
-_QUARTER_SUM = np.eye(4)[np.arange(256) // 64]  # 256 x 4: 8-bit histogram -> its 4 quarters
-_S_SUM = np.column_stack([_LEVELS, _QUARTER_SUM])  # 256 x 5: sum of the levels, then the quarters
-# (products of exact integer counts with 0/1 or levels: every sum is exact, in any order)
+# (products of exact integer counts with 0/1: every sum is exact, in any order)
 _PHASE_MARGIN = 1e-3
 """Radians: pixels whose ``cv2.phase`` angle is this close to an orientation-bin boundary are
 re-binned with ``np.arctan2``. ``cv2.phase`` is accurate to 1.7e-4 rad here (measured; OpenCV
@@ -200,20 +197,23 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return y.reshape(h, w)
 
 
-def _float_rgb(rgb: np.ndarray, ws: _Fresh) -> np.ndarray:
-    """``rgb`` in float32, in the memory of :func:`_planes` (dead once luma and colourfulness are taken)."""
-    h, w = rgb.shape[:2]
-    f = _planes(ws, (h, w)).reshape(-1).view(np.float32)[:h * w * 3].reshape(h, w, 3)
-    np.copyto(f, rgb)
-    return f
+def _rgb_planes(rgb: np.ndarray, ws: _Fresh) -> list[np.ndarray]:
+    """The R, G and B planes of uint8 ``rgb``, in spare memory (see :func:`_spare`): luma and
+    colourfulness read them before the gradients need that memory."""
+    hw = rgb.shape[:2]
+    planes = _spare(ws, ("r", hw, np.uint8), ("g", hw, np.uint8), ("b", hw, np.uint8))
+    cv2.split(rgb, planes)
+    return planes
 
 
-def _luma(rgb: np.ndarray, ws: _Fresh, f: np.ndarray | None = None) -> np.ndarray:
-    """``1000 Y`` as whole numbers in float32 (exact); ``f``: :func:`_float_rgb` of ``rgb`` if at hand."""
-    h, w = rgb.shape[:2]
-    f = _float_rgb(rgb, ws) if f is None else f
-    y: np.ndarray = cv2.transform(f, _LUMA_INT, dst=ws.get("y", (h, w), np.float32))
-    return y.reshape(h, w)
+def _luma(rgb: np.ndarray, ws: _Fresh, planes: list[np.ndarray] | None = None) -> np.ndarray:
+    """``1000 Y`` as whole numbers in float32 (exact: every partial sum is a whole number below 2**24);
+    ``planes``: :func:`_rgb_planes` of ``rgb`` if at hand."""
+    r, g, b = _rgb_planes(rgb, ws) if planes is None else planes
+    y: np.ndarray = cv2.addWeighted(r, _LUMA_INT[0, 0], g, _LUMA_INT[0, 1], 0.0,
+                                    dst=ws.get("y", rgb.shape[:2], np.float32), dtype=cv2.CV_32F)
+    cv2.addWeighted(y, 1.0, b, _LUMA_INT[0, 2], 0.0, dst=y, dtype=cv2.CV_32F)
+    return y
 
 
 def _depth(y: np.ndarray) -> int:
@@ -222,15 +222,15 @@ def _depth(y: np.ndarray) -> int:
 
 
 def _planes(ws: _Fresh, shape: tuple[int, ...]) -> np.ndarray:
-    """Three float64 planes of ``shape`` in one block: the float32 RGB copy behind :func:`_luma`, then
-    :func:`_orientation`'s ``gx, gy, magnitude`` and the Laplacian. Sharing it keeps the working set
+    """Three float64 planes of ``shape`` in one block: :func:`_orientation`'s ``gx, gy, magnitude``
+    (before them the R, G, B planes, after them the HSV and Canny buffers: see :func:`_spare`). Sharing it keeps the working set
     of :func:`image_stats` ~1.5 MB smaller, i.e. more of it in the core's cache."""
     return ws.get("planes", (3, *shape), np.float64)
 
 
 def _spare(ws: _Fresh, *specs: tuple[str, tuple[int, ...], Any]) -> list[np.ndarray]:
-    """Buffers ``(name, shape, dtype)`` for work done once the gradients are dead (HSV, colourfulness,
-    Canny): with a :class:`_Scratch`, consecutive views into the memory of :func:`_planes`."""
+    """Buffers ``(name, shape, dtype)`` for work done before the gradients exist (the R, G, B planes)
+    or once they are dead (HSV, Canny): with a :class:`_Scratch`, consecutive views into the memory of :func:`_planes`."""
     if not isinstance(ws, _Scratch):
         return [ws.get(name, shape, dtype) for name, shape, dtype in specs]
     key = "spare:" + ",".join(name for name, _, _ in specs)
@@ -285,7 +285,9 @@ def _laplacian_variance(y: np.ndarray, ws: _Fresh) -> float:
     if y.dtype == np.float32:
         lap = cv2.Laplacian(y, cv2.CV_32F, dst=ws.get("lap32", y.shape, np.float32), ksize=1,
                             borderType=cv2.BORDER_REFLECT_101)
-        return _mean_var_whole(lap, ws)[1]
+        # float64 sums: sharpness = log10(1 + var / 1000**2) moves by < 1e-10 with their rounding, and a
+        # flat image (all-zero Laplacian) still gives exactly 0
+        return float(cv2.meanStdDev(lap)[1][0, 0]) ** 2
     dst = _planes(ws, y.shape)[0] if isinstance(ws, _Scratch) else ws.get("lap", y.shape, np.float64)
     lap = cv2.Laplacian(y, cv2.CV_64F, dst=dst, ksize=1,
                         borderType=cv2.BORDER_REFLECT_101)
@@ -295,24 +297,36 @@ def _laplacian_variance(y: np.ndarray, ws: _Fresh) -> float:
 def colorfulness(rgb: np.ndarray) -> float:
     """Hasler & Suesstrunk colorfulness of a uint8 RGB image, on RGB scaled to [0, 1].
 
-    Computed on the integer opponent channels ``R - G`` and ``R + G - 2B`` (exact sums).
+    Computed exactly on the integer opponent channels ``R - G`` and ``R + G - 2B``.
 
     Examples
     --------
     >>> colorfulness(np.full((4, 4, 3), 90, np.uint8))
     0.0
     """
-    ws = _Fresh()
-    return _colorfulness(_float_rgb(as_rgb8(rgb), ws), ws)
+    rgb = as_rgb8(rgb)
+    return _colorfulness(rgb, _rgb_planes(rgb, _Fresh()))
 
 
-def _colorfulness(f: np.ndarray, ws: _Fresh) -> float:
-    """Colourfulness of :func:`_float_rgb`'s float32 RGB: one transform, one two-channel ``meanStdDev``."""
-    opp = cv2.transform(f, _OPPONENT, dst=ws.get("opponent", (*f.shape[:2], 2), np.float32))
-    mean, std = cv2.meanStdDev(opp)  # float64 sums of whole numbers: exact
-    m_rg, m_yb = float(mean[0, 0]) / 255.0, float(mean[1, 0]) / 510.0
-    s_rg, s_yb = float(std[0, 0]) / 255.0, float(std[1, 0]) / 510.0
-    return math.sqrt(s_rg * s_rg + s_yb * s_yb) + 0.3 * math.sqrt(m_rg * m_rg + m_yb * m_yb)
+def _colorfulness(rgb: np.ndarray, planes: list[np.ndarray]) -> float:
+    """Colourfulness of uint8 ``rgb`` from exact integer sums: the channel sums and three squared
+    distances between the 8-bit planes give the means and variances of both opponent channels.
+
+    ``||R + G - 2B||^2 = 2 ||R - B||^2 + 2 ||G - B||^2 - ||R - G||^2`` (parallelogram law), and each
+    variance is ``(n Q - S^2) / n^2`` in Python integers, so the only rounding is the final square
+    roots'. (A ``cv2.transform`` to the two opponent planes costs 25x as much on some CPUs.)
+    """
+    n = rgb.shape[0] * rgb.shape[1]
+    r, g, b = planes
+    s_r, s_g, s_b = (round(v) for v in cv2.sumElems(rgb)[:3])  # exact: below 2**53
+    # OpenCV squares its (integer) L2 norm back: a whole number to within ~1e-16 relative, so round
+    q_rg, q_rb, q_gb = (round(cv2.norm(p, q, cv2.NORM_L2SQR)) for p, q in ((r, g), (r, b), (g, b)))
+    s_rg, s_yb = s_r - s_g, s_r + s_g - 2 * s_b
+    q_yb = 2 * q_rb + 2 * q_gb - q_rg
+    var_rg = (n * q_rg - s_rg * s_rg) / (n * n * 255.0 ** 2)  # [0, 1] units: R - G over 255
+    var_yb = (n * q_yb - s_yb * s_yb) / (n * n * 510.0 ** 2)  # (R + G) / 2 - B over 255
+    m_rg, m_yb = s_rg / (n * 255.0), s_yb / (n * 510.0)
+    return math.sqrt(var_rg + var_yb) + 0.3 * math.sqrt(m_rg * m_rg + m_yb * m_yb)
 
 
 def noise_sigma(y: np.ndarray) -> float:
@@ -486,6 +500,13 @@ def hsv_histograms(rgb: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.n
     return _hsv_histograms(rgb, _Fresh())
 
 
+def _quarters(plane: np.ndarray, scratch: np.ndarray, n: float) -> np.ndarray:
+    """Pixel counts of uint8 ``plane`` in its 4 quarters (0-63, ..., 192-255); ``scratch`` is overwritten."""
+    at_least = [n] + [float(cv2.countNonZero(cv2.threshold(plane, t - 1, 1, cv2.THRESH_BINARY, dst=scratch)[1]))
+                      for t in (64, 128, 192)] + [0.0]
+    return -np.diff(at_least)
+
+
 def _hsv_histograms(rgb: np.ndarray, ws: _Fresh) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     hw = rgb.shape[:2]
     hsv, hp, sp, vp, grey = _spare(ws, ("hsv", (*hw, 3), np.uint8), ("h", hw, np.uint8), ("s", hw, np.uint8),
@@ -499,10 +520,10 @@ def _hsv_histograms(rgb: np.ndarray, ws: _Fresh) -> tuple[float, np.ndarray, np.
         grey = cv2.threshold(cv2.min(sp, vp, dst=grey), _CHROMA8 - 1, 255, cv2.THRESH_BINARY_INV, dst=grey)[1]
         hp = cv2.max(hp, grey, dst=hp)
         hue = cv2.calcHist([hp], [0], None, [256], [0, 256]).reshape(-1)[:180] @ _HUE_SUM
-        s_sums = cv2.calcHist([sp], [0], None, [256], [0, 256]).reshape(-1) @ _S_SUM
-        val = cv2.calcHist([vp], [0], None, [256], [0, 256]).reshape(-1) @ _QUARTER_SUM
-        mean_s = float(s_sums[0]) / n / 255.0  # an exact integer sum: the same value as s.mean()
-        return mean_s, hue / n, s_sums[1:] / n, val / n
+        # quarters from 3 threshold counts per plane (half the cost of two more calcHists)
+        sat, val = (_quarters(p, grey, n) for p in (sp, vp))
+        mean_s = cv2.sumElems(sp)[0] / n / 255.0  # an exact integer sum: the same value as s.mean()
+        return mean_s, hue / n, sat / n, val / n
     h = hsv[:, :, 0].astype(np.int64) * 2  # degrees, 0..358
     s = hsv[:, :, 1].astype(np.int64)
     v = hsv[:, :, 2].astype(np.int64)
@@ -543,9 +564,9 @@ def image_stats(image: np.ndarray, *, resize: bool = True) -> np.ndarray:
         rgb = _resize(rgb, ws)
     else:
         ws = _scratch(*rgb.shape[:2])
-    f = _float_rgb(rgb, ws)
-    y = _luma(rgb, ws, f)  # 1000 Y in float32, exact
-    colourful = _colorfulness(f, ws)  # f is dead after this: its memory holds the gradients
+    planes = _rgb_planes(rgb, ws)
+    y = _luma(rgb, ws, planes)  # 1000 Y in float32, exact
+    colourful = _colorfulness(rgb, planes)  # the planes are dead after this: their memory holds the gradients
     brightness, var_y = _mean_var_whole(y, ws)
     y8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=ws.get("y8", rgb.shape[:2], np.uint8))
     cos2, sin2, orient_hist = _orientation(y, 8, ws)

@@ -102,6 +102,33 @@ def test_colorfulness_hasler_suesstrunk(natural: np.ndarray) -> None:
     assert feats(gray)["colorfulness"] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_colorfulness_is_exact_on_large_images() -> None:
+    # integer sums (no float accumulation) up to the last rounding, on an image whose squared sums pass 2**32
+    from fractions import Fraction
+
+    rng = np.random.default_rng(11)
+    rgb = rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)
+    rgb[:450, :, 0] = 255  # a skewed mean
+    r, g, b = (rgb[..., k].astype(np.int64) for k in range(3))
+    n = r.size
+    rg, yb = r - g, r + g - 2 * b
+    var = Fraction(n * int((rg * rg).sum()) - int(rg.sum()) ** 2, n * n * 255 ** 2) \
+        + Fraction(n * int((yb * yb).sum()) - int(yb.sum()) ** 2, n * n * 510 ** 2)
+    mean2 = Fraction(int(rg.sum()), n * 255) ** 2 + Fraction(int(yb.sum()), n * 510) ** 2
+    assert st.colorfulness(rgb) == pytest.approx(math.sqrt(var) + 0.3 * math.sqrt(mean2), rel=1e-15)
+
+
+def test_hsv_quarters_count_every_pixel() -> None:
+    rng = np.random.default_rng(12)
+    rgb = rng.integers(0, 256, (300, 257, 3), dtype=np.uint8)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.int64)
+    mean_s, hue, sat, val = st.hsv_histograms(rgb)
+    n = rgb.shape[0] * rgb.shape[1]
+    assert sat.tolist() == (np.bincount(hsv[..., 1].ravel() // 64, minlength=4) / n).tolist()
+    assert val.tolist() == (np.bincount(hsv[..., 2].ravel() // 64, minlength=4) / n).tolist()
+    assert mean_s == hsv[..., 1].sum() / n / 255.0
+
+
 def test_noise_estimate_recovers_sigma() -> None:
     rng = np.random.default_rng(3)
     for sigma in (3.0, 10.0):
