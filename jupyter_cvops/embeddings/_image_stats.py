@@ -265,8 +265,8 @@ def _mean_var_whole(a: np.ndarray, ws: _Fresh) -> tuple[float, float]:
     n = a.size
     c = round(cv2.sumElems(a)[0] / n)  # sums of whole float32 numbers are exact (float64 accumulators)
     d = np.subtract(a, np.float32(c), out=ws.get("tmp32", a.shape, np.float32))
-    mu = cv2.sumElems(d)[0] / n
-    return c + mu, max(cv2.norm(d, cv2.NORM_L2SQR) / n - mu * mu, 0.0)
+    mean, std = cv2.meanStdDev(d)  # float64 sums of |d| <= half a step of the mean, squared: no cancellation
+    return c + float(mean[0, 0]), float(std[0, 0]) ** 2
 
 
 def laplacian_variance(y: np.ndarray) -> float:
@@ -420,7 +420,13 @@ def _orientation(y: np.ndarray, bins: int, ws: _Fresh) -> tuple[float, float, np
     mag = cv2.magnitude(gx, gy, magnitude=planes[2])
     # 4 interleaved partial histograms: neighbouring pixels mostly share a bin, and one
     # running sum per bin would serialise on it (2.8x slower on smooth images)
-    slots = _orientation_bins(gx, gy, bins, ws, *((gx32, gy32) if y.dtype == np.float32 else ()), lanes=True)
+    if y.dtype == np.float32:  # the float64 copies are dead: their memory holds the binning's buffers
+        n = y.size
+        spent = planes[:2].reshape(-1).view(np.uint8)
+        bufs = (spent[:4 * n].view(np.int32), spent[4 * n:8 * n].view(np.int32), spent[8 * n:16 * n].view(np.intp))
+        slots = _orientation_bins(gx32, gy32, bins, ws, gx32, gy32, lanes=True, bufs=bufs)
+    else:
+        slots = _orientation_bins(gx, gy, bins, ws, lanes=True)
     weighted = np.bincount(slots, weights=mag.reshape(-1), minlength=4 * _slots(bins))
     weighted = weighted.reshape(-1, bins).sum(axis=0)  # slot s counts for bin s mod bins
     total = float(weighted.sum())
@@ -435,7 +441,7 @@ def _slots(bins: int) -> int:
 
 def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh,
                       fx: np.ndarray | None = None, fy: np.ndarray | None = None, *,
-                      lanes: bool = False) -> np.ndarray:
+                      lanes: bool = False, bufs: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
     """Flat bin index of each pixel's edge direction, exactly as ``np.arctan2`` defines it.
 
     The definition: ``phi = (arctan2(gy, gx) + pi/2) mod pi`` and bin
@@ -448,7 +454,8 @@ def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh,
 
     ``lanes``: pixel ``i`` comes back as a histogram slot, ``b + 4 bins k + _slots(bins) (i mod 4)``
     for its bin ``b`` and some ``k >= 0`` (the modulo is left to the histogram's fold), which
-    saves two passes over the image.
+    saves two passes over the image. ``bufs``: flat int32, int32 and intp buffers of ``gx.size`` for the
+    rounded angles, their fractions and the result (default: from ``ws``).
     """
     shape, n = gx.shape, gx.size
     width = math.pi / bins
@@ -456,18 +463,23 @@ def _orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int, ws: _Fresh,
         theta = cv2.phase(fx, fy, angle=ws.get("theta32", shape, np.float32))
     else:
         theta = cv2.phase(gx, gy, angle=ws.get("tmp", shape, np.float64))  # [0, 2 pi)
-    # u = round(1024 t) (plus 1024 slots * lane): one OpenCV pass, rounded to int32
+    slack = math.ceil(1024.0 * _PHASE_MARGIN / width) + 1  # in 1/1024 steps, rounding included
+    # u = round(1024 t) + slack (plus 1024 slots * lane): one OpenCV pass, rounded to int32. t is near an
+    # integer iff u mod 1024 < 2 slack; elsewhere floor(t) = u >> 10 (the slack never carries over)
     lane = ws.lanes(shape, theta.dtype) if lanes else theta
     u: np.ndarray = cv2.addWeighted(theta, 1024.0 / width, lane, 1024.0 * _slots(bins) if lanes else 0.0,
-                                    1024.0 * (bins / 2 + 0.5), dst=ws.get("u", shape, np.int32),
+                                    1024.0 * (bins / 2 + 0.5) + slack,
+                                    dst=ws.get("u", shape, np.int32) if bufs is None else bufs[0].reshape(shape),
                                     dtype=cv2.CV_32S).reshape(-1)
-    slack = math.ceil(1024.0 * _PHASE_MARGIN / width) + 1  # in 1/1024 steps, rounding included
-    frac = np.add(u, slack, out=ws.get("frac", (n,), np.int32))
-    frac &= 1023
+    frac = np.bitwise_and(u, 1023, out=ws.get("frac", (n,), np.int32) if bufs is None else bufs[1])
     near = np.flatnonzero(np.less(frac, 2 * slack, out=ws.get("near", (n,), np.bool_)))
     # theta is dead from here: its memory holds the bin indices (one buffer less to keep in cache)
-    idx = theta.reshape(-1).view(np.intp) if theta.itemsize == np.dtype(np.intp).itemsize \
-        else ws.get("idx", (n,), np.intp)
+    if bufs is not None:
+        idx = bufs[2]
+    elif theta.itemsize == np.dtype(np.intp).itemsize:
+        idx = theta.reshape(-1).view(np.intp)
+    else:
+        idx = ws.get("idx", (n,), np.intp)
     if lanes:
         np.right_shift(u, 10, out=idx)  # floor(t) + slots * lane wherever t is not near an integer
     else:
