@@ -103,6 +103,7 @@ def actor_class(backend: EmbeddingBackend, fp: str, *, device: str, precision: s
             else:
                 assert spec is not None
                 if clip_cfg is not None:  # an architecture registered in the driver only
+                    _skip_transformers(clip_cfg)
                     _register_clip_config(str(spec["model"]).split(":", 1)[1], clip_cfg)
                 self.backend = eb.backend_from_spec(spec["model"], spec.get("pretrained"), device=device,
                                                     precision=precision)[0]
@@ -141,6 +142,21 @@ def actor_class(backend: EmbeddingBackend, fp: str, *, device: str, precision: s
 
     EmbedActor.__qualname__ = EmbedActor.__name__ = "EmbedActor"
     return EmbedActor
+
+
+def _skip_transformers(cfg: dict[str, Any]) -> None:
+    """In an actor about to build an open_clip model of ``cfg`` with no Hugging Face tower: make
+    ``import transformers`` fail, as if it were not installed, before open_clip is first imported.
+
+    open_clip imports transformers at its own import when it is installed, only for HF towers; that is
+    ~1 s of every actor's start-up (it is not a dependency of ours or of open_clip's). The actor's
+    process serves this actor alone; nothing is changed where open_clip (or transformers) is loaded already.
+    """
+    import json
+    import sys
+
+    if "open_clip" not in sys.modules and "transformers" not in sys.modules and '"hf_' not in json.dumps(cfg):
+        sys.modules["transformers"] = None  # type: ignore[assignment]
 
 
 def _register_clip_config(arch: str, cfg: dict[str, Any]) -> None:
