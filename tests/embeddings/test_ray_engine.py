@@ -194,3 +194,36 @@ def test_workspace_and_images_in_a_bucket(ray_local: Any, tmp_path: Path, s3_buc
     got, want = vectors(ws, rep.table), vectors(ref, rep.table)
     assert (rep.n_computed, rep.ok) == (6, True) and sorted(got) == sorted(want)
     assert all(np.array_equal(got[k], want[k]) for k in want)
+
+
+def _fresh_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (what an actor's process is) and return its stdout."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_actor_side_imports_stay_light() -> None:
+    # an actor unpickles EmbedActor, which imports these modules: no LanceDB or polars (1-2 s per actor)
+    out = _fresh_python("import sys, jupyter_cvops.embeddings._ray, jupyter_cvops.embeddings._pipeline; "
+                        "print(sorted(m for m in ('lancedb', 'polars', 'torch', 'ray') if m in sys.modules))")
+    assert out == "[]"
+    # the package's names still resolve, lazily
+    from jupyter_cvops import embeddings
+
+    assert embeddings.embed is E.embed and "neighbors" in dir(embeddings)
+    with pytest.raises(AttributeError):
+        embeddings.no_such_name  # noqa: B018
+
+
+def test_actor_skips_transformers_only_without_hf_towers() -> None:
+    pytest.importorskip("transformers")
+    cfg = json.dumps({"embed_dim": 8, "vision_cfg": {"image_size": 32}, "text_cfg": {"width": 8}})
+    hf = json.dumps({"embed_dim": 8, "text_cfg": {"hf_model_name": "x"}})
+    probe = ("import json, sys; from jupyter_cvops.embeddings._ray import _skip_transformers; "
+             "_skip_transformers(json.loads({!r})); import open_clip; "
+             "print(sys.modules.get('transformers') is not None)")
+    assert _fresh_python(probe.format(cfg)) == "False"  # open_clip imported without it
+    assert _fresh_python(probe.format(hf)) == "True"  # an HF text tower needs it
