@@ -99,6 +99,7 @@ _Y_SCALE = 1000.0
 are its Sobel, Laplacian and Immerkaer filters (all below 2**24 in magnitude): float32 filtering then
 gives exactly the float64 results (times 1000), at a fraction of the cost."""
 _LUMA_INT = (_Y_SCALE * _LUMA).round().reshape(1, 3)
+_LUMA_WEIGHTS = (299, 587, 114)  # _LUMA_INT as Python integers
 _IMMERKAER_1D = np.array([1.0, -2.0, 1.0])  # Immerkaer's kernel is the outer product of this with itself
 _CHROMA8 = round(_CHROMA_MIN * 255)  # 38 on OpenCV's 8-bit S and V
 _HUE_BIN = ((np.arange(180) * 2 + 22) // 45) % 8  # OpenCV 8-bit hue (degrees / 2) -> hue bin
@@ -258,19 +259,6 @@ def _mean_var(a: np.ndarray, ws: _Fresh, *, in_place: bool = False) -> tuple[flo
     return m, cv2.norm(d, cv2.NORM_L2SQR) / a.size
 
 
-def _mean_var_whole(a: np.ndarray, ws: _Fresh) -> tuple[float, float]:
-    """Mean and variance of whole numbers held in float32 (below 2**23 in magnitude).
-
-    Centred on the rounded mean first (exact in float32), so the one-pass formula has no
-    cancellation to speak of; a constant image gives exactly 0.
-    """
-    n = a.size
-    c = round(cv2.sumElems(a)[0] / n)  # sums of whole float32 numbers are exact (float64 accumulators)
-    d = np.subtract(a, np.float32(c), out=ws.get("tmp32", a.shape, np.float32))
-    mean, std = cv2.meanStdDev(d)  # float64 sums of |d| <= half a step of the mean, squared: no cancellation
-    return c + float(mean[0, 0]), float(std[0, 0]) ** 2
-
-
 def laplacian_variance(y: np.ndarray) -> float:
     """Variance of the 3x3 Laplacian (``[[0,1,0],[1,-4,1],[0,1,0]]``, reflected borders).
 
@@ -307,26 +295,50 @@ def colorfulness(rgb: np.ndarray) -> float:
     0.0
     """
     rgb = as_rgb8(rgb)
-    return _colorfulness(rgb, _rgb_planes(rgb, _Fresh()))
+    return _colorfulness(_Moments(rgb, _rgb_planes(rgb, _Fresh())))
 
 
-def _colorfulness(rgb: np.ndarray, planes: list[np.ndarray]) -> float:
-    """Colourfulness of uint8 ``rgb`` from exact integer sums: the channel sums and three squared
-    distances between the 8-bit planes give the means and variances of both opponent channels.
+class _Moments:
+    """Exact integer first and second moments of the R, G, B planes of a uint8 image: the channel sums,
+    their squares' sums and the squared distances between planes (so every cross sum too). Colourfulness
+    and the luma mean and variance are exact functions of them.
 
-    ``||R + G - 2B||^2 = 2 ||R - B||^2 + 2 ||G - B||^2 - ||R - G||^2`` (parallelogram law), and each
-    variance is ``(n Q - S^2) / n^2`` in Python integers, so the only rounding is the final square
-    roots'. (A ``cv2.transform`` to the two opponent planes costs 25x as much on some CPUs.)
+    OpenCV squares its (integer) L2 norms back: whole numbers to within ~1e-16 relative, so they are rounded.
     """
-    n = rgb.shape[0] * rgb.shape[1]
-    r, g, b = planes
-    s_r, s_g, s_b = (round(v) for v in cv2.sumElems(rgb)[:3])  # exact: below 2**53
-    # OpenCV squares its (integer) L2 norm back: a whole number to within ~1e-16 relative, so round
-    q_rg, q_rb, q_gb = (round(cv2.norm(p, q, cv2.NORM_L2SQR)) for p, q in ((r, g), (r, b), (g, b)))
+
+    def __init__(self, rgb: np.ndarray, planes: list[np.ndarray]) -> None:
+        self.n = rgb.shape[0] * rgb.shape[1]
+        self.sums = [round(v) for v in cv2.sumElems(rgb)[:3]]  # exact: whole numbers below 2**53
+        self.squares = [round(cv2.norm(p, cv2.NORM_L2SQR)) for p in planes]
+        r, g, b = planes
+        self.dist = {k: round(cv2.norm(p, q, cv2.NORM_L2SQR)) for k, (p, q) in
+                     {"rg": (r, g), "rb": (r, b), "gb": (g, b)}.items()}
+
+    def cross(self, i: int, j: int) -> int:
+        """``sum(P_i P_j)`` from ``||P_i - P_j||^2 = sum P_i^2 + sum P_j^2 - 2 sum P_i P_j``."""
+        d = self.dist["rgb"[min(i, j)] + "rgb"[max(i, j)]]
+        return (self.squares[i] + self.squares[j] - d) // 2
+
+    def weighted(self, w: tuple[int, int, int]) -> tuple[float, float]:
+        """Mean and variance of ``w[0] R + w[1] G + w[2] B`` (integer weights), exact up to the last rounding."""
+        s1 = sum(wi * si for wi, si in zip(w, self.sums, strict=True))
+        s2 = sum(w[i] * w[j] * (self.squares[i] if i == j else self.cross(i, j)) for i in range(3) for j in range(3))
+        n = self.n
+        return s1 / n, (n * s2 - s1 * s1) / (n * n)  # int / int: correctly rounded
+
+
+def _colorfulness(m: _Moments) -> float:
+    """Colourfulness from exact integer moments (a ``cv2.transform`` to the two opponent planes costs
+    25x as much on some CPUs): ``||R + G - 2B||^2 = 2 ||R - B||^2 + 2 ||G - B||^2 - ||R - G||^2``
+    (parallelogram law), and each variance is ``(n Q - S^2) / n^2`` in Python integers, so the only
+    rounding is the final square roots'."""
+    n = m.n
+    s_r, s_g, s_b = m.sums
+    q_rg = m.dist["rg"]
     s_rg, s_yb = s_r - s_g, s_r + s_g - 2 * s_b
-    q_yb = 2 * q_rb + 2 * q_gb - q_rg
-    var_rg = (n * q_rg - s_rg * s_rg) / (n * n * 255.0 ** 2)  # [0, 1] units: R - G over 255
-    var_yb = (n * q_yb - s_yb * s_yb) / (n * n * 510.0 ** 2)  # (R + G) / 2 - B over 255
+    q_yb = 2 * m.dist["rb"] + 2 * m.dist["gb"] - q_rg
+    var_rg = (n * q_rg - s_rg * s_rg) / (n * n * 255 ** 2)  # [0, 1] units: R - G over 255
+    var_yb = (n * q_yb - s_yb * s_yb) / (n * n * 510 ** 2)  # (R + G) / 2 - B over 255
     m_rg, m_yb = s_rg / (n * 255.0), s_yb / (n * 510.0)
     return math.sqrt(var_rg + var_yb) + 0.3 * math.sqrt(m_rg * m_rg + m_yb * m_yb)
 
@@ -580,8 +592,9 @@ def image_stats(image: np.ndarray, *, resize: bool = True) -> np.ndarray:
         ws = _scratch(*rgb.shape[:2])
     planes = _rgb_planes(rgb, ws)
     y = _luma(rgb, ws, planes)  # 1000 Y in float32, exact
-    colourful = _colorfulness(rgb, planes)  # the planes are dead after this: their memory holds the gradients
-    brightness, var_y = _mean_var_whole(y, ws)
+    moments = _Moments(rgb, planes)  # the planes are dead after this: their memory holds the gradients
+    colourful = _colorfulness(moments)
+    brightness, var_y = moments.weighted(_LUMA_WEIGHTS)  # of 1000 Y, exact
     y8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=ws.get("y8", rgb.shape[:2], np.uint8))
     cos2, sin2, orient_hist = _orientation(y, 8, ws)
     mean_s, hue, sat, val = _hsv_histograms(rgb, ws)

@@ -118,6 +118,22 @@ def test_colorfulness_is_exact_on_large_images() -> None:
     assert st.colorfulness(rgb) == pytest.approx(math.sqrt(var) + 0.3 * math.sqrt(mean2), rel=1e-15)
 
 
+def test_brightness_and_contrast_are_exact_on_nearly_flat_images() -> None:
+    # one pixel one grey level off: the variance is ~1e-5 of a level squared, where float sums cancel
+    from fractions import Fraction
+
+    img = np.full((256, 256, 3), 200, np.uint8)
+    img[7, 9] = (201, 200, 199)
+    y = [Fraction(299 * int(r) + 587 * int(g) + 114 * int(b), 1000) for r, g, b in img.reshape(-1, 3).tolist()]
+    n = len(y)
+    mean = sum(y) / n
+    var = sum((v - mean) ** 2 for v in y) / n
+    f = feats(img, resize=False)
+    assert f["brightness"] == pytest.approx(float(mean / 255), rel=1e-15)
+    assert f["contrast"] == pytest.approx(math.sqrt(var) / 255, rel=1e-15)
+    assert feats(np.full((9, 9, 3), 77, np.uint8))["contrast"] == 0.0
+
+
 def test_hsv_quarters_count_every_pixel() -> None:
     rng = np.random.default_rng(12)
     rgb = rng.integers(0, 256, (300, 257, 3), dtype=np.uint8)
