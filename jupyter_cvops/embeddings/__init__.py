@@ -20,14 +20,14 @@ __all__ = [
     "feature_names", "list_embeddings", "load_vectors", "neighbors", "table_name",
 ]
 
-_SEARCH = {"Vectors", "load_vectors", "neighbors"}
+_LAZY = {name: ".search" if name in ("Vectors", "load_vectors", "neighbors") else ".tables" for name in __all__}
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in _LAZY:
         from importlib import import_module
 
-        return getattr(import_module(".search" if name in _SEARCH else ".tables", __name__), name)
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'jupyter_cvops.embeddings' has no attribute {name!r}")
 
 
