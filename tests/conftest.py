@@ -48,3 +48,15 @@ def s3_bucket(s3_server, monkeypatch):
     for k, v in s3_server.env().items():
         monkeypatch.setenv(k, v)
     return s3_server.new_bucket()
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray instance (2 CPUs) per test module that asks for it, started through the package's own
+    ``connect()`` and shut down after the module (so no Ray processes idle through other modules)."""
+    pytest.importorskip("ray")
+    from jupyter_cvops.images import _ray as rayx
+
+    ray = rayx.connect(num_cpus=2)
+    yield ray
+    ray.shutdown()

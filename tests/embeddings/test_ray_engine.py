@@ -26,15 +26,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 TINY = "cvops-ray-tiny-vit"
 
 
-@pytest.fixture(scope="module")
-def ray_local() -> Any:
-    """One local Ray instance (2 CPUs) for the module, started through the package's own connect()."""
-    pytest.importorskip("ray")
-    ray = rayx.connect(num_cpus=2)
-    yield ray
-    ray.shutdown()
-
-
 def write_images(folder: Path, n: int, seed: int = 0) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -17,14 +17,6 @@ from jupyter_cvops.images import _ray as rayx
 COLS = ["image_id", "path", "width", "height", "channels", "format", "bytes", "source", "captured_at"]
 
 
-@pytest.fixture(scope="module")
-def ray_local() -> Any:
-    pytest.importorskip("ray")
-    ray = rayx.connect(num_cpus=2)
-    yield ray
-    ray.shutdown()
-
-
 def test_register_on_ray_equals_in_process(ray_local: Any, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "imgs"
