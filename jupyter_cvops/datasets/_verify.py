@@ -50,7 +50,8 @@ def locate(items: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
 class MissingImagesError(WorkspaceError):
     """Files of a dataset version are nowhere the workspace knows (raised before anything is written).
 
-    ``missing`` is the frame of those images (image_id, path, recorded_path).
+    ``missing`` is the frame of those images (image_id, path, recorded_path, reason: ``"missing"``, or
+    ``"not readable: ..."`` for an object the credentials may not read, e.g. a 403).
     """
 
     def __init__(self, message: str, missing: pl.DataFrame) -> None:
@@ -76,26 +77,41 @@ def require_files(items: pl.DataFrame, version_id: str | None = None, *, doing: 
     paths = items["path"].to_list()
     in_bucket = [k for k, p in enumerate(paths) if is_uri(p)]
     stats = dict(zip(in_bucket, stat_many([paths[k] for k in in_bucket]))) if in_bucket else {}
-    gone = [k for k, p in enumerate(paths)
-            if p is None or (isinstance(stats[k], OSError) if k in stats else not os.path.isfile(p))]
-    if not gone:
+    reasons: dict[int, str] = {}
+    for k, p in enumerate(paths):
+        got = stats.get(k)
+        if p is None or (got is None and not os.path.isfile(p)) or isinstance(got, FileNotFoundError):
+            reasons[k] = "missing"
+        elif isinstance(got, OSError):  # there, but these credentials may not read it (a 403), or unreachable
+            reasons[k] = f"not readable: {got.strerror or got}"
+    if not reasons:
         return
-    missing = items[gone]
+    missing = items[list(reasons)]
     if "recorded_path" not in missing.columns:
         missing = missing.with_columns(pl.col("path").alias("recorded_path"))
-    missing = missing.select("image_id", "path", "recorded_path")
+    missing = missing.select("image_id", "path", "recorded_path").with_columns(
+        reason=pl.Series(list(reasons.values()), dtype=pl.String))
     first = missing.row(0, named=True)
     where = f"at {first['path']}"
     if first["recorded_path"] and first["recorded_path"] != first["path"]:
         where += f" (recorded in the version at {first['recorded_path']})"
     what = f"dataset version {version_id[:12]}" if version_id else "this dataset version"
     n, total = missing.height, items.height
-    verb = "is" if n == 1 else "are"
     more = "" if n == 1 else f" (first of {n})"
+    unreadable = sum(r != "missing" for r in reasons.values())
+    if not unreadable:
+        verb = "is" if n == 1 else "are"
+        raise MissingImagesError(
+            f"cannot {doing} {what}: {n} of its {total} images {verb} missing: image {first['image_id'][:12]} "
+            f"{where}{more}; if files moved, register their new folder with ws.add_images(folder) (a moved image "
+            "keeps its id) and try again; ws.version(...).verify() lists every problem",
+            missing,
+        )
     raise MissingImagesError(
-        f"cannot {doing} {what}: {n} of its {total} images {verb} missing: image {first['image_id'][:12]} "
-        f"{where}{more}; if files moved, register their new folder with ws.add_images(folder) (a moved image "
-        "keeps its id) and try again; ws.version(...).verify() lists every problem",
+        f"cannot {doing} {what}: {n} of its {total} images cannot be read ({n - unreadable} missing, {unreadable} "
+        f"not readable): image {first['image_id'][:12]} {where}: {first['reason']}{more}; check the credentials "
+        "and the bucket's access policy (and register moved files with ws.add_images(folder)); "
+        "ws.version(...).verify() lists every problem",
         missing,
     )
 
