@@ -18,9 +18,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SLOW_MS = 180_000
 
 
-def open_notebook(page: Any, lab: JupyterProcess, name: str) -> None:
-    """Open ``name`` in a fresh JupyterLab workspace and wait for an idle kernel."""
-    workspace = name.replace(".", "-")
+def open_notebook(page: Any, lab: JupyterProcess, name: str, workspace: str | None = None) -> None:
+    """Open ``name`` (a path under the server root) in a fresh JupyterLab workspace (``workspace``: its
+    name, by default ``name`` with dots as dashes; give one for a notebook in a subfolder) and wait for an
+    idle kernel."""
+    workspace = workspace or name.replace(".", "-")
     page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
     page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(state="visible", timeout=SLOW_MS)
     # The status bar says "<kernel> | Idle" only once the kernel is connected and idle
