@@ -23,9 +23,19 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(lab_root: Path) -> Iterator[JupyterProcess]:
+def lab_server_config() -> str:
+    """Lines of the lab's ``jupyter_server_config.py`` (none); a test module overrides this fixture to add some."""
+    return ""
+
+
+@pytest.fixture(scope="module")
+def lab(lab_root: Path, lab_server_config: str) -> Iterator[JupyterProcess]:
     """A ``jupyter lab`` from the test venv, with the installed extensions; stopped at teardown."""
-    proc = JupyterProcess("lab", lab_root, lab_root.parent / f"{lab_root.name}-home")
+    home = lab_root.parent / f"{lab_root.name}-home"
+    if lab_server_config:
+        (home / "config").mkdir(parents=True, exist_ok=True)
+        (home / "config" / "jupyter_server_config.py").write_text(lab_server_config)
+    proc = JupyterProcess("lab", lab_root, home)
     proc.start()
     try:
         yield proc

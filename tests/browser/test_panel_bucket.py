@@ -12,7 +12,7 @@ from typing import Any
 import nbformat
 import pytest
 from jupyter_process import JupyterProcess
-from notebook_ui import ARTIFACTS, SLOW_MS, open_notebook, save
+from notebook_ui import SLOW_MS, open_notebook, save
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,20 +46,9 @@ def inside(bucket: Any, lab_root: Path, shared_data: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab(lab_root: Path, bucket: Any, inside: str) -> Iterator[JupyterProcess]:
-    """JupyterLab whose CV Ops roots are its own folder and the bucket's ``team/`` prefix."""
-    home = lab_root.parent / f"{lab_root.name}-home"
-    (home / "config").mkdir(parents=True, exist_ok=True)
-    (home / "config" / "jupyter_server_config.py").write_text(
-        f"c.CvopsServerConfig.roots = [{str(lab_root)!r}, {bucket.uri('team') + '/'!r}]\n")
-    proc = JupyterProcess("lab", lab_root, home)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "jupyter-lab-bucket.log").write_text(proc.log())
+def lab_server_config(lab_root: Path, bucket: Any, inside: str) -> str:
+    """The lab's CV Ops roots: its own folder and the bucket's ``team/`` prefix."""
+    return f"c.CvopsServerConfig.roots = [{str(lab_root)!r}, {bucket.uri('team') + '/'!r}]\n"
 
 
 def test_panel_opens_the_bucket_workspace_a_notebook_remembers(page: Any, lab: JupyterProcess, lab_root: Path,

@@ -8,6 +8,7 @@ import threading
 
 import polars as pl
 import pytest
+from _tcp_proxy import relay
 
 from jupyter_cvops.datasets._verify import MissingImagesError, require_files
 from jupyter_cvops.images import _objects
@@ -46,22 +47,15 @@ class DenyProxy:
             threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, requests: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                line = data.split(b"\r\n", 1)[0].split(b" ")
-                if requests and len(line) == 3 and line[1].split(b"?", 1)[0] in self.denied:
-                    self.refused += 1
-                    src.sendall(_DENIED)  # HTTP/1.1 without pipelining: the previous answer is complete
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        def stop(data: bytes) -> bool:
+            line = data.split(b"\r\n", 1)[0].split(b" ")
+            if requests and len(line) == 3 and line[1].split(b"?", 1)[0] in self.denied:
+                self.refused += 1
+                src.sendall(_DENIED)  # HTTP/1.1 without pipelining: the previous answer is complete
+                return True
+            return False
+
+        relay(src, dst, stop)
 
 
 def test_a_denied_object_is_not_readable_rather_than_missing(s3_bucket) -> None:

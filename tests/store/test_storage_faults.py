@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from _tcp_proxy import relay
 
 from jupyter_cvops._store import WorkspaceError
 from jupyter_cvops._store.store import Store
@@ -50,25 +51,18 @@ class CutProxy:
             threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, inspect: bool) -> None:
-        tail = b""
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data or self.cut_at is not None:
-                    break
-                if inspect and self.trigger is not None and self.trigger in tail + data:
-                    self.cut()
-                    return
-                tail = data[-512:]
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        tail = [b""]  # the end of the previous chunk: a trigger may straddle two
+
+        def stop(data: bytes) -> bool:
+            if self.cut_at is not None:
+                return True
+            if inspect and self.trigger is not None and self.trigger in tail[0] + data:
+                self.cut()
+                return True
+            tail[0] = data[-512:]
+            return False
+
+        relay(src, dst, stop)
 
     def cut(self) -> None:
         """Drop every connection and stop listening."""
