@@ -1,4 +1,5 @@
-"""Per-thread scratch buffers for :mod:`._image_stats`, and OpenCV's thread count while workers run.
+"""Per-thread scratch buffers for :mod:`._image_stats` (and the shared memory block behind :func:`_planes`
+and :func:`_spare`), and OpenCV's thread count while workers run.
 
 Fresh 0.5 MB arrays cost more than the arithmetic on them (page faults on every reuse), so
 :func:`._image_stats.image_stats` keeps its intermediate images in a :class:`_Scratch` per
@@ -57,6 +58,35 @@ class _Scratch(_Fresh):
         if buf is None or buf.shape != shape:
             buf = self.bufs[key] = super().lanes(shape, dtype)
         return buf
+
+
+def _planes(ws: _Fresh, shape: tuple[int, ...]) -> np.ndarray:
+    """Three float64 planes of ``shape`` in one block: :func:`_orientation`'s ``gx, gy, magnitude``
+    (before them the R, G, B planes, after them the binning's, HSV and Canny buffers: see :func:`_spare`).
+    Sharing it keeps the working set of :func:`image_stats` ~2.5 MB smaller, i.e. more of it in the core's
+    cache."""
+    return ws.get("planes", (3, *shape), np.float64)
+
+
+def _spare(ws: _Fresh, *specs: tuple[str, tuple[int, ...], Any]) -> list[np.ndarray]:
+    """Buffers ``(name, shape, dtype)`` for work done before the gradients exist (the R, G, B planes)
+    or once they are dead (HSV, Canny): with a :class:`_Scratch`, consecutive views into the memory of
+    :func:`_planes`, kept under the first buffer's name."""
+    if not isinstance(ws, _Scratch):
+        return [ws.get(name, shape, dtype) for name, shape, dtype in specs]
+    key = specs[0][0]  # callers name their first buffer uniquely
+    views: list[np.ndarray] | None = ws.spares.get(key)
+    if views is None:
+        block = _planes(ws, ws.key).reshape(-1).view(np.uint8)
+        views, offset = [], 0
+        for _, shape, dtype in specs:
+            size = math.prod(shape) * np.dtype(dtype).itemsize
+            views.append(block[offset:offset + size].view(dtype).reshape(shape))
+            offset += -(-size // 64) * 64  # cache-line aligned
+        if offset > block.size:
+            return [ws.get(name, shape, dtype) for name, shape, dtype in specs]
+        ws.spares[key] = views
+    return views
 
 
 _LOCAL = threading.local()

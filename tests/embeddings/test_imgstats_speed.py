@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from jupyter_cvops.embeddings import _image_stats as st
+from jupyter_cvops.embeddings import _orientation as so
 from jupyter_cvops.embeddings import _stat_buffers as sb
 
 TOL = 1e-9
@@ -247,7 +248,7 @@ def test_per_feature_functions_match_reference() -> None:
     assert st.noise_sigma(y) == pytest.approx(Reference.noise_sigma(y), abs=TOL)
     lap = cv2.Laplacian(y, cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT_101)
     assert st.laplacian_variance(y) == pytest.approx(float(np.var(lap)), rel=1e-12)
-    c, s, h = st.orientation(y)
+    c, s, h = so.orientation(y)
     rc, rs, rh = Reference.orientation(y)
     assert (c, s) == pytest.approx((rc, rs), abs=TOL) and np.allclose(h, rh, rtol=0, atol=TOL)
     got, ref = st.hsv_histograms(rgb), Reference.hsv_histograms(rgb)
@@ -273,11 +274,11 @@ def test_orientation_bins_equal_the_arctan2_definition() -> None:
     assert np.count_nonzero(phase_only != Reference.orientation_bins(gx, gy)) > 50  # the cases are hard
     for bins in (8, 6, 12):
         ref = Reference.orientation_bins(gx, gy, bins).ravel()
-        got = st._orientation_bins(gx, gy, bins, st._Fresh())
+        got = so._orientation_bins(gx, gy, bins, st._Fresh())
         assert np.array_equal(got, ref), bins
         # as histogram slots: 4 lanes by pixel index, each slot's bin is its number mod bins
-        slots = st._orientation_bins(gx, gy, bins, st._Fresh(), lanes=True)
-        lane, slot = np.divmod(slots, st._slots(bins))
+        slots = so._orientation_bins(gx, gy, bins, st._Fresh(), lanes=True)
+        lane, slot = np.divmod(slots, so._slots(bins))
         assert np.array_equal(slot % bins, ref) and np.array_equal(lane, np.arange(slots.size) % 4), bins
 
 
@@ -289,10 +290,10 @@ def test_whole_number_gradients_in_float32_give_the_same_bins() -> None:
     fx, fy = gx.astype(np.float32), gy.astype(np.float32)
     assert np.array_equal(fx, gx) and np.array_equal(fy, gy)
     for bins in (8, 6):
-        got = st._orientation_bins(gx, gy, bins, st._Fresh(), fx, fy)
+        got = so._orientation_bins(gx, gy, bins, st._Fresh(), fx, fy)
         assert np.array_equal(got, Reference.orientation_bins(gx, gy, bins).ravel()), bins
-        slots = st._orientation_bins(gx, gy, bins, st._Fresh(), fx, fy, lanes=True)
-        assert np.array_equal(slots % st._slots(bins) % bins, got), bins
+        slots = so._orientation_bins(gx, gy, bins, st._Fresh(), fx, fy, lanes=True)
+        assert np.array_equal(slots % so._slots(bins) % bins, got), bins
 
 
 def test_luma_times_1000_filters_exactly_in_float32() -> None:
@@ -316,7 +317,7 @@ def test_phase_accuracy_is_inside_the_margin() -> None:
     r = 10.0 ** rng.uniform(-6, 4, angle.size)
     gx, gy = (r * np.cos(angle)).reshape(1, -1), (r * np.sin(angle)).reshape(1, -1)
     err = np.angle(np.exp(1j * (cv2.phase(gx, gy) - np.arctan2(gy, gx))))
-    assert float(np.abs(err).max()) < st._PHASE_MARGIN / 4
+    assert float(np.abs(err).max()) < so._PHASE_MARGIN / 4
 
 
 # --------------------------------------------------------------------------- buffers and threads
