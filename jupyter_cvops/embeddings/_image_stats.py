@@ -98,8 +98,7 @@ _Y_SCALE = 1000.0
 """:func:`image_stats` works on ``1000 Y = 299 R + 587 G + 114 B``: whole numbers, exact in float32, and so
 are its Sobel, Laplacian and Immerkaer filters (all below 2**24 in magnitude): float32 filtering then
 gives exactly the float64 results (times 1000), at a fraction of the cost."""
-_LUMA_INT = (_Y_SCALE * _LUMA).round().reshape(1, 3)
-_LUMA_WEIGHTS = (299, 587, 114)  # _LUMA_INT as Python integers
+_LUMA_WEIGHTS = (299, 587, 114)  # 1000 x _LUMA
 _IMMERKAER_1D = np.array([1.0, -2.0, 1.0])  # Immerkaer's kernel is the outer product of this with itself
 _CHROMA8 = round(_CHROMA_MIN * 255)  # 38 on OpenCV's 8-bit S and V
 _HUE_BIN = ((np.arange(180) * 2 + 22) // 45) % 8  # OpenCV 8-bit hue (degrees / 2) -> hue bin
@@ -207,9 +206,10 @@ def _luma(rgb: np.ndarray, ws: _Fresh, planes: list[np.ndarray] | None = None) -
     """``1000 Y`` as whole numbers in float32 (exact: every partial sum is a whole number below 2**24);
     ``planes``: :func:`_rgb_planes` of ``rgb`` if at hand."""
     r, g, b = _rgb_planes(rgb, ws) if planes is None else planes
-    y: np.ndarray = cv2.addWeighted(r, _LUMA_INT[0, 0], g, _LUMA_INT[0, 1], 0.0,
+    w_r, w_g, w_b = _LUMA_WEIGHTS
+    y: np.ndarray = cv2.addWeighted(r, w_r, g, w_g, 0.0,
                                     dst=ws.get("y", rgb.shape[:2], np.float32), dtype=cv2.CV_32F)
-    cv2.addWeighted(y, 1.0, b, _LUMA_INT[0, 2], 0.0, dst=y, dtype=cv2.CV_32F)
+    cv2.addWeighted(y, 1.0, b, w_b, 0.0, dst=y, dtype=cv2.CV_32F)
     return y
 
 
@@ -295,19 +295,11 @@ class _Moments:
 
 
 def _colorfulness(m: _Moments) -> float:
-    """Colourfulness from exact integer moments (a ``cv2.transform`` to the two opponent planes costs
-    25x as much on some CPUs): ``||R + G - 2B||^2 = 2 ||R - B||^2 + 2 ||G - B||^2 - ||R - G||^2``
-    (parallelogram law), and each variance is ``(n Q - S^2) / n^2`` in Python integers, so the only
-    rounding is the final square roots'."""
-    n = m.n
-    s_r, s_g, s_b = m.sums
-    q_rg = m.dist["rg"]
-    s_rg, s_yb = s_r - s_g, s_r + s_g - 2 * s_b
-    q_yb = 2 * m.dist["rb"] + 2 * m.dist["gb"] - q_rg
-    var_rg = (n * q_rg - s_rg * s_rg) / (n * n * 255 ** 2)  # [0, 1] units: R - G over 255
-    var_yb = (n * q_yb - s_yb * s_yb) / (n * n * 510 ** 2)  # (R + G) / 2 - B over 255
-    m_rg, m_yb = s_rg / (n * 255.0), s_yb / (n * 510.0)
-    return math.sqrt(var_rg + var_yb) + 0.3 * math.sqrt(m_rg * m_rg + m_yb * m_yb)
+    """Colourfulness from exact integer moments, the opponent channels being ``R - G`` and ``R + G - 2B``
+    (a ``cv2.transform`` to them costs 25x as much on some CPUs)."""
+    m_rg, v_rg = m.weighted((1, -1, 0))  # 8-bit units: / 255 for [0, 1]
+    m_yb, v_yb = m.weighted((1, 1, -2))  # 2 ((R + G) / 2 - B): / 510
+    return math.sqrt(v_rg / 255 ** 2 + v_yb / 510 ** 2) + 0.3 * math.hypot(m_rg / 255, m_yb / 510)
 
 
 def noise_sigma(y: np.ndarray) -> float:
