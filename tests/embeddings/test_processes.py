@@ -1,0 +1,162 @@
+"""``imgstats`` in worker processes (``embeddings/_processes.py``): the same vectors as the loader threads,
+per-image reasons, ``s3://`` images with the workspace's storage options, and a worker killed mid-job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import pytest
+
+from jupyter_cvops import Workspace
+from jupyter_cvops.embeddings import _processes as processes
+from jupyter_cvops.embeddings import tables as E
+
+
+
+def write_images(folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (24, 32)) -> list[Path]:
+    """``n`` seeded random PNGs with some structure that differs between images."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        img = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        img[:, : size[1] // 2] //= 1 + i % 3
+        paths.append(folder / f"img_{seed}_{i:04d}.png")
+        cv2.imwrite(str(paths[-1]), img)
+    return paths
+
+
+def vectors(ws: Workspace, table: str) -> dict[str, np.ndarray]:
+    t = ws.store.table(table).to_arrow()
+    return dict(zip(t["image_id"].to_pylist(), t["vector"].to_numpy(zero_copy_only=False), strict=True))
+
+
+def test_processes_give_the_threads_vectors_and_reasons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = write_images(tmp_path / "imgs", 37, size=(40, 52))
+    cpu0 = processes.worker_cpu_seconds()
+    ws_p = Workspace.create(tmp_path / "p")
+    ws_p.add_images(tmp_path / "imgs", progress=False)
+    ws_t = Workspace.create(tmp_path / "t")
+    ws_t.add_images(tmp_path / "imgs", progress=False)
+    paths[3].unlink()  # after registration: missing
+    paths[5].write_bytes(paths[5].read_bytes()[:40])  # truncated: changed
+    monkeypatch.setattr(processes, "MIN_IMAGES", 1)
+    rep_p = E.embed(ws_p, "imgstats", batch_size=8, num_workers=1, progress=False)
+    assert processes.worker_cpu_seconds() > cpu0  # the workers ran (and reported their CPU)
+    monkeypatch.setattr(processes, "MIN_IMAGES", 10**9)
+    cpu1 = processes.worker_cpu_seconds()
+    rep_t = E.embed(ws_t, "imgstats", batch_size=8, num_workers=1, progress=False)
+    assert processes.worker_cpu_seconds() == cpu1  # threads
+    assert (rep_p.n_computed, rep_t.n_computed) == (35, 35)
+    assert sorted((i, r) for i, _, r in rep_p.failures) == sorted((i, r) for i, _, r in rep_t.failures)
+    assert {r.split(" (")[0] for _, _, r in rep_p.failures} >= {"file not found"}
+    got, want = vectors(ws_p, rep_p.table), vectors(ws_t, rep_t.table)
+    assert sorted(got) == sorted(want) and len(got) == 35
+    assert all(np.array_equal(got[k], want[k]) for k in want)  # bit-identical
+    assert E.embed(ws_p, "imgstats", progress=False).n_computed == 0  # incremental as ever
+
+
+def test_wanted_only_for_imgstats_jobs_worth_a_pool() -> None:
+    from jupyter_cvops.embeddings._backends import ImageStatsBackend
+
+    class Custom(ImageStatsBackend):  # a user's subclass: its own code, which a rebuilt spec would lose
+        pass
+
+    assert processes.wanted(ImageStatsBackend(), n_images=processes.MIN_IMAGES, workers=2)
+    assert not processes.wanted(ImageStatsBackend(), n_images=processes.MIN_IMAGES - 1, workers=2)
+    assert not processes.wanted(ImageStatsBackend(), n_images=10**6, workers=1)
+    assert not processes.wanted(Custom(), n_images=10**6, workers=8)
+
+
+def test_images_in_a_bucket_reach_the_workers_with_the_storage_options(
+        tmp_path: Path, s3_bucket: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i, p in enumerate(write_images(tmp_path / "imgs", 6, seed=4)):
+        s3_bucket.put(f"line-2/{i}.png", p.read_bytes())
+    for k in [k for k in os.environ if k.startswith("AWS_")]:  # credentials only through storage_options
+        monkeypatch.delenv(k)
+    ws = Workspace.create(s3_bucket.uri("ws"), storage_options=s3_bucket.storage_options)
+    ws.add_images(s3_bucket.uri("line-2/"), progress=False)
+    monkeypatch.setattr(processes, "MIN_IMAGES", 1)
+    rep = E.embed(ws, "imgstats", batch_size=4, num_workers=1, progress=False)
+    ref = Workspace.create(tmp_path / "ref")
+    ref.add_images(tmp_path / "imgs", progress=False)
+    E.embed(ref, "imgstats", progress=False)
+    got, want = vectors(ws, rep.table), vectors(ref, rep.table)
+    assert (rep.n_computed, rep.ok) == (6, True) and sorted(got) == sorted(want)
+    assert all(np.array_equal(got[k], want[k]) for k in want)
+
+
+def _workers() -> list[psutil.Process]:
+    """This process's pool workers: the fork server's children."""
+    out = []
+    for child in psutil.Process().children():
+        try:
+            if "forkserver" in " ".join(child.cmdline()):
+                out += child.children()
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def test_worker_killed_mid_job_keeps_whole_rows_and_a_rerun_finishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 1500
+    write_images(tmp_path / "imgs", n, size=(16, 16))
+    ws = Workspace.create(tmp_path / "ws")
+    ws.add_images(tmp_path / "imgs", progress=False)
+    monkeypatch.setattr(processes, "MIN_IMAGES", 1)
+    monkeypatch.setattr(E, "COMMIT_EVERY", 64)
+    table = "emb_imgstats_v1"
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            E.embed(ws, "imgstats", batch_size=32, num_workers=1, progress=False)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            errors.append(exc)
+
+    job = threading.Thread(target=run)
+    job.start()
+    deadline = time.monotonic() + 120
+    killed = None
+    while killed is None and job.is_alive() and time.monotonic() < deadline:
+        if ws.store.has_table(table) and ws.store.count(table) >= 64:
+            for w in _workers():
+                w.send_signal(signal.SIGKILL)
+                killed = w.pid
+                break
+        time.sleep(0.005)
+    job.join(120)
+    assert killed is not None, "the job ended before a worker could be killed"
+    assert len(errors) == 1 and isinstance(errors[0], E.EmbeddingError), errors
+    assert "worker process died" in str(errors[0])
+    kept = vectors(ws, table)
+    assert 64 <= len(kept) < n  # the batches committed before the kill; every stored row is whole
+    rep = E.embed(ws, "imgstats", progress=False)  # threads or processes: the same vectors
+    assert (rep.n_computed, rep.n_skipped) == (n - len(kept), len(kept))
+    ref = Workspace.create(tmp_path / "ref")
+    ref.add_images(tmp_path / "imgs", progress=False)
+    monkeypatch.setattr(processes, "MIN_IMAGES", 10**9)
+    E.embed(ref, "imgstats", progress=False)
+    got, want = vectors(ws, table), vectors(ref, table)
+    assert sorted(got) == sorted(want) and all(np.array_equal(got[k], want[k]) for k in want)
+
+
+def test_worker_side_imports_stay_light() -> None:
+    # the fork server preloads this module: no LanceDB, polars or torch in it (nor in any worker)
+    code = ("import sys, jupyter_cvops.embeddings._processes; "
+            "print(sorted(m for m in ('lancedb', 'polars', 'torch', 'pyarrow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
