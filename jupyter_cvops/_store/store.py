@@ -504,6 +504,13 @@ class Store:
                     )
             return int(tbl.version)
 
+    def stream_upsert(self, name: str, on: str, batches: Iterable[Rows]) -> int:
+        """Insert-or-replace the rows of ``batches`` keyed by ``on`` in one commit, one batch in memory at a
+        time (for jobs too big to collect first): see :func:`~jupyter_cvops._store.streamed.stream_upsert`."""
+        from .streamed import stream_upsert
+
+        return stream_upsert(self, name, on, batches)
+
     def delete(self, name: str, where: str) -> int:
         """Delete the rows of table ``name`` matching ``where`` in one commit; returns how many went.
 

@@ -2,9 +2,11 @@
 
 The driver (the notebook) decides what to compute exactly as the in-process engine does (only
 images without a vector for this model's fingerprint), hands ``(image_id, path)`` blocks to Ray
-Data, and collects the vectors; :func:`jupyter_cvops.embeddings.tables.embed` then writes them
-through the store in ONE commit. A job that fails (a worker killed more often than its restarts
-allow, a model that cannot be loaded on a node) therefore leaves the table exactly as it was.
+Data, and receives the vectors as they come; :func:`jupyter_cvops.embeddings.tables.embed` writes them
+through the store into new Lance files, ~64 MB at a time (invisible until committed), and makes them
+visible in ONE commit at the end (:func:`jupyter_cvops._store.streamed.stream_upsert`). A job that fails
+(a worker killed more often than its restarts allow, a model that cannot be loaded on a node) therefore
+leaves the table exactly as it was, and the driver never holds all the vectors.
 
 Each actor rebuilds the model itself from the backend's spec (``imgstats``, or open_clip from the
 same local checkpoint path, whose hash must match: a node with another file at that path is
@@ -28,6 +30,7 @@ import socket
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -208,16 +211,19 @@ def plan(resources: dict[str, float], backend: EmbeddingBackend, *, n_images: in
 
 def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any, *, batch_size: int,
             num_workers: int | None, device: str | None, precision: str, progress: bool,
-            address: str | None = None, options: dict[str, Any] | None = None) -> tuple[list[str], np.ndarray]:
-    """Embed ``todo`` (``image_id``, ``path``) on Ray; return the embedded ids and their vectors.
+            address: str | None = None, options: dict[str, Any] | None = None
+            ) -> Iterator[tuple[list[str], np.ndarray]]:
+    """Embed ``todo`` (``image_id``, ``path``) on Ray; yield the embedded ids and their vectors as they come.
 
     Failures are added to ``report.failures`` and ``report.n_computed`` is counted; nothing is
-    written here (the caller commits once). Raises :class:`EmbeddingError` when the job fails.
+    written here (the caller writes the batches as they come and commits once, at the end). Raises
+    :class:`EmbeddingError` when the job fails.
 
     Examples
     --------
-    >>> ids, vecs = compute(eb.ImageStatsBackend(), fp, todo, report, batch_size=64, num_workers=None,
-    ...                     device=None, precision="auto", progress=False)      # doctest: +SKIP
+    >>> for ids, vecs in compute(eb.ImageStatsBackend(), fp, todo, report, batch_size=64, num_workers=None,
+    ...                          device=None, precision="auto", progress=False):      # doctest: +SKIP
+    ...     print(len(ids), vecs.shape)
     """
     from tqdm.auto import tqdm
 
@@ -236,8 +242,6 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
     blocks = [table.slice(i, rows_per_block) for i in range(0, table.num_rows, rows_per_block)]
     env = worker_env()
     paths: dict[str, str] = {}
-    got_ids: list[str] = []
-    got_vecs: list[np.ndarray] = []
     bar = tqdm(total=todo.height, desc=f"embed {backend.model_id}", unit="img", disable=not progress)
     try:
         with quiet_data(), warnings.catch_warnings():
@@ -261,11 +265,12 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
                 if not keep.all():
                     paths = paths or dict(zip(ids_all, todo["path"].to_list(), strict=True))
                     report.failures += [(i, paths.get(i, ""), r) for i, r in zip(ids, reasons, strict=True) if r]
-                got_ids += [i for i, k in zip(ids, keep, strict=True) if k]
-                got_vecs.append(np.asarray(out["vector"], dtype=np.float32).reshape(len(ids), backend.dim)[keep])
                 report.n_computed += int(keep.sum())
                 busy += float(np.sum(out["busy_s"]))
                 bar.update(len(ids))
+                if keep.any():
+                    yield ([i for i, k in zip(ids, keep, strict=True) if k],
+                           np.asarray(out["vector"], dtype=np.float32).reshape(len(ids), backend.dim)[keep])
             t_end = time.perf_counter()
             LAST_JOB.clear()
             LAST_JOB.update({"actors": p["actors"], "images": todo.height, "seconds": t_end - t0,
@@ -280,8 +285,6 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
             from exc
     finally:
         bar.close()
-    vecs = np.concatenate(got_vecs) if got_vecs else np.zeros((0, backend.dim), np.float32)
-    return got_ids, vecs
 
 
 def _first_line(exc: BaseException) -> str:

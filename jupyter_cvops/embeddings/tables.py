@@ -237,8 +237,10 @@ def embed(
         Build or refresh the ANN index once the table holds this many rows.
     engine
         ``"local"`` (this process) or ``"ray"``: the same loading and model code in Ray Data actors
-        (``num_workers`` actors; one GPU each for open_clip when the cluster has GPUs), all vectors
-        committed once at the end, so a failed job writes nothing (``pip install jupyter-cvops[ray]``).
+        (``num_workers`` actors; one GPU each for open_clip when the cluster has GPUs); the vectors are
+        written as they come (new Lance files, invisible until committed) and committed once at the end,
+        so a failed job changes nothing and the driver holds ~64 MB of them at a time
+        (``pip install jupyter-cvops[ray]``).
     ray_address
         With ``engine="ray"``: None (an existing ``ray.init`` connection, else a local Ray), ``"auto"``
         or ``"ray://head:10001"``.
@@ -290,14 +292,13 @@ def embed(
     old = ix.records(ws).get(table)
     if todo.height or old is None or {k: old.get(k) for k in record} != record:
         ix.put_record(ws, record | {"updated_at": now_utc().isoformat(), "index": (old or {}).get("index")})
-    if todo.height and engine == "ray":  # computed on Ray, committed here once: a failed job writes nothing
-        from ._ray import compute as compute_on_ray
+    if todo.height and engine == "ray":  # computed on Ray, written as it comes, committed once: a failed job
+        from ._ray import compute as compute_on_ray  # leaves the table as it was
 
-        ids, vecs = compute_on_ray(backend, fp, todo, report, batch_size=batch_size, num_workers=num_workers,
-                                   device=device, precision=precision, progress=progress, address=ray_address,
-                                   options=ray_options)
-        if ids:
-            store.upsert(table, "image_id", _rows(ids, vecs, fp, backend.dim))
+        got = compute_on_ray(backend, fp, todo, report, batch_size=batch_size, num_workers=num_workers,
+                             device=device, precision=precision, progress=progress, address=ray_address,
+                             options=ray_options)
+        store.stream_upsert(table, "image_id", (_rows(ids, vecs, fp, backend.dim) for ids, vecs in got))
     elif todo.height:  # imgstats workers spread images over the cores: OpenCV's own threads would only spin
         with opencv_single_threaded() if isinstance(backend, eb.ImageStatsBackend) else nullcontext():
             _compute(ws, backend, table, fp, todo, report, batch_size=batch_size, num_workers=num_workers,

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from jupyter_cvops import Workspace
+from jupyter_cvops._store import streamed
 from jupyter_cvops.embeddings import _backends as eb
 from jupyter_cvops.embeddings import tables as E
 from jupyter_cvops.images import _ray as rayx
@@ -74,8 +75,9 @@ def vectors(ws: Workspace, table: str) -> dict[str, np.ndarray]:
     return dict(zip(v.image_ids, v.vectors, strict=True))
 
 
-def test_imgstats_on_ray_equals_in_process_and_is_incremental(ray_local: Any, image_dir: Path,
-                                                              tmp_path: Path) -> None:
+def test_imgstats_on_ray_equals_in_process_and_is_incremental(ray_local: Any, image_dir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streamed, "FLUSH_BYTES", 1)  # every batch written to its own file; still one commit
     local, remote = make_ws(tmp_path / "local", image_dir), make_ws(tmp_path / "ray", image_dir)
     extra = write_images(tmp_path / "gone", 1, seed=9)
     for w in (local, remote):  # one registered image whose file is gone: the same failure either way
@@ -100,6 +102,7 @@ def test_imgstats_on_ray_equals_in_process_and_is_incremental(ray_local: Any, im
     more = E.embed(remote, "imgstats", batch_size=3, progress=False, engine="ray", num_workers=1)
     assert (more.n_computed, more.n_skipped) == (4, 10) and remote.store.count(b.table) == 14
     assert remote.store.version(b.table) == version + 1
+    assert len(remote.store.table(b.table).to_lance().get_fragments()) >= 1 + 2  # 4 images in batches of 3
 
 
 def test_open_clip_checkpoint_on_ray_equals_in_process(ray_local: Any, image_dir: Path, tmp_path: Path,
