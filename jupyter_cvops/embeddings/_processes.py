@@ -11,7 +11,9 @@ started once per session with this module preloaded: nothing of the notebook's s
 threads, torch) is ever forked, and a new pool starts in milliseconds. Each worker reads, verifies,
 decodes and measures images exactly as a loader thread would (:func:`._pipeline.load_one`, OpenCV
 single-threaded) and sends back 33 floats per image: the vectors are bit-identical to the threads'.
-The workspace's ``storage_options`` travel to the workers for ``s3://`` images.
+The workspace's ``storage_options`` travel to the workers for ``s3://`` images. Unlike other
+multiprocessing code, it needs no ``if __name__ == "__main__":`` guard in the user's script: the workers
+do not re-run ``__main__`` (:func:`_without_main`).
 
 Small jobs (fewer than :data:`MIN_IMAGES`) stay on threads: a pool is not worth starting for them.
 A worker that dies (killed, out of memory) ends the run with :class:`EmbeddingError`; the vectors of
@@ -27,11 +29,12 @@ False
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.spawn as mp_spawn
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -83,6 +86,31 @@ def worker_cpu_seconds() -> float:
     """
     with _CPU_LOCK:
         return _CPU_DONE[0]
+
+
+def _without_main(get: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+    """``multiprocessing.spawn.get_preparation_data`` that leaves out the main module for our workers.
+
+    A new process of the fork server or spawn method re-runs the parent's ``__main__`` script first
+    (so that functions defined there unpickle): a script without an ``if __name__ == "__main__":``
+    guard would run again in every worker, and call ``embed`` from there. Our workers need nothing
+    from ``__main__`` (their code is this module), so processes started by this thread while
+    :data:`_STARTING` is set skip that step; every other process is prepared as usual.
+    """
+    def prepare(name: str) -> dict[str, Any]:
+        data = get(name)
+        if getattr(_STARTING, "ours", False):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    prepare.__wrapped__ = get  # type: ignore[attr-defined]
+    return prepare
+
+
+_STARTING = threading.local()
+if not hasattr(mp_spawn.get_preparation_data, "__wrapped__"):
+    mp_spawn.get_preparation_data = _without_main(mp_spawn.get_preparation_data)  # type: ignore[assignment]
 
 
 def _context() -> Any:
@@ -140,7 +168,11 @@ def batches(backend: EmbeddingBackend, pairs: Sequence[tuple[str, str]], *, batc
             loaded: list[pipeline.Loaded] = []
             while len(loaded) < end - b0:
                 while len(queued) < _IN_FLIGHT * workers and (task := next(todo, None)) is not None:
-                    queued.append((*task, pool.submit(_load_chunk, pairs[task[0]:task[1]])))
+                    _STARTING.ours = True  # submit starts the workers: none re-runs __main__
+                    try:
+                        queued.append((*task, pool.submit(_load_chunk, pairs[task[0]:task[1]])))
+                    finally:
+                        _STARTING.ours = False
                 start, stop, fut = queued.popleft()
                 assert start == b0 + len(loaded) and stop <= end
                 try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import textwrap
 import sys
 import threading
 import time
@@ -160,3 +161,26 @@ def test_worker_side_imports_stay_light() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    """Workers never re-run the user's ``__main__`` (multiprocessing's default for new processes would run
+    this unguarded script again in each worker, and embed from there); other processes still do."""
+    write_images(tmp_path / "imgs", 20)
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        import multiprocessing.spawn
+        from jupyter_cvops import Workspace
+        from jupyter_cvops.embeddings import _processes
+        _processes.MIN_IMAGES = 1
+        ws = Workspace.create({str(tmp_path / "ws")!r})
+        ws.add_images({str(tmp_path / "imgs")!r}, progress=False)
+        cpu = _processes.worker_cpu_seconds()
+        print("embedded", ws.embed("imgstats", progress=False, num_workers=1).n_computed,
+              _processes.worker_cpu_seconds() > cpu)
+        print("others keep main", "init_main_from_path" in multiprocessing.spawn.get_preparation_data("x"))
+    """))
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", str(script)], capture_output=True, text=True,
+                          timeout=300, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[:2] == ["embedded 20 True", "others keep main True"], done.stdout
