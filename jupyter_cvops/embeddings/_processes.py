@@ -11,7 +11,8 @@ started once per session with this module preloaded: nothing of the notebook's s
 threads, torch) is ever forked, and a new pool starts in milliseconds. Each worker reads, verifies,
 decodes and measures images exactly as a loader thread would (:func:`._pipeline.load_one`, OpenCV
 single-threaded) and sends back 33 floats per image: the vectors are bit-identical to the threads'.
-The workspace's ``storage_options`` travel to the workers for ``s3://`` images. Unlike other
+The workspace's ``storage_options`` and the caller's ``AWS_*`` (and other credential) variables, as
+they are at the call, travel to the workers for ``s3://`` images. Unlike other
 multiprocessing code, it needs no ``if __name__ == "__main__":`` guard in the user's script: the workers
 do not re-run ``__main__`` (:func:`_without_main`).
 
@@ -43,6 +44,7 @@ from . import _backends as eb
 from . import _pipeline as pipeline
 from ._backends import EmbeddingBackend, EmbeddingError
 from ..images import _objects
+from ..images._ray import FORWARDED_ENV
 
 MIN_IMAGES = 256
 """Jobs with fewer images run on loader threads (a pool costs ~50-100 ms to start)."""
@@ -122,11 +124,15 @@ def _context() -> Any:
     return mp.get_context("spawn")
 
 
-def _init(spec: dict[str, Any], buckets: dict[str | None, dict[str, str]]) -> None:
-    """Worker start: OpenCV single-threaded (the pool spreads images over the cores), storage options,
+def _init(spec: dict[str, Any], buckets: dict[str | None, dict[str, str]], env: dict[str, str]) -> None:
+    """Worker start: the caller's credential variables as they are now (the fork server kept those of
+    its own start), OpenCV single-threaded (the pool spreads images over the cores), storage options,
     the backend rebuilt from its spec."""
     import cv2
 
+    for k in [k for k in os.environ if k.startswith(FORWARDED_ENV) and k not in env]:
+        del os.environ[k]
+    os.environ.update(env)
     cv2.setNumThreads(1)
     for bucket, options in buckets.items():
         _objects.use_storage_options(options, bucket)
@@ -158,8 +164,9 @@ def batches(backend: EmbeddingBackend, pairs: Sequence[tuple[str, str]], *, batc
              for end in [min(n, b0 + batch_size)] for start in range(b0, end, step)]
     spec = backend.spec()
     buckets = {k: dict(v) for k, v in _objects._OPTIONS.items()}
+    env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
     cpu: dict[int, float] = {}
-    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init, initargs=(spec, buckets))
+    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init, initargs=(spec, buckets, env))
     queued: deque[tuple[int, int, Future[tuple[list[pipeline.Loaded], int, float]]]] = deque()
     todo = iter(tasks)
     try:

@@ -184,3 +184,22 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
                           timeout=300, check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split("\n")[:2] == ["embedded 20 True", "others keep main True"], done.stdout
+
+
+def test_credentials_set_after_the_fork_server_started_reach_the_workers(
+        tmp_path: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(processes, "MIN_IMAGES", 1)
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    ws0 = Workspace.create(tmp_path / "ws0")  # the fork server starts now, without any AWS_* variable
+    ws0.add_images(write_images(tmp_path / "first", 4)[0].parent, progress=False)
+    E.embed(ws0, "imgstats", num_workers=1, progress=False)
+    bucket = s3_server.new_bucket()
+    for i, p in enumerate(write_images(tmp_path / "imgs", 5, seed=6)):
+        bucket.put(f"line-3/{i}.png", p.read_bytes())
+    for k, v in s3_server.env().items():  # credentials and endpoint only in the environment, set now
+        monkeypatch.setenv(k, v)
+    ws = Workspace.create(tmp_path / "ws")  # a local workspace, images in the bucket
+    ws.add_images(bucket.uri("line-3/"), progress=False)
+    rep = E.embed(ws, "imgstats", num_workers=1, progress=False)
+    assert (rep.n_computed, rep.failures) == (5, [])
