@@ -8,7 +8,8 @@ files that no manifest references yet, invisible to every reader); when the stre
 under the workspace write lock adds those fragments and deletes the rows they replace (rows with the
 same key: deletion files on their fragments, ``LanceOperation.Update``), or is a plain append when no
 key was there before. A stream that raises commits nothing; its written files are unreferenced and go
-with the next cleanup of old versions (:mod:`jupyter_cvops._store.compaction`).
+with a cleanup of old versions (:mod:`jupyter_cvops._store.compaction`) once they are 7 days old (Lance
+spares younger unreferenced files: they may belong to a commit in progress).
 
 Examples
 --------

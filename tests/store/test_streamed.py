@@ -3,9 +3,12 @@ also deletes the rows they replace; a stream that fails commits nothing; memory 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from jupyter_cvops._store.compaction import cleanup
 from jupyter_cvops._store.store import Store
 from jupyter_cvops._store.streamed import stream_upsert
 
@@ -80,6 +84,19 @@ def test_a_failing_stream_commits_nothing_and_raises_its_own_error(tmp_path: Pat
         stream_upsert(st, name, "image_id", batches(), flush_bytes=1)
     assert st.version(name) == before and content(st, name) == kept
     assert st.stream_upsert(name, "image_id", iter([])) == before  # nothing to write: no commit
+    # the files it wrote are referenced by no version: a cleanup removes them once they are 7 days old
+    data = tmp_path / "ws" / f"{name}.lance" / "data"
+    referenced = {Path(f.data_files()[0].path).name for f in st.table(name).to_lance().get_fragments()}
+    orphans = [p for p in data.iterdir() if p.name not in referenced]
+    assert len(orphans) == 2
+    week_ago = time.time() - 8 * 86400
+    for p in orphans:
+        os.utime(p, (week_ago, week_ago))
+    st.append(name, rows(["z"], "new", 1.0))  # an old version to clean up
+    with st.lock:
+        cleanup(st, name, older_than=timedelta(0))
+    assert not any(p.exists() for p in orphans) and all((data / f).exists() for f in referenced)
+    assert content(st, name) == kept | {"z": ("new", 1.0)}
 
 
 def test_empty_table_gets_a_plain_append(tmp_path: Path) -> None:
