@@ -205,7 +205,9 @@ def add_monitoring_parsers(command: Any, common: argparse.ArgumentParser, notify
     _selection_options(s, "default: every registered image")
     s.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default: 64)")
     s.add_argument("--device", help="cpu, cuda, ... (default: CUDA when available)")
-    s.add_argument("--num-workers", type=int, help="loader threads (default: chosen for the device)")
+    s.add_argument("--num-workers", type=int,
+                   help="loader threads (imgstats from 256 images: that many + 1 worker processes; "
+                        "default: chosen for the device)")
     s.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                    help="GPU autocast (default: auto; the CPU computes in fp32)")
 

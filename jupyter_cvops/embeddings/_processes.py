@@ -186,8 +186,9 @@ def batches(backend: EmbeddingBackend, pairs: Sequence[tuple[str, str]], *, batc
                     got, pid, seconds = fut.result()
                 except BrokenProcessPool as exc:
                     raise EmbeddingError(
-                        "an imgstats worker process died (killed, or out of memory); the vectors of the "
-                        "batches finished before it are kept: run embed again to compute the rest") from exc
+                        f"an imgstats worker process died (killed, out of memory, or it could not start: {exc}); "
+                        "the vectors of the batches finished before it are kept: run embed again to compute "
+                        "the rest") from exc
                 cpu[pid] = max(cpu.get(pid, 0.0), seconds)
                 loaded += got
             yield pipeline.collate(backend, pairs[b0:end], loaded)
