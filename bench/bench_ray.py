@@ -3,15 +3,18 @@
 Two fresh workspaces over the same seeded synthetic 200x200 PNGs (``--n`` for imgstats, the first ``--n-clip``
 for open_clip); for each model, side by side:
 
-(a) in-process: ``ws.embed(model)`` (the default engine: loader threads, the model on the calling thread);
+(a) in-process: ``ws.embed(model)`` (the default engine: worker processes for imgstats, loader threads and the
+    model on the calling thread for open_clip);
 (b) Ray: ``ws.embed(model, engine="ray")`` on a local Ray instance started before the clock (one actor per
     CPU here), end to end: actor start-up (each actor imports the package and builds the model from its
     spec), Ray Data scheduling, the vectors back to the driver and ONE LanceDB commit.
 
 Job sizes: Ray is for bulk jobs, and each job pays a fixed start-up (worker processes, Ray Data's operators,
-every actor importing torch and building the model: ~9 s on a 2-CPU machine); the default sizes (20,000 and
-6,000 images) are above the printed break-even on such a machine, and ``--n-clip 3000`` shows a job where
-the start-up still weighs (0.76x on a 2-CPU machine, December 2026).
+every actor importing the package and building the model: 7-9 s for imgstats, 12-17 s for open_clip on a
+2-CPU machine); the default sizes (40,000 and 6,000 images) are above the printed break-even on such a
+machine. ``--n 20000`` and ``--n-clip 3000`` show jobs where the start-up still weighs (0.69x and 0.76x on a
+2-CPU machine, December 2026: the in-process ``imgstats`` engine runs in worker processes too, at ~950
+images/s there, so Ray's start-up is worth ~8,000 of its images).
 
 Models: ``imgstats`` and a small open_clip ViT (``--arch``; random weights saved to a local checkpoint,
 loaded by every actor from that file, never downloaded). Target: (b) >= 0.8x the throughput of (a).
@@ -104,7 +107,7 @@ def bench_model(work: Path, images: Path | list[str], n: int, model: str, pretra
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=20000, help="images for imgstats (default 20000)")
+    ap.add_argument("--n", type=int, default=40000, help="images for imgstats (default 40000)")
     ap.add_argument("--n-clip", type=int, default=6000, help="images for the open_clip model (default 6000)")
     ap.add_argument("--arch", choices=sorted(ARCHS), default="small", help="open_clip ViT for the model run")
     ap.add_argument("--batch-size", type=int, default=32)
