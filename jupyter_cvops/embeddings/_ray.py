@@ -41,7 +41,7 @@ from . import _pipeline as pipeline
 from ._backends import EmbeddingBackend, EmbeddingError
 from ._stat_buffers import opencv_single_threaded
 from ..images import _objects
-from ..images._ray import connect, quiet_data, worker_env
+from ..images._ray import connect, dataset_from_tables, quiet_data, worker_env
 
 if TYPE_CHECKING:
     import polars as pl
@@ -248,7 +248,7 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
             # Ray 2.60 has no named parameter for actor restarts; max_restarts goes through the
             # (deprecated) remote args until it does
             warnings.simplefilter("ignore", DeprecationWarning)
-            ds = ray.data.from_arrow(blocks).map_batches(
+            ds = dataset_from_tables(ray, blocks).map_batches(
                 cls, batch_size=batch_size, batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=p["actors"]),
                 num_cpus=p["num_cpus"], num_gpus=p["num_gpus"] or None,
