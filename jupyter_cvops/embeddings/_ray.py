@@ -55,6 +55,9 @@ LAST_JOB: dict[str, float] = {}
 ``steady_images_per_s`` (from the first batch back to the last), ``busy_s`` (the actors' seconds spent
 in their batches, summed) and ``per_worker_images_per_s`` (images per busy second of one actor)."""
 
+IMGSTATS_RAY_BATCH = 256
+"""Images per Ray batch at least, for ``imgstats`` (~0.5 s of work: Ray's per-batch cost stays small)."""
+
 GPU_ACTOR_CPUS = 4
 """CPUs (loader threads) an open_clip GPU actor takes at most."""
 
@@ -229,6 +232,8 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
 
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    if isinstance(backend, eb.ImageStatsBackend):  # per-image statistics: a batch only sets Ray's overhead
+        batch_size = max(batch_size, IMGSTATS_RAY_BATCH)
     ray = connect(address)
     opts = dict(options or {})
     p = plan(ray.cluster_resources(), backend, n_images=todo.height, batch_size=batch_size,
@@ -238,7 +243,8 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
     ids_all = todo["image_id"].to_list()
     table = pa.table({"image_id": pa.array(ids_all, pa.string()),
                       "path": pa.array(todo["path"].to_list(), pa.string())})
-    rows_per_block = batch_size * max(1, min(8, todo.height // (batch_size * p["actors"] * 4) or 1))
+    rows_per_block = batch_size if batch_size >= IMGSTATS_RAY_BATCH else \
+        batch_size * max(1, min(8, todo.height // (batch_size * p["actors"] * 4) or 1))  # small model batches
     blocks = [table.slice(i, rows_per_block) for i in range(0, table.num_rows, rows_per_block)]
     env = worker_env()
     paths: dict[str, str] = {}

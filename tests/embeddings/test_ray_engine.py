@@ -77,7 +77,7 @@ def vectors(ws: Workspace, table: str) -> dict[str, np.ndarray]:
 
 def test_imgstats_on_ray_equals_in_process_and_is_incremental(ray_local: Any, image_dir: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(streamed, "FLUSH_BYTES", 1)  # every batch written to its own file; still one commit
+    monkeypatch.setattr(streamed, "FLUSH_BYTES", 1)  # every Ray batch written to its own file; still one commit
     local, remote = make_ws(tmp_path / "local", image_dir), make_ws(tmp_path / "ray", image_dir)
     extra = write_images(tmp_path / "gone", 1, seed=9)
     for w in (local, remote):  # one registered image whose file is gone: the same failure either way
@@ -87,7 +87,7 @@ def test_imgstats_on_ray_equals_in_process_and_is_incremental(ray_local: Any, im
     b = E.embed(remote, "imgstats", batch_size=3, progress=False, engine="ray")
     assert (b.n_computed, b.n_skipped, b.table) == (a.n_computed, a.n_skipped, a.table) == (10, 0, "emb_imgstats_v1")
     assert sorted(b.failures) == sorted(a.failures) and b.failures[0][2] == "file not found"
-    assert b.device.startswith("ray: 2 x cpu")
+    assert b.device.startswith("ray: 1 x cpu")  # 11 images: one imgstats batch (>= 256), so one actor
     va, vb = vectors(local, a.table), vectors(remote, b.table)
     assert sorted(va) == sorted(vb) and remote.store.count(b.table) == local.store.count(a.table) == 10
     for k in va:
@@ -102,7 +102,7 @@ def test_imgstats_on_ray_equals_in_process_and_is_incremental(ray_local: Any, im
     more = E.embed(remote, "imgstats", batch_size=3, progress=False, engine="ray", num_workers=1)
     assert (more.n_computed, more.n_skipped) == (4, 10) and remote.store.count(b.table) == 14
     assert remote.store.version(b.table) == version + 1
-    assert len(remote.store.table(b.table).to_lance().get_fragments()) >= 1 + 2  # 4 images in batches of 3
+    assert len(remote.store.table(b.table).to_lance().get_fragments()) >= 2  # each job wrote its own files
 
 
 def test_open_clip_checkpoint_on_ray_equals_in_process(ray_local: Any, image_dir: Path, tmp_path: Path,
