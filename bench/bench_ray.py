@@ -9,12 +9,11 @@ for open_clip); for each model, side by side:
     CPU here), end to end: actor start-up (each actor imports the package and builds the model from its
     spec), Ray Data scheduling, the vectors back to the driver and ONE LanceDB commit.
 
-Job sizes: Ray is for bulk jobs, and each job pays a fixed start-up (worker processes, Ray Data's operators,
-every actor importing the package and building the model: 7-9 s for imgstats, 12-17 s for open_clip on a
-2-CPU machine); the default sizes (40,000 and 6,000 images) are above the printed break-even on such a
-machine. ``--n 20000`` and ``--n-clip 3000`` show jobs where the start-up still weighs (0.69x and 0.76x on a
-2-CPU machine, December 2026: the in-process ``imgstats`` engine runs in worker processes too, at ~950
-images/s there, so Ray's start-up is worth ~8,000 of its images).
+Job sizes: Ray is for bulk jobs, and each job pays a fixed start-up (Ray Data's operators, new worker processes,
+every actor importing the package and building the model: ~5.5 s for imgstats, ~13 s for open_clip on a 2-CPU
+machine); the default sizes (40,000 and 6,000 images) are above the printed break-even on such a machine
+(0.82x and 0.92x there, December 2026). ``--n 20000`` and ``--n-clip 3000`` show jobs where the start-up
+weighs more: the in-process ``imgstats`` engine runs in worker processes too, at ~950 images/s there.
 
 Models: ``imgstats`` and a small open_clip ViT (``--arch``; random weights saved to a local checkpoint,
 loaded by every actor from that file, never downloaded). Target: (b) >= 0.8x the throughput of (a).
