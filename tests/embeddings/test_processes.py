@@ -17,25 +17,12 @@ import numpy as np
 import psutil
 import pytest
 
+from _embed_workspaces import bucket_and_local, write_images
+
 from jupyter_cvops import Workspace
 from jupyter_cvops.embeddings import _processes as processes
 from jupyter_cvops.embeddings import tables as E
 
-
-
-def write_images(folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (24, 32)) -> list[Path]:
-    """``n`` seeded random PNGs with some structure that differs between images."""
-    import cv2
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    paths = []
-    for i in range(n):
-        img = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
-        img[:, : size[1] // 2] //= 1 + i % 3
-        paths.append(folder / f"img_{seed}_{i:04d}.png")
-        cv2.imwrite(str(paths[-1]), img)
-    return paths
 
 
 def vectors(ws: Workspace, table: str) -> dict[str, np.ndarray]:
@@ -82,16 +69,9 @@ def test_wanted_only_for_imgstats_jobs_worth_a_pool() -> None:
 
 def test_images_in_a_bucket_reach_the_workers_with_the_storage_options(
         tmp_path: Path, s3_bucket: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    for i, p in enumerate(write_images(tmp_path / "imgs", 6, seed=4)):
-        s3_bucket.put(f"line-2/{i}.png", p.read_bytes())
-    for k in [k for k in os.environ if k.startswith("AWS_")]:  # credentials only through storage_options
-        monkeypatch.delenv(k)
-    ws = Workspace.create(s3_bucket.uri("ws"), storage_options=s3_bucket.storage_options)
-    ws.add_images(s3_bucket.uri("line-2/"), progress=False)
+    ws, ref = bucket_and_local(tmp_path, s3_bucket, monkeypatch, prefix="line-2", n=6, seed=4)
     monkeypatch.setattr(processes, "MIN_IMAGES", 1)
     rep = E.embed(ws, "imgstats", batch_size=4, num_workers=1, progress=False)
-    ref = Workspace.create(tmp_path / "ref")
-    ref.add_images(tmp_path / "imgs", progress=False)
     E.embed(ref, "imgstats", progress=False)
     got, want = vectors(ws, rep.table), vectors(ref, rep.table)
     assert (rep.n_computed, rep.ok) == (6, True) and sorted(got) == sorted(want)

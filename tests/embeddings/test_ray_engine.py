@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
+
+from _embed_workspaces import bucket_and_local, write_images
 
 from jupyter_cvops import Workspace
 from jupyter_cvops._store import streamed
@@ -25,19 +26,6 @@ from jupyter_cvops.images import _ray as rayx
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 TINY = "cvops-ray-tiny-vit"
-
-
-def write_images(folder: Path, n: int, seed: int = 0) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        img = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
-        img[:, :16] //= 1 + i % 3
-        p = folder / f"im_{seed}_{i:03d}.png"
-        cv2.imwrite(str(p), img)
-        out.append(p)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -175,15 +163,8 @@ def test_bad_engine_is_refused(tmp_path: Path) -> None:
 def test_workspace_and_images_in_a_bucket(ray_local: Any, tmp_path: Path, s3_bucket: Any,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The multi-node layout: workspace and images on S3; the actors get the workspace's storage_options."""
-    for i, p in enumerate(write_images(tmp_path / "imgs", 6, seed=3)):
-        s3_bucket.put(f"line-1/{i}.png", p.read_bytes())
-    for k in [k for k in os.environ if k.startswith("AWS_")]:  # credentials only through storage_options
-        monkeypatch.delenv(k)
-    ws = Workspace.create(s3_bucket.uri("ws"), storage_options=s3_bucket.storage_options)
-    ws.add_images(s3_bucket.uri("line-1/"), progress=False)
+    ws, ref = bucket_and_local(tmp_path, s3_bucket, monkeypatch, prefix="line-1", n=6, seed=3)
     rep = E.embed(ws, "imgstats", progress=False, engine="ray", num_workers=1)
-    ref = Workspace.create(tmp_path / "ref")
-    ref.add_images(tmp_path / "imgs", progress=False)
     E.embed(ref, "imgstats", progress=False)
     got, want = vectors(ws, rep.table), vectors(ref, rep.table)
     assert (rep.n_computed, rep.ok) == (6, True) and sorted(got) == sorted(want)

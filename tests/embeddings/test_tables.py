@@ -15,6 +15,8 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
+from _embed_workspaces import write_images
+
 from jupyter_cvops import Workspace
 from jupyter_cvops.embeddings import _backends as eb
 from jupyter_cvops.embeddings import _index as ix
@@ -35,19 +37,6 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # in case it was imported earlier
     monkeypatch.delenv("CVOPS_CLIP_WEIGHTS", raising=False)
     monkeypatch.delenv("CVOPS_CLIP_MODEL", raising=False)
-
-
-def write_images(folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (24, 32)) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    paths = []
-    for i in range(n):
-        img = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
-        img[:, : size[1] // 2] //= 1 + i % 3  # some structure that differs between images
-        p = folder / f"img_{seed}_{i:04d}.png"
-        cv2.imwrite(str(p), img)
-        paths.append(p)
-    return paths
 
 
 @pytest.fixture
