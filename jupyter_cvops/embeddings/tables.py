@@ -345,8 +345,8 @@ def _compute(ws: Workspace, backend: EmbeddingBackend, table: str, fp: str, todo
     bar = tqdm(total=len(pairs), desc=f"embed {backend.model_id}", unit="img", disable=not progress)
     try:
         cpu_model = backend.device.startswith("cpu") and not isinstance(backend, eb.ImageStatsBackend)
-        procs = workers + 1 if isinstance(backend, eb.ImageStatsBackend) else 0  # + the calling thread's share
-        if processes.wanted(backend, n_images=len(pairs), workers=procs):
+        procs = workers + 1  # the calling thread's share goes to a process too
+        if processes.wanted(backend, n_images=len(pairs), workers=procs):  # imgstats only
             loaded = processes.batches(backend, pairs, batch_size=batch_size, workers=procs)
         else:
             loaded = pipeline.batches(backend, pairs, batch_size=batch_size, num_workers=workers,
