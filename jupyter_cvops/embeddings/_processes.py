@@ -182,16 +182,15 @@ def batches(backend: EmbeddingBackend, pairs: Sequence[tuple[str, str]], *, batc
                         _STARTING.ours = False
                 start, stop, fut = queued.popleft()
                 assert start == b0 + len(loaded) and stop <= end
-                try:
-                    got, pid, seconds = fut.result()
-                except BrokenProcessPool as exc:
-                    raise EmbeddingError(
-                        f"an imgstats worker process died (killed, out of memory, or it could not start: {exc}); "
-                        "the vectors of the batches finished before it are kept: run embed again to compute "
-                        "the rest") from exc
+                got, pid, seconds = fut.result()
                 cpu[pid] = max(cpu.get(pid, 0.0), seconds)
                 loaded += got
             yield pipeline.collate(backend, pairs[b0:end], loaded)
+    except BrokenProcessPool as exc:  # from result(), or from submit() once the pool knows it is broken
+        raise EmbeddingError(
+            f"an imgstats worker process died (killed, out of memory, or it could not start: {exc}); "
+            "the vectors of the batches finished before it are kept: run embed again to compute "
+            "the rest") from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         with _CPU_LOCK:

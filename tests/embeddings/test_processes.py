@@ -134,6 +134,38 @@ def test_worker_killed_mid_job_keeps_whole_rows_and_a_rerun_finishes(
     assert sorted(got) == sorted(want) and all(np.array_equal(got[k], want[k]) for k in want)
 
 
+def test_a_pool_broken_between_batches_is_an_embedding_error_at_the_next_submit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the race CI met: the worker died while the caller committed a batch, so the pool knew it was broken
+    # before the next submit(), which raises BrokenProcessPool itself (no future's result() does)
+    from concurrent.futures import ProcessPoolExecutor
+
+    from jupyter_cvops.embeddings._backends import EmbeddingError, ImageStatsBackend
+    from jupyter_cvops.images._hashing import hash_bytes
+
+    pools: list[ProcessPoolExecutor] = []
+
+    class Recorded(ProcessPoolExecutor):  # the real pool, kept so the test can see when it knows it is broken
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(processes, "ProcessPoolExecutor", Recorded)
+    paths = write_images(tmp_path / "imgs", 8 * processes.CHUNK, size=(16, 16))
+    pairs = [(hash_bytes(p.read_bytes()), str(p)) for p in paths]  # an image's id is its content hash
+    gen = processes.batches(ImageStatsBackend(), pairs, batch_size=processes.CHUNK, workers=1)
+    ok, _, failures = next(gen)
+    assert (len(ok), failures) == (processes.CHUNK, [])
+    for w in _workers():
+        w.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while not pools[0]._broken and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    assert pools[0]._broken  # type: ignore[attr-defined]
+    with pytest.raises(EmbeddingError, match="worker process died"):
+        next(gen)
+
+
 def test_worker_side_imports_stay_light() -> None:
     # the fork server preloads this module: no LanceDB, polars or torch in it (nor in any worker)
     code = ("import sys, jupyter_cvops.embeddings._processes; "
