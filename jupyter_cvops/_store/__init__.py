@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 from ._errors import WorkspaceError
 
 if TYPE_CHECKING:
+    from .lease import NoLeaseWarning
     from .lock import LockTimeout, WriteLock
     from .store import Store, current_user, now_utc, to_arrow
 
-__all__ = ["LockTimeout", "Store", "WorkspaceError", "WriteLock", "current_user", "now_utc", "to_arrow"]
+__all__ = ["LockTimeout", "NoLeaseWarning", "Store", "WorkspaceError", "WriteLock", "current_user", "now_utc", "to_arrow"]
 
-_LAZY = {"LockTimeout": ".lock", "WriteLock": ".lock", "Store": ".store", "current_user": ".store",
+_LAZY = {"LockTimeout": ".lock", "NoLeaseWarning": ".lease", "WriteLock": ".lock", "Store": ".store", "current_user": ".store",
          "now_utc": ".store", "to_arrow": ".store"}
 
 

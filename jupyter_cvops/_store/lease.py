@@ -36,6 +36,7 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -54,6 +55,36 @@ _SCHEMES = ("s3://", "s3a://")
 
 class LockTimeout(TimeoutError):
     """Another writer held the workspace write lock (or lease) for longer than the timeout."""
+
+
+class NoLeaseWarning(UserWarning):
+    """A writable remote workspace whose scheme has no cross-machine lease (``gs://``, ``az://``, ...):
+    only processes of this machine are kept apart."""
+
+
+_WARNED: set[str] = set()
+
+
+def warn_without_lease(uri: str) -> None:
+    """Warn once per process that writes to ``uri`` are not serialized across machines.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     warn_without_lease("gs://team/ws-doctest"); warn_without_lease("gs://team/ws-doctest")
+    >>> len(seen)
+    1
+    """
+    if uri in _WARNED:
+        return
+    _WARNED.add(uri)
+    warnings.warn(
+        f"{uri}: writes take no lease in the bucket for this scheme, so only processes of this machine are "
+        "kept apart; write it from one machine at a time, or reach the bucket through an S3-compatible "
+        "endpoint (s3://... with an endpoint option), where every write takes a cross-machine lease",
+        NoLeaseWarning, stacklevel=4)
 
 
 def supports_lease(uri: str) -> bool:

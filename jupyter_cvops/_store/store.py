@@ -30,7 +30,7 @@ from ._rows import current_user as current_user
 from ._rows import now_utc as now_utc
 from ._rows import to_arrow as to_arrow
 from ._uri import _is_local, _local_path, _reach
-from .lease import normalize_storage_options
+from .lease import normalize_storage_options, warn_without_lease
 from .lock import WriteLock
 from .schemas import TABLES
 
@@ -116,6 +116,8 @@ class Store:
             self.meta_dir.mkdir(parents=True, exist_ok=True)
             # a remote (s3://) workspace adds the cross-machine lease in its bucket (lease.py)
             self.lock = WriteLock(self.meta_dir / "write.lock", uri=uri, storage_options=self.storage_options)
+            if self.local_root is None and self.lock.lease is None:
+                warn_without_lease(uri)
         self._tables: dict[str, Any] = {}
         self._schemas: dict[str, pa.Schema] = dict(TABLES)
         self._empty_db: Any = None  # read-only: in-memory stand-ins for tables an old release lacks

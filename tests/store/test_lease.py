@@ -174,3 +174,23 @@ def test_boto3_missing_names_the_extra(s3_bucket, monkeypatch) -> None:
         s3_client({"endpoint": "http://127.0.0.1:1"})
     with pytest.raises(WorkspaceError, match=r"s3:// workspace .*pip install jupyter-cvops\[s3\]"):
         Store.create(s3_bucket.uri("ws"), storage_options={**s3_bucket.storage_options, "connect_timeout": "7s"})
+
+
+def test_a_remote_scheme_without_a_lease_warns_once_and_s3_local_do_not(
+        s3_bucket, tmp_path: Path, monkeypatch) -> None:
+    import warnings
+
+    from jupyter_cvops._store import NoLeaseWarning
+    from jupyter_cvops._store import lease as lease_mod
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # where a remote workspace keeps its local lock file
+    monkeypatch.setattr(lease_mod, "_WARNED", set())
+    with pytest.warns(NoLeaseWarning, match="one machine at a time"):
+        st = Store("gs://team-bucket/ws", _db=None)  # the lock is made before anything is reached
+    assert st.lock.lease is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Store("gs://team-bucket/ws", _db=None)  # once per workspace and process
+        Store.create(str(tmp_path / "local-ws"))
+        Store.create(s3_bucket.uri("leased-ws"), storage_options=s3_bucket.storage_options)
+    assert Store("gs://team-bucket/ws", _db=None, readonly=True).readonly  # reading needs no lease
