@@ -121,9 +121,9 @@ def test_killed_holder_lease_expires(s3_bucket, tmp_path: Path, monkeypatch) -> 
 def test_held_lease_clear_error_and_renewal(s3_bucket) -> None:
     uri = s3_bucket.uri("ws")
     st = Store.create(uri)
-    other = Lease(uri, s3_bucket.storage_options, expiry=0.9)
+    other = Lease(uri, s3_bucket.storage_options, expiry=2.0)  # renewed every ~0.7 s: a busy CI box may stall
     with other:
-        time.sleep(1.5)  # longer than its expiry: the heartbeat has renewed it
+        time.sleep(2.5)  # longer than its expiry: the heartbeat has renewed it
         st.lock.timeout = 0.5
         with pytest.raises(LockTimeout) as info:
             st.append("meta", [{"key": "blocked", "value": "x"}])
@@ -144,7 +144,9 @@ def test_lost_lease_stops_before_next_commit(s3_bucket) -> None:
             st.append("meta", [{"key": "first", "value": "x"}])
             # another machine overwrites the lease (as if ours had expired): our renewal fails
             s3_bucket.put("ws/.cvops/write.lease", b'{"holder": {"host": "other"}}')
-            time.sleep(0.5)
+            deadline = time.monotonic() + 10  # the next heartbeat (or, were it late, the expiry) ends the hold
+            while st.lock.lease.held and time.monotonic() < deadline:  # type: ignore[union-attr]
+                time.sleep(0.05)
             st.append("meta", [{"key": "second", "value": "x"}])
     assert st.count("meta", "key = 'first'") == 1 and st.count("meta", "key = 'second'") == 0
 
