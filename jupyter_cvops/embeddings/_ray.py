@@ -252,7 +252,9 @@ def compute(backend: EmbeddingBackend, fp: str, todo: pl.DataFrame, report: Any,
     try:
         with quiet_data(), warnings.catch_warnings():
             # Ray 2.60 has no named parameter for actor restarts; max_restarts goes through the
-            # (deprecated) remote args until it does
+            # (deprecated) remote args until it does. Ray Data's own default is -1 (restart forever):
+            # an image that kills its worker every time would never end the job. Ray 2.64 removes
+            # **ray_remote_args, so the extras stop below it (pyproject.toml) until a named option exists
             warnings.simplefilter("ignore", DeprecationWarning)
             ds = dataset_from_tables(ray, blocks).map_batches(
                 cls, batch_size=batch_size, batch_format="numpy",
