@@ -107,7 +107,7 @@ def bench_model(work: Path, images: Path | list[str], n: int, model: str, pretra
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=40000, help="images for imgstats (default 40000)")
-    ap.add_argument("--n-clip", type=int, default=6000, help="images for the open_clip model (default 6000)")
+    ap.add_argument("--n-clip", type=int, default=6000, help="images for the open_clip model (default 6000; 0: imgstats only)")
     ap.add_argument("--arch", choices=sorted(ARCHS), default="small", help="open_clip ViT for the model run")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--quick", action="store_true", help="240 images, the tiny ViT")
@@ -125,9 +125,10 @@ def main() -> None:
         t0 = time.perf_counter()
         ray = connect()  # a local Ray instance on this machine's CPUs (started before the clock)
         t_init = time.perf_counter() - t0
-        rows = {"imgstats": bench_model(work, work / "imgs", args.n, "imgstats", None, args.batch_size),
-                f"open_clip {args.arch} ViT": bench_model(work, clip_images, min(args.n, args.n_clip), model,
-                                                          ckpt, args.batch_size)}
+        rows = {"imgstats": bench_model(work, work / "imgs", args.n, "imgstats", None, args.batch_size)}
+        if args.n_clip > 0:  # --n-clip 0: imgstats only
+            rows[f"open_clip {args.arch} ViT"] = bench_model(work, clip_images, min(args.n, args.n_clip), model,
+                                                             ckpt, args.batch_size)
         print(f"Ray embed vs in-process: {args.n} seeded 200x200 PNGs (open_clip: the first {args.n_clip}), "
               f"{cpu_count()} CPUs "
               f"({platform.processor() or platform.machine()}), Ray {ray.__version__}, ray.init {t_init:.1f} s")
