@@ -277,8 +277,8 @@ def eval_mode(model: Any) -> Iterator[None]:
     training = getattr(model, "training", None)
     try:
         model.eval()
-    except NotImplementedError:  # e.g. a module loaded from torch.export
-        training = None
+    except NotImplementedError:  # torch.export's modules refuse eval()/train() ("not supported yet"): they
+        training = None          # run as exported, so there is no mode to switch here or to restore after
     try:
         yield
     finally:
@@ -294,8 +294,6 @@ def _quiet_jit() -> Iterator[None]:
 
 
 def _save_script(model: Any, example: tuple[Any, ...] | None) -> Saved:
-    import torch
-
     with eval_mode(model):
         return _script(model, example)
 

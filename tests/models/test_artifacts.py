@@ -156,3 +156,17 @@ def test_unknown_format_is_a_clear_error(ws: Workspace, pre: Preprocess) -> None
         ws.register_model("clf", tiny(), preprocess=pre, classes=CLASSES, format="onnx")
     with pytest.raises(ModelError, match="format 'torchscript' needs a torch.nn.Module"):
         ws.register_model("clf", object(), classes=CLASSES, format="torchscript")
+
+
+def test_eval_mode_runs_an_exported_module_that_refuses_eval_and_restores_the_others() -> None:
+    net = tiny()
+    exported = torch.export.export(net.eval(), (torch.zeros(1, 3, 8, 8),)).module()
+    with pytest.raises(NotImplementedError):
+        exported.eval()  # what eval_mode meets: torch.export's modules run as exported
+    x = torch.zeros(1, 3, 8, 8)
+    with _artifacts.eval_mode(exported):
+        assert torch.equal(exported(x), net(x))
+    net.train()
+    with _artifacts.eval_mode(net):
+        assert not net.training
+    assert net.training
