@@ -44,7 +44,7 @@ from . import _backends as eb
 from . import _pipeline as pipeline
 from ._backends import EmbeddingBackend, EmbeddingError
 from ..images import _objects
-from ..images._ray import FORWARDED_ENV
+from ..images._ray import forwardable_env
 
 MIN_IMAGES = 256
 """Jobs with fewer images run on loader threads (a pool costs ~50-100 ms to start)."""
@@ -130,7 +130,7 @@ def _init(spec: dict[str, Any], buckets: dict[str | None, dict[str, str]], env: 
     the backend rebuilt from its spec."""
     import cv2
 
-    for k in [k for k in os.environ if k.startswith(FORWARDED_ENV) and k not in env]:
+    for k in forwardable_env().keys() - env.keys():
         del os.environ[k]
     os.environ.update(env)
     cv2.setNumThreads(1)
@@ -164,7 +164,7 @@ def batches(backend: EmbeddingBackend, pairs: Sequence[tuple[str, str]], *, batc
              for end in [min(n, b0 + batch_size)] for start in range(b0, end, step)]
     spec = backend.spec()
     buckets = {k: dict(v) for k, v in _objects._OPTIONS.items()}
-    env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+    env = forwardable_env()
     cpu: dict[int, float] = {}
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init, initargs=(spec, buckets, env))
     queued: deque[tuple[int, int, Future[tuple[list[pipeline.Loaded], int, float]]]] = deque()

@@ -78,14 +78,21 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
         ray.init(address=address, **kwargs)
     if address is None:  # a local instance: its workers inherit this environment as it is now
         _STARTED_WITH.clear()
-        _STARTED_WITH.update(_forwardable())
+        _STARTED_WITH.update(forwardable_env())
     return ray
 
 
 _STARTED_WITH: dict[str, str] = {}
 
 
-def _forwardable() -> dict[str, str]:
+def forwardable_env() -> dict[str, str]:
+    """This process's environment variables that worker processes need (:data:`FORWARDED_ENV` prefixes).
+
+    Examples
+    --------
+    >>> all(k.startswith(FORWARDED_ENV) for k in forwardable_env())
+    True
+    """
     return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
 
 
@@ -100,7 +107,7 @@ def worker_env() -> dict[str, str]:
     >>> isinstance(worker_env(), dict)
     True
     """
-    return {k: v for k, v in _forwardable().items() if _STARTED_WITH.get(k) != v}
+    return {k: v for k, v in forwardable_env().items() if _STARTED_WITH.get(k) != v}
 
 
 @contextmanager
