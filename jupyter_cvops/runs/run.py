@@ -214,7 +214,15 @@ class Run:
         run = cls(ws, row, live=True)
         run._proposal_mark = proposal_count()
         run._buffer = MetricBuffer(ws.store, run.id)
-        run._write()
+        try:
+            run._write()
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # Ctrl-C or a cancel, maybe just after the row was committed:
+                try:                            # nothing would ever end that "running" run, so it ends here
+                    run.end("failed", error=f"{type(exc).__name__}: {str(exc) or 'interrupted while the run started'}")
+                except Exception:  # noqa: BLE001 - the interrupt is what the caller must see
+                    pass
+            raise  # a write error left no row (and a second write would wait on the same lock)
         stack.append(run.id)
         _live.add(run)
         return run

@@ -273,3 +273,29 @@ def test_the_environment_is_the_processes_own(ws: Workspace) -> None:
     assert env["executable"] == sys.executable
     assert set(env["packages"]) >= {"numpy", "polars", "pyarrow", "lancedb"}
     assert os.path.basename(env["executable"]).startswith("python")
+
+
+def test_an_interrupt_while_the_run_starts_leaves_it_failed_not_running(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a Ctrl-C (or a server's cancel) landing just after the "running" row was committed, before the
+    # with-block is entered: nothing would ever end that run
+    real = type(ws.store).upsert
+    calls: list[str] = []
+
+    def upsert_then_interrupted(store, name, on, rows):  # type: ignore[no-untyped-def]
+        out = real(store, name, on, rows)
+        if name == "runs" and not calls:
+            calls.append(name)
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(type(ws.store), "upsert", upsert_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with ws.run("train"):
+            raise AssertionError("the block never runs")
+    runs = ws.runs()
+    assert runs.height == 1 and calls == ["runs"]
+    assert (runs["status"][0], runs["error"][0]) == ("failed", "KeyboardInterrupt: interrupted while the run started")
+    with ws.run("next") as nxt:  # nothing of the interrupted run is left on the stack of active runs
+        pass
+    assert ws.get_run(nxt.id).info["outer_run_id"] is None
